@@ -1,0 +1,1 @@
+"""Huoma's aiohttp service: settings, database, catalogue, routing, HTTP handlers and CLI."""

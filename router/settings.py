@@ -1,0 +1,271 @@
+"""Huoma's settings: one frozen object, read from HUOMA_* environment variables in one place.
+
+Every setting has a documented default here; the README's settings table is generated from
+`SETTINGS_DOC` (see `huoma settings`). The app factory never reads the environment itself: the CLI
+calls `Settings.from_env()` and tests build `Settings(...)` in code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PREFIX = "HUOMA_"
+
+
+class SettingsError(ValueError):
+    """A setting with a bad value; the message names the variable and the value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # Database. None means: start the embedded PostgreSQL in data_dir/pg.
+    database_url: str | None = None
+    data_dir: Path = Path("huoma-data")
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    db_timeout_s: float = 5.0
+    db_connect_timeout_s: float = 10.0
+
+    # HTTP.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str = ""
+    access_log: bool = True
+    log_level: str = "info"
+    shutdown_timeout_s: float = 10.0
+
+    # Secrets. An empty secret means: use (or create) data_dir/secret.
+    secret: str = field(default="", repr=False)
+    admin_tokens: tuple[str, ...] = field(default=(), repr=False)
+
+    # Routing.
+    max_distance_m: float = 5_000.0
+    alternatives: int = 5
+    coarse_accuracy_m: float = 500.0
+    pin_max_distance_m: float = 2_000.0
+    cell_cache_cells: int = 100_000
+
+    # Group QR images.
+    qr_cache_images: int = 20_000
+    qr_max_age_s: int = 86_400
+
+    # Time zone used for upload times written without one (Excel dates usually are).
+    timezone: str = "Asia/Shanghai"
+
+    # Uploads through the CLI.
+    import_max_bytes: int = 20 * 1024 * 1024
+    import_max_rows: int = 200_000
+
+    def __post_init__(self) -> None:
+        _check_positive("HUOMA_DB_POOL_MAX", self.db_pool_max)
+        _check_range("HUOMA_DB_POOL_MIN", self.db_pool_min, 0, self.db_pool_max)
+        _check_positive("HUOMA_DB_TIMEOUT_S", self.db_timeout_s)
+        _check_positive("HUOMA_DB_CONNECT_TIMEOUT_S", self.db_connect_timeout_s)
+        _check_range("HUOMA_PORT", self.port, 0, 65535)
+        _check_positive("HUOMA_SHUTDOWN_TIMEOUT_S", self.shutdown_timeout_s)
+        _check_positive("HUOMA_MAX_DISTANCE_M", self.max_distance_m)
+        _check_range("HUOMA_ALTERNATIVES", self.alternatives, 0, 20)
+        _check_positive("HUOMA_COARSE_ACCURACY_M", self.coarse_accuracy_m)
+        _check_positive("HUOMA_PIN_MAX_DISTANCE_M", self.pin_max_distance_m)
+        _check_range("HUOMA_CELL_CACHE_CELLS", self.cell_cache_cells, 0, 10_000_000)
+        _check_range("HUOMA_QR_CACHE_IMAGES", self.qr_cache_images, 1, 10_000_000)
+        _check_range("HUOMA_QR_MAX_AGE_S", self.qr_max_age_s, 0, 31_536_000)
+        _check_positive("HUOMA_IMPORT_MAX_BYTES", self.import_max_bytes)
+        _check_positive("HUOMA_IMPORT_MAX_ROWS", self.import_max_rows)
+        if self.log_level not in _LOG_LEVELS:
+            raise SettingsError(
+                f"HUOMA_LOG_LEVEL={self.log_level!r}: use one of {', '.join(_LOG_LEVELS)}"
+            )
+        if self.public_base_url and not re.match(r"^https?://[^/\s]+(/\S*)?$", self.public_base_url):
+            raise SettingsError(
+                f"HUOMA_PUBLIC_BASE_URL={self.public_base_url!r}: expected http(s)://host[/path]"
+            )
+        for token in self.admin_tokens:
+            if len(token) < 16:
+                raise SettingsError(
+                    "HUOMA_ADMIN_TOKENS: every token must be at least 16 characters "
+                    f"(one has {len(token)})"
+                )
+        try:
+            import zoneinfo
+
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"HUOMA_TIMEZONE={self.timezone!r}: not a known time zone") from None
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL without a trailing slash."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from HUOMA_* variables; unknown HUOMA_* names are an error (typos)."""
+        known = {PREFIX + f.name.upper(): f for f in fields(cls)}
+        unknown = sorted(k for k in environ if k.startswith(PREFIX) and k not in known)
+        # HUOMA_TEST_* belongs to the test suite, not to the service.
+        unknown = [k for k in unknown if not k.startswith(PREFIX + "TEST_")]
+        if unknown:
+            raise SettingsError(
+                f"unknown setting {unknown[0]}; see `huoma settings` for the list"
+            )
+        values: dict[str, Any] = {}
+        for name, f in known.items():
+            raw = environ.get(name)
+            if raw is None:
+                continue
+            parser = _PARSERS[f.name]
+            try:
+                values[f.name] = parser(raw)
+            except SettingsError:
+                raise
+            except ValueError as exc:
+                raise SettingsError(f"{name}={_shown(f.name, raw)}: {exc}") from None
+        return cls(**values)
+
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _shown(name: str, raw: str) -> str:
+    if name in ("secret", "admin_tokens"):
+        return "<hidden>"
+    if name == "database_url":
+        return repr(re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", raw))
+    return repr(raw)
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise SettingsError(f"{name}={value!r}: must be a positive number")
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value!r}: must be between {low} and {high}")
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw.strip().replace("_", ""))
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def _float(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number") from None
+    if not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _str(raw: str) -> str:
+    return raw.strip()
+
+
+def _optional_str(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _tokens(raw: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in raw.split(",") if t.strip())
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "database_url": _optional_str,
+    "data_dir": lambda raw: Path(raw.strip()),
+    "db_pool_min": _int,
+    "db_pool_max": _int,
+    "db_timeout_s": _float,
+    "db_connect_timeout_s": _float,
+    "host": _str,
+    "port": _int,
+    "public_base_url": _str,
+    "access_log": _bool,
+    "log_level": lambda raw: raw.strip().lower(),
+    "shutdown_timeout_s": _float,
+    "secret": _str,
+    "admin_tokens": _tokens,
+    "max_distance_m": _float,
+    "alternatives": _int,
+    "coarse_accuracy_m": _float,
+    "pin_max_distance_m": _float,
+    "cell_cache_cells": _int,
+    "qr_cache_images": _int,
+    "qr_max_age_s": _int,
+    "timezone": _str,
+    "import_max_bytes": _int,
+    "import_max_rows": _int,
+}
+
+# name -> what it is; the defaults come from the dataclass. Printed by `huoma settings`.
+SETTINGS_DOC: dict[str, str] = {
+    "database_url": "PostgreSQL URL. Unset: an embedded PostgreSQL in HUOMA_DATA_DIR/pg.",
+    "data_dir": "Directory for the embedded database and the generated secret.",
+    "db_pool_min": "Connections kept open per worker.",
+    "db_pool_max": "Most connections per worker.",
+    "db_timeout_s": "Timeout of every database query, seconds; a timeout answers 503.",
+    "db_connect_timeout_s": "Timeout to connect to PostgreSQL at start-up, seconds.",
+    "host": "Address to listen on (0.0.0.0 in the Docker image).",
+    "port": "Port to listen on.",
+    "public_base_url": "Base URL customers reach (QR image URLs are built on it). "
+    "Unset: http://HOST:PORT.",
+    "access_log": "Write an access log line per request (true/false).",
+    "log_level": "debug, info, warning or error.",
+    "shutdown_timeout_s": "Grace period for in-flight requests on shutdown, seconds.",
+    "secret": "HMAC secret signing QR image URLs. Unset: generated once into "
+    "HUOMA_DATA_DIR/secret. Set it when several hosts serve one brand.",
+    "admin_tokens": "Comma-separated bearer tokens for /admin (16+ characters each). "
+    "Unset: the admin API is closed.",
+    "max_distance_m": "A scan farther than this from every store gets no_store_nearby, metres.",
+    "alternatives": "How many next-nearest stores /route offers besides the chosen one (0-20).",
+    "coarse_accuracy_m": "A fix with accuracy above this is coarse: the page offers a choice, "
+    "metres.",
+    "pin_max_distance_m": "A store-pinned entry code sends customers to its store unless their "
+    "location is farther than this from it (a photo of the code shared online), metres.",
+    "cell_cache_cells": "Cells kept by each nearest-store and service-area cache (0 disables).",
+    "qr_cache_images": "Rendered QR images kept in memory per worker.",
+    "qr_max_age_s": "Cache-Control max-age of QR images, seconds.",
+    "timezone": "Time zone for upload times written without one.",
+    "import_max_bytes": "Largest import file, bytes.",
+    "import_max_rows": "Most rows in one import file.",
+}
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting, in declaration order."""
+    defaults = Settings()
+    out = []
+    for f in fields(Settings):
+        value = getattr(defaults, f.name)
+        if isinstance(value, tuple):
+            shown = ",".join(value) or "(empty)"
+        elif value is None or value == "":
+            shown = "(unset)"
+        else:
+            shown = str(value)
+        out.append((PREFIX + f.name.upper(), shown, SETTINGS_DOC[f.name]))
+    return out
