@@ -1,8 +1,9 @@
-"""Per-store service areas: parsing (WKT or GeoJSON), conversion to GCJ-02, and point lookup.
+"""Per-store service areas: parsing (WKT or GeoJSON), conversion to GCJ-02, point lookup.
 
-A scan inside a store's service area goes to that store, however far its counter is. Lookups are
-cached per small lat/lng cell: a cell that touches no area (the usual case) costs one dict lookup; a
-cell wholly inside areas answers without a polygon test; only cells on an area's edge test the point.
+A scan inside a store's service area goes to that store, however far its counter is. Lookups
+are cached per small lat/lng cell: a cell that touches no area (the usual case) costs one dict
+lookup; a cell wholly inside areas answers without a polygon test; only cells on an area's edge
+test the point.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import shapely
 from shapely import wkt
@@ -25,7 +27,7 @@ from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
 # upload cannot make every edge-cell lookup slow.
 MAX_AREA_VERTICES = 2_000
 
-Area = Polygon | MultiPolygon
+Area: TypeAlias = Polygon | MultiPolygon
 
 
 class AreaError(ValueError):
@@ -66,7 +68,8 @@ def parse_area(text: str, system: CoordSystem) -> Area:
         raise AreaError(f"service area is not a valid polygon: {shapely.is_valid_reason(out)}")
     if out.area <= 0.0:
         raise AreaError("service area has no area")
-    assert isinstance(out, Polygon | MultiPolygon)  # set_coordinates keeps the geometry type
+    if not isinstance(out, Polygon | MultiPolygon):  # set_coordinates keeps the type
+        raise AreaError("service area changed type during conversion")
     return out
 
 

@@ -94,9 +94,7 @@ class NearestIndex:
         else:
             xyz = np.empty((0, 3), dtype=np.float64)
         self._xyz = xyz
-        self._points: list[_Point] = [
-            (x, y, z, i) for i, (x, y, z) in enumerate(xyz.tolist())
-        ]
+        self._points: list[_Point] = [(x, y, z, i) for i, (x, y, z) in enumerate(xyz.tolist())]
         props = rtree_index.Property()
         props.dimension = 3
         if self.size:

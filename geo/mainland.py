@@ -1,4 +1,4 @@
-"""Where GCJ-02 applies: a coarse outline of mainland China, with Hong Kong, Macau and Taiwan left out.
+"""Where GCJ-02 applies: a coarse outline of mainland China, leaving out Hong Kong, Macau, Taiwan.
 
 The decision, and why:
 - GCJ-02 is a rule of mainland China's surveying law. Mainland map providers (AMap, Tencent,
@@ -26,6 +26,7 @@ import shapely
 from shapely.geometry import Polygon
 from shapely.prepared import prep
 
+# fmt: off
 # (lng, lat) vertices, clockwise from the north-east, through the sea along the coast.
 _OUTLINE: tuple[tuple[float, float], ...] = (
     (123.5, 53.55), (125.5, 53.0), (127.6, 49.8), (130.6, 48.9), (132.5, 47.7),
@@ -83,6 +84,8 @@ _MATSU: tuple[tuple[tuple[float, float], ...], ...] = (
     ((120.46, 26.34), (120.53, 26.34), (120.53, 26.39), (120.46, 26.39)),
     ((119.92, 25.94), (119.99, 25.94), (119.99, 25.99), (119.92, 25.99)),
 )
+
+# fmt: on
 
 _MAINLAND = Polygon(_OUTLINE, [_HONG_KONG, _MACAU, _KINMEN, *_MATSU])
 _PREPARED = prep(_MAINLAND)

@@ -46,8 +46,12 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def _build(settings: Settings, stores: list[asyncpg.Record], groups: list[asyncpg.Record],
-           entries: list[asyncpg.Record]) -> Catalogue:
+def _build(
+    settings: Settings,
+    stores: list[asyncpg.Record],
+    groups: list[asyncpg.Record],
+    entries: list[asyncpg.Record],
+) -> Catalogue:
     return build_catalogue(
         stores,
         groups,
@@ -77,7 +81,10 @@ async def database(app: web.Application) -> AsyncIterator[None]:
 async def load_catalogue(app: web.Application) -> Catalogue:
     """Read the catalogue's rows and build it in a worker thread."""
     settings = app[SETTINGS]
-    async with app[POOL].acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
+    async with (
+        app[POOL].acquire() as conn,
+        conn.transaction(readonly=True, isolation="repeatable_read"),
+    ):
         # One snapshot for all three reads, so groups always match their stores.
         stores = await conn.fetch(sql.SELECT_STORES)
         groups = await conn.fetch(sql.SELECT_GROUPS)

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shapely.geometry import MultiPolygon, Polygon, shape
+
 from geo.areas import Area, ServiceAreas
 from geo.index import NearestIndex
-from shapely.geometry import shape
 
 log = logging.getLogger(__name__)
 
@@ -176,18 +177,19 @@ def build_catalogue(
         )
         if r["service_area"]:
             geom = shape(json.loads(r["service_area"]))
-            areas.append((i, geom))  # type: ignore[arg-type]  # stored areas are polygons
+            if isinstance(geom, Polygon | MultiPolygon):
+                areas.append((i, geom))
 
     by_city: dict[str, list[Store]] = {}
     for s in stores:
         by_city.setdefault(s.city, []).append(s)
-    cities = tuple(sorted(((c, len(v)) for c, v in by_city.items()), key=lambda cv: (-cv[1], cv[0])))
+    cities = tuple(
+        sorted(((c, len(v)) for c, v in by_city.items()), key=lambda cv: (-cv[1], cv[0]))
+    )
     entries = {
         r["code"]: Entry(r["code"], r["kind"], r["store_id"], r["label"]) for r in entry_rows
     }
-    index = NearestIndex(
-        [(s.lat, s.lng) for s in stores], k_max=k_max, cache_cells=cache_cells
-    )
+    index = NearestIndex([(s.lat, s.lng) for s in stores], k_max=k_max, cache_cells=cache_cells)
     cat = Catalogue(
         stores=tuple(stores),
         by_id={s.store_id: s for s in stores},
@@ -203,6 +205,10 @@ def build_catalogue(
     )
     log.info(
         "catalogue built: %d stores, %d groups, %d areas, %d entries in %.3fs",
-        len(stores), len(groups_by_pk), len(areas), len(entries), cat.build_seconds,
+        len(stores),
+        len(groups_by_pk),
+        len(areas),
+        len(entries),
+        cat.build_seconds,
     )
     return cat

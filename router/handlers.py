@@ -10,10 +10,12 @@ from importlib import resources
 import asyncpg
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from router import sql
 from router.catalogue import CatalogueRef
 from router.errors import BadInput, HuomaError
+from router.importer import ImportRejected
 from router.keys import CATALOGUE, METRICS, POOL, QR_IMAGES, SETTINGS
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from router.metrics import Metrics
@@ -52,17 +54,17 @@ def error_response(status: int, code: str, message: str, **extra: object) -> web
 
 
 @web.middleware
-async def observe(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Time every request and turn every failure into a JSON error with a stable code."""
     started = time.perf_counter()
+    response: web.StreamResponse
     try:
         response = await handler(request)
     except HuomaError as exc:
-        extra = {}
-        errors = getattr(exc, "errors", None)
-        if errors is not None:
-            extra["errors"] = [e.as_dict() for e in errors]
-            extra["more_errors"] = getattr(exc, "more_errors", 0)
+        extra: dict[str, object] = {}
+        if isinstance(exc, ImportRejected):
+            extra["errors"] = [e.as_dict() for e in exc.errors]
+            extra["more_errors"] = exc.more_errors
         response = error_response(exc.status, exc.code, exc.message, **extra)
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -16,14 +16,14 @@ import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Any
 
 import asyncpg
 import shapely
+
 from geo.areas import AreaError, parse_area
 from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
-
 from router import sql
 from router.errors import BadInput, HuomaError
 
@@ -47,7 +47,12 @@ class RowError:
     message: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
+        return {
+            "row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "message": self.message,
+        }
 
 
 class ImportRejected(HuomaError):
@@ -222,7 +227,9 @@ def read_json(text: str, kind: str, max_rows: int) -> Table:
     return Table(tuple(columns), rows)
 
 
-def read_table(data: bytes, filename: str | None, kind: str, max_bytes: int, max_rows: int) -> Table:
+def read_table(
+    data: bytes, filename: str | None, kind: str, max_bytes: int, max_rows: int
+) -> Table:
     if len(data) > max_bytes:
         raise _file_error(f"the file is {len(data)} bytes; the limit is {max_bytes}")
     fmt = detect_format(data, filename)
@@ -251,8 +258,17 @@ class StoreRow:
 
     def record(self) -> tuple[Any, ...]:
         return (
-            self.store_id, self.name, self.city, self.address, self.lat, self.lng,
-            self.source_lat, self.source_lng, self.source_coord, self.service_area, self.active,
+            self.store_id,
+            self.name,
+            self.city,
+            self.address,
+            self.lat,
+            self.lng,
+            self.source_lat,
+            self.source_lng,
+            self.source_coord,
+            self.service_area,
+            self.active,
         )
 
 
@@ -269,8 +285,14 @@ class GroupRow:
 
     def record(self) -> tuple[Any, ...]:
         return (
-            self.group_id, self.store_id, self.name, self.qr_payload, self.capacity,
-            self.member_count, self.expires_at, self.position,
+            self.group_id,
+            self.store_id,
+            self.name,
+            self.qr_payload,
+            self.capacity,
+            self.member_count,
+            self.expires_at,
+            self.position,
         )
 
 
@@ -407,8 +429,19 @@ def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[
                 r.fail("active", "must be true or false")
         if r.ok and gcj is not None and system is not None:
             out.append(
-                StoreRow(store_id, name, city, address, gcj.lat, gcj.lng, lat, lng,
-                         system.value, area, active)
+                StoreRow(
+                    store_id,
+                    name,
+                    city,
+                    address,
+                    gcj.lat,
+                    gcj.lng,
+                    lat,
+                    lng,
+                    system.value,
+                    area,
+                    active,
+                )
             )
     return out, errors, ignored
 
@@ -428,28 +461,28 @@ def parse_time(raw: str, tz: zoneinfo.ZoneInfo) -> datetime:
     except ValueError:
         for fmt in _DATETIME_FORMATS:
             try:
-                value = datetime.strptime(text, fmt)  # noqa: DTZ007  # zone applied below
+                value = datetime.strptime(text, fmt)  # zone applied below
                 break
             except ValueError:
                 continue
         if value is None:
             for fmt in _DATE_FORMATS:
                 try:
-                    d = datetime.strptime(text, fmt).date()  # noqa: DTZ007
+                    d = datetime.strptime(text, fmt).date()
                     value = datetime.combine(d, time())
                     break
                 except ValueError:
                     continue
     if value is None:
         raise ValueError("is not a date-time (use e.g. 2026-11-30 18:00 or ISO 8601)")
-    if isinstance(value, date) and not isinstance(value, datetime):
-        value = datetime.combine(value, time())
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
     return value
 
 
-def validate_groups(table: Table, tz: zoneinfo.ZoneInfo) -> tuple[list[GroupRow], list[RowError], list[str]]:
+def validate_groups(
+    table: Table, tz: zoneinfo.ZoneInfo
+) -> tuple[list[GroupRow], list[RowError], list[str]]:
     ignored = _check_columns(table, GROUP_REQUIRED, GROUP_OPTIONAL)
     errors: list[RowError] = []
     out: list[GroupRow] = []
@@ -478,8 +511,9 @@ def validate_groups(table: Table, tz: zoneinfo.ZoneInfo) -> tuple[list[GroupRow]
         order[store_id] = max(order.get(store_id, 0), position) + 1
         if r.ok:
             out.append(
-                GroupRow(group_id, store_id, name, payload, capacity, member_count, expires_at,
-                         position)
+                GroupRow(
+                    group_id, store_id, name, payload, capacity, member_count, expires_at, position
+                )
             )
     return out, errors, ignored
 
@@ -498,13 +532,17 @@ def _count(rows: Iterable[asyncpg.Record], summary: ImportSummary, total: int) -
     summary.unchanged = total - changed
 
 
-async def write_stores(conn: asyncpg.Connection, rows: Sequence[StoreRow], summary: ImportSummary) -> None:
+async def write_stores(
+    conn: asyncpg.Connection, rows: Sequence[StoreRow], summary: ImportSummary
+) -> None:
     await conn.execute(sql.CREATE_STORE_STAGING)
     await conn.copy_records_to_table("import_stores", records=[r.record() for r in rows])
     _count(await conn.fetch(sql.UPSERT_STORES), summary, len(rows))
 
 
-async def write_groups(conn: asyncpg.Connection, rows: Sequence[GroupRow], summary: ImportSummary) -> None:
+async def write_groups(
+    conn: asyncpg.Connection, rows: Sequence[GroupRow], summary: ImportSummary
+) -> None:
     store_ids = sorted({r.store_id for r in rows})
     unknown = {rec["store_id"] for rec in await conn.fetch(sql.UNKNOWN_STORE_IDS, store_ids)}
     if unknown:

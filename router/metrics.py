@@ -8,8 +8,22 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 # Fine at the bottom: the hot path answers in tens of microseconds, and a histogram whose first
 # bucket is 5 ms would hide everything that matters about it.
 LATENCY_BUCKETS = (
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0,
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
 )
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -1,4 +1,4 @@
-"""Group QR images: rendered once per group version with `qrcode`, kept in a bounded memory cache."""
+"""Group QR images: rendered once per group version with `qrcode`, kept in a bounded cache."""
 
 from __future__ import annotations
 

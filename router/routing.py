@@ -15,7 +15,6 @@ from typing import Any
 
 from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
 from geo.distance import haversine_m
-
 from router.catalogue import Catalogue, Group, Store
 from router.errors import BadInput, NotFound
 
@@ -84,9 +83,7 @@ def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
             raise BadInput("acc must be a non-negative number of metres", code="bad_accuracy")
     entry = query.get("entry") or None
     if entry is not None and not _ENTRY_RE.fullmatch(entry):
-        raise BadInput(
-            "entry must be 1-64 letters, digits, '-' or '_'", code="bad_entry"
-        )
+        raise BadInput("entry must be 1-64 letters, digits, '-' or '_'", code="bad_entry")
     store_id = query.get("store") or None
     if store_id is not None and len(store_id) > _MAX_PARAM_LEN:
         raise BadInput("store is too long", code="bad_store")

@@ -81,7 +81,9 @@ class Settings:
             raise SettingsError(
                 f"HUOMA_LOG_LEVEL={self.log_level!r}: use one of {', '.join(_LOG_LEVELS)}"
             )
-        if self.public_base_url and not re.match(r"^https?://[^/\s]+(/\S*)?$", self.public_base_url):
+        if self.public_base_url and not re.match(
+            r"^https?://[^/\s]+(/\S*)?$", self.public_base_url
+        ):
             raise SettingsError(
                 f"HUOMA_PUBLIC_BASE_URL={self.public_base_url!r}: expected http(s)://host[/path]"
             )
@@ -96,14 +98,16 @@ class Settings:
 
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(f"HUOMA_TIMEZONE={self.timezone!r}: not a known time zone") from None
+            raise SettingsError(
+                f"HUOMA_TIMEZONE={self.timezone!r}: not a known time zone"
+            ) from None
 
     @property
     def base_url(self) -> str:
         """The public base URL without a trailing slash."""
         if self.public_base_url:
             return self.public_base_url.rstrip("/")
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
         return f"http://{host}:{self.port}"
 
     def with_(self, **changes: Any) -> Settings:
@@ -117,9 +121,7 @@ class Settings:
         # HUOMA_TEST_* belongs to the test suite, not to the service.
         unknown = [k for k in unknown if not k.startswith(PREFIX + "TEST_")]
         if unknown:
-            raise SettingsError(
-                f"unknown setting {unknown[0]}; see `huoma settings` for the list"
-            )
+            raise SettingsError(f"unknown setting {unknown[0]}; see `huoma settings` for the list")
         values: dict[str, Any] = {}
         for name, f in known.items():
             raw = environ.get(name)

@@ -1,0 +1,167 @@
+"""Shared fixtures: a real PostgreSQL per test session, settings built in code, row factories."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from router.app import create_app
+from router.db import EmbeddedPostgres, create_pool, migrate
+from router.importer import Table, import_table
+from router.settings import Settings
+
+TEST_SECRET = "test-secret-0123456789abcdef"
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """HUOMA_TEST_DATABASE_URL when set, else an embedded server in a temporary directory."""
+    url = os.environ.get("HUOMA_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    embedded.start()
+    try:
+        yield embedded.admin_url()
+    finally:
+        embedded.stop()
+
+
+def _with_database(url: str, name: str) -> str:
+    """The same server URL, pointing at another database (keeps ?host=... for sockets)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def db_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database for this session, migrated; dropped at the end."""
+    # Safe identifier: letters, digits and underscores we generate ourselves.
+    name = f"huoma_test_{secrets.token_hex(6)}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(pg_admin_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        conn = await asyncpg.connect(_with_database(pg_admin_url, name))
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(pg_admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    try:
+        yield _with_database(pg_admin_url, name)
+    finally:
+        asyncio.run(drop())
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=db_url,
+        data_dir=tmp_path,
+        secret=TEST_SECRET,
+        admin_tokens=(ADMIN_TOKEN,),
+        access_log=False,
+        public_base_url="http://huoma.test",
+        db_pool_min=0,
+        db_pool_max=4,
+    )
+
+
+@pytest.fixture
+async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the session database, emptied before each test."""
+    p = await create_pool(settings)
+    async with p.acquire() as conn:
+        await conn.execute("TRUNCATE stores, groups, entries, scan_events RESTART IDENTITY CASCADE")
+    try:
+        yield p
+    finally:
+        try:
+            await asyncio.wait_for(p.close(), 10)
+        except TimeoutError:
+            # A test that kept a connection must not hang the suite; it fails on its own.
+            p.terminate()
+
+
+# ---- row factories: every column filled with a sensible default --------------------------
+
+
+def store_row(store_id: str = "S1", **overrides: Any) -> dict[str, str]:
+    row = {
+        "store_id": store_id,
+        "name": f"Store {store_id}",
+        "city": "上海",
+        "address": "人民路 1 号",
+        "lat": "31.2304",
+        "lng": "121.4737",
+        "coord": "gcj02",
+    }
+    row.update({k: str(v) for k, v in overrides.items()})
+    return row
+
+
+def group_row(group_id: str = "G1", store_id: str = "S1", **overrides: Any) -> dict[str, str]:
+    row = {
+        "group_id": group_id,
+        "store_id": store_id,
+        "name": f"Group {group_id}",
+        "qr_payload": f"https://weixin.qq.com/g/TEST{group_id}",
+    }
+    row.update({k: str(v) for k, v in overrides.items()})
+    return row
+
+
+def table(rows: list[dict[str, str]]) -> Table:
+    columns: dict[str, None] = {}
+    for r in rows:
+        for c in r:
+            columns.setdefault(c, None)
+    return Table(tuple(columns), [(i + 2, r) for i, r in enumerate(rows)])
+
+
+async def seed(
+    pool: asyncpg.Pool,
+    stores: list[dict[str, str]],
+    groups: list[dict[str, str]] | None = None,
+) -> None:
+    await import_table(pool, "stores", table(stores), timezone="Asia/Shanghai")
+    if groups:
+        await import_table(pool, "groups", table(groups), timezone="Asia/Shanghai")
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any, settings: Settings) -> Any:
+    """Start the real app (real database, real HTTP) once the test has seeded its data."""
+
+    async def start(**changes: Any) -> TestClient[web.Request, web.Application]:
+        client: TestClient[web.Request, web.Application] = await aiohttp_client(
+            create_app(settings.with_(**changes))
+        )
+        return client
+
+    return start

@@ -1,0 +1,132 @@
+"""The `huoma` command, run as a real process against the test database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from geo.distance import haversine_m
+from router import demo
+from router.importer import validate_groups, validate_stores
+from router.settings import Settings
+
+HUOMA = [sys.executable, "-m", "router.cli"]
+
+
+def run(
+    args: list[str], settings: Settings | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HUOMA_")}
+    if settings is not None:
+        environ["HUOMA_DATABASE_URL"] = str(settings.database_url)
+        environ["HUOMA_SECRET"] = settings.secret
+        environ["HUOMA_DATA_DIR"] = str(settings.data_dir)
+    environ.update(env)
+    return subprocess.run(
+        [*HUOMA, *args], capture_output=True, text=True, env=environ, timeout=60, check=False
+    )
+
+
+def test_help_documents_every_command() -> None:
+    out = run(["--help"])
+    assert out.returncode == 0
+    for command in ("serve", "demo", "import", "migrate", "settings"):
+        assert command in out.stdout
+    for command in ("serve", "demo", "import"):
+        sub = run([command, "--help"])
+        assert sub.returncode == 0, sub.stderr
+
+
+def test_settings_lists_every_variable_with_its_default() -> None:
+    out = run(["settings"])
+    assert out.returncode == 0
+    assert "HUOMA_MAX_DISTANCE_M\n    default: 5000.0" in out.stdout
+    names = [line for line in out.stdout.splitlines() if line.startswith("HUOMA_")]
+    assert len(names) == len(Settings.__dataclass_fields__)
+
+
+def test_a_bad_setting_stops_the_command_with_its_name() -> None:
+    out = run(["migrate"], HUOMA_PORT="http")
+    assert out.returncode == 2
+    assert "HUOMA_PORT='http'" in out.stderr
+
+
+@pytest.mark.db
+async def test_import_reports_every_bad_row_and_exits_1(
+    pool: asyncpg.Pool, settings: Settings, tmp_path: Path
+) -> None:
+    bad = tmp_path / "stores.csv"
+    bad.write_text(
+        "store_id,name,city,address,lat,lng,coord\nS1,,上海,x,31,121,gcj02\nS2,b,上海,x,31,999,gcj02\n",
+        encoding="utf-8",
+    )
+    out = run(["import", "stores", str(bad)], settings)
+    assert out.returncode == 1
+    assert "row 2 column name" in out.stderr
+    assert "row 3 column lng value '999'" in out.stderr
+    assert await pool.fetchval("SELECT count(*) FROM stores") == 0
+
+
+@pytest.mark.db
+async def test_import_writes_a_good_file_and_prints_a_summary(
+    pool: asyncpg.Pool, settings: Settings, tmp_path: Path
+) -> None:
+    good = tmp_path / "stores.csv"
+    good.write_bytes(
+        "store_id,name,city,address,lat,lng,coord\r\nS1,静安店,上海,x,31.22,121.44,bd09\r\n".encode(
+            "gb18030"
+        )
+    )
+    dry = run(["import", "stores", str(good), "--dry-run"], settings)
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["dry_run"] is True
+    assert await pool.fetchval("SELECT count(*) FROM stores") == 0
+    out = run(["import", "stores", str(good)], settings)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["inserted"] == 1
+    assert await pool.fetchval("SELECT source_coord FROM stores") == "bd09"
+
+
+def test_import_of_a_missing_file_says_so() -> None:
+    out = run(
+        ["import", "stores", "/nonexistent/stores.csv"],
+        HUOMA_DATABASE_URL="postgresql://127.0.0.1:1/x",
+    )
+    assert out.returncode == 2
+    assert "cannot read /nonexistent/stores.csv" in out.stderr
+
+
+def test_the_demo_brand_is_clustered_in_real_cities_and_passes_validation() -> None:
+    stores, groups = demo.generate(3000)
+    assert len(stores.rows) == 3000
+    valid, errors, _ = validate_stores(stores)
+    assert errors == [] and len(valid) == 3000
+    valid_groups, errors, _ = validate_groups(
+        groups, __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
+    )
+    assert errors == []
+    per_store = {}
+    for g in valid_groups:
+        per_store[g.store_id] = per_store.get(g.store_id, 0) + 1
+    assert set(per_store.values()) <= {2, 3} and len(per_store) == 3000
+    centres = {name: (lat, lng) for name, lat, lng, _ in demo.CITIES}
+    for s in valid:
+        assert haversine_m(s.lat, s.lng, *centres[s.city]) < 13_000
+    # Malls: many stores have a neighbour within 100 m.
+    by_city: dict[str, list[tuple[float, float]]] = {}
+    for s in valid:
+        by_city.setdefault(s.city, []).append((s.lat, s.lng))
+    close = sum(
+        1
+        for pts in by_city.values()
+        for i, p in enumerate(pts)
+        if any(haversine_m(*p, *q) < 100 for j, q in enumerate(pts) if j != i)
+    )
+    assert close > 1000
+    assert demo.generate(50)[0].rows == demo.generate(50)[0].rows  # deterministic
