@@ -19,12 +19,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from math import asin, cos, floor, sin, sqrt
+from typing import NamedTuple
 
 import numpy as np
 from rtree import index as rtree_index
 
-from geo.distance import chord_to_m, unit_vector
+from geo.distance import EARTH_RADIUS_M, chord_to_m, unit_vector
 
 # Side of a cache cell in degrees (about 110 m of latitude). Smaller cells hold fewer candidates
 # but are hit less often; at this size a mall with stores 20 m apart still ranks a dozen at most.
@@ -34,14 +35,15 @@ DEFAULT_CACHE_CELLS = 100_000
 _EPS = 1e-12
 
 _RAD = math.pi / 180.0
+# chord_to_m inlined on the hot path: metres = diameter * asin(chord / 2).
+_DIAMETER_M = 2.0 * EARTH_RADIUS_M
 
 _Point = tuple[float, float, float, int]
 # A cache cell: centre (x, y, z), squared radius, candidates for k = 1, candidates for k_max.
 _Entry = tuple[float, float, float, float, tuple[_Point, ...], tuple[_Point, ...]]
 
 
-@dataclass(frozen=True, slots=True)
-class Neighbour:
+class Neighbour(NamedTuple):
     """A store position (its index in the build sequence) and its great-circle distance."""
 
     index: int
@@ -112,17 +114,15 @@ class NearestIndex:
             return []
         if k > self.k_max:
             return self.nearest_uncached(lat, lng, k)
-        entry = self._cache.get(
-            (math.floor(lat * self._cell_inv), math.floor(lng * self._cell_inv))
-        )
+        entry = self._cache.get((floor(lat * self._cell_inv), floor(lng * self._cell_inv)))
         if entry is None:
             entry = self._fill_cell(lat, lng)
         p = lat * _RAD
         lam = lng * _RAD
-        c = math.cos(p)
-        qx = c * math.cos(lam)
-        qy = c * math.sin(lam)
-        qz = math.sin(p)
+        c = cos(p)
+        qx = c * cos(lam)
+        qy = c * sin(lam)
+        qz = sin(p)
         dx = qx - entry[0]
         dy = qy - entry[1]
         dz = qz - entry[2]
@@ -140,7 +140,7 @@ class NearestIndex:
                 if d2 < best:
                     best = d2
                     best_i = i
-            return [Neighbour(best_i, chord_to_m(math.sqrt(best)))]
+            return [Neighbour(best_i, _DIAMETER_M * asin(min(1.0, sqrt(best) * 0.5)))]
         ranked: list[tuple[float, int]] = []
         append = ranked.append
         for x, y, z, i in entry[5]:
@@ -149,7 +149,9 @@ class NearestIndex:
             dz = qz - z
             append((dx * dx + dy * dy + dz * dz, i))
         ranked.sort()
-        return [Neighbour(i, chord_to_m(math.sqrt(d2))) for d2, i in ranked[:k]]
+        return [
+            Neighbour(i, _DIAMETER_M * asin(min(1.0, sqrt(d2) * 0.5))) for d2, i in ranked[:k]
+        ]
 
     def nearest_uncached(self, lat: float, lng: float, k: int = 1) -> list[Neighbour]:
         """The same answer as `nearest`, straight from the R-tree (no cache)."""
