@@ -44,9 +44,9 @@ _Entry = tuple[float, float, float, float, tuple[_Point, ...], tuple[_Point, ...
 
 
 class Neighbour(NamedTuple):
-    """A store position (its index in the build sequence) and its great-circle distance."""
+    """A store's position in the build sequence and its great-circle distance."""
 
-    index: int
+    position: int
     distance_m: float
 
 
@@ -149,9 +149,7 @@ class NearestIndex:
             dz = qz - z
             append((dx * dx + dy * dy + dz * dz, i))
         ranked.sort()
-        return [
-            Neighbour(i, _DIAMETER_M * asin(min(1.0, sqrt(d2) * 0.5))) for d2, i in ranked[:k]
-        ]
+        return [Neighbour(i, _DIAMETER_M * asin(min(1.0, sqrt(d2) * 0.5))) for d2, i in ranked[:k]]
 
     def nearest_uncached(self, lat: float, lng: float, k: int = 1) -> list[Neighbour]:
         """The same answer as `nearest`, straight from the R-tree (no cache)."""

@@ -39,16 +39,22 @@ def brand(n: int, rng: random.Random) -> list[tuple[float, float]]:
         lat = clat + r * math.cos(t) / _M_PER_DEG
         lng = clng + r * math.sin(t) / (_M_PER_DEG * math.cos(math.radians(clat)))
         for _ in range(rng.choice((1, 1, 2, 3)) if rng.random() < 0.7 else 1):
-            out.append((lat + rng.uniform(-30, 30) / _M_PER_DEG, lng + rng.uniform(-30, 30) / _M_PER_DEG))
+            dlat = rng.uniform(-30, 30) / _M_PER_DEG
+            dlng = rng.uniform(-30, 30) / _M_PER_DEG
+            out.append((lat + dlat, lng + dlng))
     return out[:n]
 
 
-def customers(stores: list[tuple[float, float]], count: int, rng: random.Random) -> list[tuple[float, float]]:
+def customers(
+    stores: list[tuple[float, float]], count: int, rng: random.Random
+) -> list[tuple[float, float]]:
     """Each customer stands within ~100 m of a store; a few spots per store repeat (counters)."""
     spots = []
     for _ in range(count // 4):
         lat, lng = rng.choice(stores)
-        spots.append((lat + rng.uniform(-100, 100) / _M_PER_DEG, lng + rng.uniform(-100, 100) / _M_PER_DEG))
+        dlat = rng.uniform(-100, 100) / _M_PER_DEG
+        dlng = rng.uniform(-100, 100) / _M_PER_DEG
+        spots.append((lat + dlat, lng + dlng))
     return [rng.choice(spots) for _ in range(count)]
 
 
@@ -66,8 +72,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100_000)
     args = parser.parse_args()
     rng = random.Random(42)
-    print(f"{'stores':>9} {'build s':>8} {'MB':>6} {'warm k=1 us':>12} {'warm k=6 us':>12} "
-          f"{'cold k=1 us':>12} {'cells':>7}")
+    print(
+        f"{'stores':>9} {'build s':>8} {'MB':>6} {'warm k=1 us':>12} {'warm k=6 us':>12} "
+        f"{'cold k=1 us':>12} {'cells':>7}"
+    )
     for n in (int(s) for s in args.sizes.split(",")):
         points = brand(n, rng)
         queries = customers(points, args.queries, rng)
@@ -81,8 +89,11 @@ def main() -> None:
             index.nearest(lat, lng, 6)
         warm1 = min(per_query_us(index.nearest, queries, 1) for _ in range(3))
         warm6 = min(per_query_us(index.nearest, queries, 6) for _ in range(3))
-        print(f"{n:>9} {index.build_seconds:>8.3f} {grown:>6.0f} {warm1:>12.2f} {warm6:>12.2f} "
-              f"{cold:>12.2f} {index.cached_cells():>7}", flush=True)
+        print(
+            f"{n:>9} {index.build_seconds:>8.3f} {grown:>6.0f} {warm1:>12.2f} {warm6:>12.2f} "
+            f"{cold:>12.2f} {index.cached_cells():>7}",
+            flush=True,
+        )
         del index, points, queries
         gc.collect()
 

@@ -145,7 +145,7 @@ def route(cat: Catalogue, q: RouteQuery, policy: RoutePolicy, now: float) -> Rou
     if gcj is not None:
         found = cat.index.nearest(gcj.lat, gcj.lng, 1 + policy.alternatives)
         stores = cat.stores
-        neighbours = [(stores[n.index], n.distance_m) for n in found if n.distance_m <= limit]
+        neighbours = [(stores[n.position], n.distance_m) for n in found if n.distance_m <= limit]
 
     if q.store_id is not None:
         store = cat.by_id.get(q.store_id)

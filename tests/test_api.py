@@ -290,15 +290,15 @@ async def test_a_new_qr_payload_invalidates_the_old_image_url(
     )
 
 
-async def wait_for_route(client: Any, url: str, done: Any, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
+async def wait_for_route(client: Any, url: str, done: Any, within: float = 5.0) -> Any:
+    deadline = time.monotonic() + within
     while True:
         response = await client.get(url)
         body = await response.json()
         if response.status == 200 and done(body):
             return body
         if time.monotonic() > deadline:
-            raise AssertionError(f"no change within {timeout}s: {body}")
+            raise AssertionError(f"no change within {within}s: {body}")
         await asyncio.sleep(0.05)
 
 

@@ -72,7 +72,7 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(pool: asyncpg.Po
 
 
 async def test_a_missing_required_column_is_named(pool: asyncpg.Pool) -> None:
-    with pytest.raises(ImportRejected, match="missing column.*coord"):
+    with pytest.raises(ImportRejected, match=r"missing column.*coord"):
         await import_file(
             pool, "stores", b"store_id,name,city,address,lat,lng\nS1,a,b,c,1,2\n", "s.csv", **LIMITS
         )
@@ -162,10 +162,10 @@ async def test_groups_need_known_stores_and_every_unknown_row_is_listed(pool: as
 async def test_group_fields_are_validated_together(pool: asyncpg.Pool) -> None:
     await seed(pool, [store_row("S1")])
     data = (
-        "group_id,store_id,name,qr_payload,capacity,member_count,expires_at\n"
-        "G1,S1,a,https://weixin.qq.com/g/1,0,-1,tomorrow\n"
-        "G2,S1,b,,200.5,5,2026-13-01\n"
-    ).encode()
+        b"group_id,store_id,name,qr_payload,capacity,member_count,expires_at\n"
+        b"G1,S1,a,https://weixin.qq.com/g/1,0,-1,tomorrow\n"
+        b"G2,S1,b,,200.5,5,2026-13-01\n"
+    )
     with pytest.raises(ImportRejected) as info:
         await import_file(pool, "groups", data, "groups.csv", **LIMITS)
     assert {(e.row, e.column) for e in info.value.errors} == {

@@ -37,8 +37,8 @@ def assert_same_ranking(
     for g, (wi, wd) in zip(got, want, strict=True):
         # Distances agree to a millimetre; indices agree unless two stores tie (duplicates).
         assert g.distance_m == pytest.approx(wd, abs=1e-3)
-        if g.index != wi:
-            assert haversine_m(lat, lng, *points[g.index]) == pytest.approx(wd, abs=1e-3)
+        if g.position != wi:
+            assert haversine_m(lat, lng, *points[g.position]) == pytest.approx(wd, abs=1e-3)
 
 
 def test_random_stores_across_china_match_brute_force() -> None:
@@ -69,9 +69,9 @@ def test_the_180th_meridian_is_not_a_seam() -> None:
     points = [(0.0, 179.99), (0.0, -179.99), (0.0, 179.0), (0.0, -179.0), (10.0, 170.0)]
     index = NearestIndex(points)
     near_east = index.nearest(0.0, 179.999, 2)
-    assert {n.index for n in near_east} == {0, 1}
+    assert {n.position for n in near_east} == {0, 1}
     near_west = index.nearest(0.0, -179.999, 1)
-    assert near_west[0].index == 1
+    assert near_west[0].position == 1
     assert near_west[0].distance_m == pytest.approx(
         haversine_m(0.0, -179.999, 0.0, -179.99), abs=1e-3
     )
@@ -103,21 +103,21 @@ def test_nearest_in_degrees_is_not_the_nearest_in_metres_but_the_index_is() -> N
     # closer on the ground than the one 0.5 degrees north.
     points = [(60.5, 10.0), (60.0, 10.8)]
     index = NearestIndex(points)
-    assert index.nearest(60.0, 10.0, 1)[0].index == 1
+    assert index.nearest(60.0, 10.0, 1)[0].position == 1
 
 
 def test_duplicate_coordinates_are_all_returned_ties_broken_by_position() -> None:
     points = [(31.0, 121.0)] * 5 + [(31.001, 121.0)]
     index = NearestIndex(points)
     got = index.nearest(31.0, 121.0, 6)
-    assert [n.index for n in got] == [0, 1, 2, 3, 4, 5]
+    assert [n.position for n in got] == [0, 1, 2, 3, 4, 5]
     assert got[0].distance_m == 0.0
 
 
 def test_an_empty_index_and_fewer_stores_than_asked() -> None:
     assert NearestIndex([]).nearest(31.0, 121.0, 3) == []
     index = NearestIndex([(31.0, 121.0), (31.1, 121.0)])
-    assert [n.index for n in index.nearest(31.09, 121.0, 5)] == [1, 0]
+    assert [n.position for n in index.nearest(31.09, 121.0, 5)] == [1, 0]
     assert index.nearest(31.09, 121.0, 0) == []
 
 
