@@ -122,17 +122,23 @@ def gcj02_to_wgs84(lat: float, lng: float) -> tuple[float, float]:
 
     The GCJ-02 shift changes by well under 1% per degree, so each step gains more than two
     decimal digits; 3-4 iterations reach the tolerance.
+
+    Within a few hundred metres of the mainland outline a GCJ-02 point can have two preimages: a
+    mainland point shifted across the outline, and the same point unshifted outside it. The
+    mainland preimage is preferred, so every mainland WGS-84 point survives a round trip exactly.
     """
     w_lat, w_lng = lat, lng
     for _ in range(_MAX_ITERATIONS):
-        g_lat, g_lng = wgs84_to_gcj02(w_lat, w_lng)
-        e_lat = g_lat - lat
-        e_lng = g_lng - lng
+        d_lat, d_lng = _gcj_offset(w_lat, w_lng)
+        e_lat = w_lat + d_lat - lat
+        e_lng = w_lng + d_lng - lng
         w_lat -= e_lat
         w_lng -= e_lng
         if abs(e_lat) < _TOLERANCE_DEG and abs(e_lng) < _TOLERANCE_DEG:
             break
-    return w_lat, w_lng
+    if in_mainland_china(w_lat, w_lng):
+        return w_lat, w_lng
+    return lat, lng
 
 
 def gcj02_to_bd09(lat: float, lng: float) -> tuple[float, float]:

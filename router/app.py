@@ -114,29 +114,21 @@ async def reload(app: web.Application, lock: asyncio.Lock) -> None:
         _install(app, new)
 
 
-async def _listen(app: web.Application, lock: asyncio.Lock) -> None:
+async def _subscribe(settings: Settings, dirty: asyncio.Event) -> asyncpg.Connection:
+    assert settings.database_url is not None
+    conn = await asyncpg.connect(settings.database_url, timeout=settings.db_connect_timeout_s)
+    await conn.add_listener(sql.CATALOGUE_CHANNEL, lambda *_: dirty.set())
+    return conn
+
+
+async def _listen(
+    app: web.Application, lock: asyncio.Lock, conn: asyncpg.Connection, dirty: asyncio.Event
+) -> None:
     """Reload on every NOTIFY; reconnect (and reload, to catch missed changes) after a loss."""
     settings = app[SETTINGS]
-    assert settings.database_url is not None
-    dirty = asyncio.Event()
     retry = 0.5
-    first = True
     while True:
         try:
-            conn = await asyncpg.connect(
-                settings.database_url, timeout=settings.db_connect_timeout_s
-            )
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            log.warning("reload listener cannot connect (%s); retrying in %.1fs", exc, retry)
-            await asyncio.sleep(retry)
-            retry = min(retry * 2, LISTEN_RETRY_MAX_S)
-            continue
-        retry = 0.5
-        try:
-            await conn.add_listener(sql.CATALOGUE_CHANNEL, lambda *_: dirty.set())
-            if not first:
-                dirty.set()
-            first = False
             while not conn.is_closed():
                 try:
                     await asyncio.wait_for(dirty.wait(), LISTEN_KEEPALIVE_S)
@@ -151,13 +143,31 @@ async def _listen(app: web.Application, lock: asyncio.Lock) -> None:
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=1.0)
+        while True:
+            try:
+                conn = await _subscribe(settings, dirty)
+                break
+            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                log.warning("reload listener cannot connect (%s); retrying in %.1fs", exc, retry)
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, LISTEN_RETRY_MAX_S)
+        retry = 0.5
+        dirty.set()  # changes may have happened while we were away
 
 
 async def catalogue(app: web.Application) -> AsyncIterator[None]:
     lock = asyncio.Lock()
-    # The first load is not forgiving: a worker that cannot read its catalogue must not serve.
-    _install(app, await load_catalogue(app))
-    task = asyncio.create_task(_listen(app, lock), name="huoma-reload-listener")
+    dirty = asyncio.Event()
+    # Subscribe first, then load: a change committed between the two is then seen twice (harmless)
+    # rather than never.
+    conn = await _subscribe(app[SETTINGS], dirty)
+    try:
+        # The first load is not forgiving: a worker that cannot read its catalogue must not serve.
+        _install(app, await load_catalogue(app))
+    except BaseException:
+        await conn.close()
+        raise
+    task = asyncio.create_task(_listen(app, lock, conn, dirty), name="huoma-reload-listener")
     try:
         yield
     finally:

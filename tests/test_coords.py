@@ -82,6 +82,15 @@ def test_bd09_round_trip_is_exact_anywhere(p: tuple[float, float]) -> None:
     assert haversine_m(*back, *p) < 0.01
 
 
+def test_a_mainland_point_shifted_across_the_outline_still_round_trips() -> None:
+    # Found by hypothesis: near the Vietnam border the shift carries this point ~500 m across
+    # the outline; the inverse must still find the mainland preimage.
+    p = (21.6015625, 107.5)
+    gcj = wgs84_to_gcj02(*p)
+    assert not in_mainland_china(*gcj)
+    assert haversine_m(*gcj02_to_wgs84(*gcj), *p) < 0.01
+
+
 def test_the_gcj02_shift_in_mainland_cities_is_tens_to_hundreds_of_metres() -> None:
     for lat, lng in [(39.9, 116.4), (31.23, 121.47), (23.13, 113.26), (43.8, 87.6)]:
         shifted = wgs84_to_gcj02(lat, lng)
