@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -98,6 +99,10 @@ async def load_catalogue(app: web.Application) -> Catalogue:
 def _install(app: web.Application, new: Catalogue) -> None:
     metrics = app[METRICS]
     app[CATALOGUE].swap(new)
+    # A catalogue is millions of long-lived objects; left to the cyclic collector, every full
+    # collection walks all of them (pauses of hundreds of ms under load). Freezing moves what
+    # exists now out of its sight; reference counting still frees a replaced catalogue.
+    gc.freeze()
     metrics.reloads.labels("ok").inc()
     metrics.catalogue_loaded.set(new.built_at)
     metrics.catalogue_build.set(new.build_seconds)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from shapely.geometry import MultiPolygon, Polygon, shape
 
 from geo.areas import Area, ServiceAreas
@@ -44,14 +45,13 @@ class Group:
     expires_at: float | None  # Unix seconds
     position: int
     qr_url: str
+    # {"id", "name", "qr_url"} serialized once: responses splice these bytes in.
+    json: bytes = field(hash=False, compare=False, repr=False)
 
     def usable(self, now: float) -> bool:
         if self.member_count is not None and self.member_count >= self.capacity:
             return False
         return not (self.expires_at is not None and self.expires_at <= now)
-
-    def public(self) -> dict[str, Any]:
-        return {"id": self.group_id, "name": self.name, "qr_url": self.qr_url}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +63,10 @@ class Store:
     lat: float  # GCJ-02
     lng: float
     groups: tuple[Group, ...]
-    # The JSON-ready description, built once: responses share it instead of rebuilding it.
+    # The public description, and the same serialized once: responses splice these bytes in
+    # (re-encoding CJK names and addresses on every scan cost more than all of routing).
     public: dict[str, Any] = field(hash=False, compare=False)
+    json: bytes = field(hash=False, compare=False, repr=False)
     search_key: str = field(hash=False, compare=False)
 
 
@@ -131,6 +133,7 @@ def build_catalogue(
         pk = int(r["id"])
         version = int(r["qr_version"])
         sig = qr_signature(secret, pk, version)
+        qr_url = f"{base_url}/qr/{pk}.png?v={version}&s={sig}"
         g = Group(
             pk=pk,
             group_id=r["group_id"],
@@ -142,7 +145,8 @@ def build_catalogue(
             member_count=r["member_count"],
             expires_at=_epoch(r["expires_at"]),
             position=int(r["position"]),
-            qr_url=f"{base_url}/qr/{pk}.png?v={version}&s={sig}",
+            qr_url=qr_url,
+            json=orjson.dumps({"id": r["group_id"], "name": r["name"], "qr_url": qr_url}),
         )
         groups_by_store.setdefault(g.store_id, []).append(g)
         groups_by_pk[pk] = g
@@ -172,6 +176,7 @@ def build_catalogue(
                 lng=lng,
                 groups=tuple(groups_by_store.get(sid, ())),
                 public=public,
+                json=orjson.dumps(public),
                 search_key=f"{r['name']}\n{r['address']}\n{sid}".casefold(),
             )
         )

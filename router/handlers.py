@@ -80,9 +80,11 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         response = error_response(500, "internal_error", "internal error; it has been logged")
-    route_name = request.match_info.route.name or "unmatched"
-    request.app[METRICS].latency.labels(route_name, request.method, str(response.status)).observe(
-        time.perf_counter() - started
+    request.app[METRICS].observe_request(
+        request.match_info.route.name or "unmatched",
+        request.method,
+        response.status,
+        time.perf_counter() - started,
     )
     return response
 
@@ -122,11 +124,11 @@ class PublicApi:
         try:
             query = parse_route_query(request.query)
         except BadInput:
-            self.metrics.outcomes.labels("bad_input").inc()
+            self.metrics.outcome("bad_input")
             raise
         result = route(self.catalogue.current, query, self.policy, time.time())
-        self.metrics.outcomes.labels(result.status).inc()
-        return web.Response(body=orjson.dumps(result.body()), content_type=JSON, headers=_NO_STORE)
+        self.metrics.outcome(result.status)
+        return web.Response(body=result.render(), content_type=JSON, headers=_NO_STORE)
 
     async def qr_image(self, request: web.Request) -> web.Response:
         group = verified_group(

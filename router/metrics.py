@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -71,6 +73,24 @@ class Metrics:
         self.qr_renders = Counter(
             "huoma_qr_renders_total", "QR images rendered (cache misses).", registry=self.registry
         )
+
+        # Label lookups cost more than the observation itself; keep the children we have used.
+        self._latency_children: dict[tuple[str, str, int], Any] = {}
+        self._outcome_children: dict[str, Any] = {}
+
+    def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        key = (endpoint, method, status)
+        child = self._latency_children.get(key)
+        if child is None:
+            child = self.latency.labels(endpoint, method, str(status))
+            self._latency_children[key] = child
+        child.observe(seconds)
+
+    def outcome(self, outcome: str) -> None:
+        child = self._outcome_children.get(outcome)
+        if child is None:
+            child = self._outcome_children[outcome] = self.outcomes.labels(outcome)
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

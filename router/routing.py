@@ -11,7 +11,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
+
+import orjson
 
 from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
 from geo.distance import haversine_m
@@ -90,8 +92,7 @@ def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
     return RouteQuery(point, accuracy, entry, store_id)
 
 
-@dataclass(frozen=True, slots=True)
-class RouteResult:
+class RouteResult(NamedTuple):
     status: str
     store: Store | None
     group: Group | None
@@ -100,21 +101,30 @@ class RouteResult:
     coarse: bool
     matched_by: str | None
 
-    def body(self) -> dict[str, Any]:
+    def render(self) -> bytes:
+        """The JSON answer, spliced from fragments serialized when the catalogue was built."""
         store = self.store
         group = self.group
-        return {
-            "status": self.status,
-            "store": store.public if store is not None else None,
-            "distance_m": None if self.distance_m is None else round(self.distance_m),
-            "group": group.public() if group is not None else None,
-            "alternatives": [
-                {"store": s.public, "distance_m": round(d)} for s, d in self.alternatives
-            ],
-            "coarse": self.coarse,
-            "matched_by": self.matched_by,
-            "message": _MESSAGES[self.status],
-        }
+        d = self.distance_m
+        parts = [
+            _STATUS_JSON[self.status],
+            b',"store":',
+            store.json if store is not None else b"null",
+            b',"distance_m":',
+            b"null" if d is None else b"%d" % round(d),
+            b',"group":',
+            group.json if group is not None else b"null",
+            b',"alternatives":[',
+            b",".join(
+                [b'{"store":%s,"distance_m":%d}' % (s.json, round(m)) for s, m in self.alternatives]
+            ),
+            b'],"coarse":',
+            b"true" if self.coarse else b"false",
+            b',"matched_by":',
+            _MATCHED_JSON[self.matched_by],
+            _MESSAGE_JSON[self.status],
+        ]
+        return b"".join(parts)
 
 
 _MESSAGES = {
@@ -122,6 +132,11 @@ _MESSAGES = {
     NO_STORE_NEARBY: "No store is near this location; pick a store instead.",
     NO_GROUP: "This store has no group open right now; please ask the staff.",
     NO_LOCATION: "No location was given; pick a store.",
+}
+_STATUS_JSON = {k: b'{"status":' + orjson.dumps(k) for k in OUTCOMES}
+_MESSAGE_JSON = {k: b',"message":' + orjson.dumps(v) + b"}" for k, v in _MESSAGES.items()}
+_MATCHED_JSON: dict[str | None, bytes] = {
+    m: orjson.dumps(m) for m in (None, "nearest", "area", "entry", "picked")
 }
 
 

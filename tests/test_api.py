@@ -215,6 +215,10 @@ async def test_a_coarse_fix_is_marked_so_the_page_can_offer_a_choice(
         ("entry=" + "x" * 65, "bad_entry"),
         ("store=" + "x" * 65, "bad_store"),
         ("lat=" + "1" * 100 + "&lng=1", "bad_coordinates"),
+        ("lat=%ff&lng=1", "bad_coordinates"),
+        ("lat=0x1f&lng=1", "bad_coordinates"),
+        ("lat=1e400&lng=1", "bad_coordinates"),
+        ("lat=31&lng=121&coord=%00", "bad_coord_system"),
     ],
 )
 async def test_bad_route_input_is_a_json_400_with_a_stable_code(
@@ -224,6 +228,26 @@ async def test_bad_route_input_is_a_json_400_with_a_stable_code(
     body = await get_json(client, f"/api/v1/route?{query}", status=400)
     assert body["error"]["code"] == code
     assert body["error"]["message"]
+
+
+async def test_odd_bytes_anywhere_never_cause_a_server_error(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seed(pool, STORES, groups_for("S1"))
+    client = await make_client()
+    for path in [
+        "/api/v1/stores?q=%ff%fe",
+        "/api/v1/stores?city=%00",
+        "/api/v1/route?store=%ff",
+        "/api/v1/route?entry=%E4%B8%AD",
+        "/qr/1.png?v=%ff&s=%00",
+        "/qr/99999999999999999.png?v=1&s=x",
+        "/api/v1/route?lat=31&lat=32&lng=121",
+        "/%2e%2e/%2e%2e/etc/passwd",
+    ]:
+        response = await client.get(path)
+        assert 200 <= response.status < 500, path
+        assert response.headers["Content-Type"].startswith("application/json"), path
 
 
 async def test_zero_zero_is_a_real_place_not_a_missing_one(
