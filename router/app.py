@@ -7,17 +7,20 @@ import contextlib
 import functools
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import asyncpg
 from aiohttp import web
 
-from router import sql
+from router import admin, keeper, sql
 from router.catalogue import Catalogue, CatalogueRef, build_catalogue
 from router.db import create_pool, migrate
 from router.handlers import add_routes, observe
-from router.keys import CATALOGUE, METRICS, POOL, QR_IMAGES, SETTINGS
+from router.keys import CATALOGUE, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
+from router.live import LeaseBook, LiveState, StickySigner
 from router.metrics import Metrics
+from router.providers import make_provider
 from router.qr import QrImages
 from router.settings import Settings, SettingsError
 
@@ -41,9 +44,13 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[QR_IMAGES] = QrImages(settings.qr_cache_images)
     app[CATALOGUE] = CatalogueRef(empty_catalogue(settings))
+    app[LIVE] = LiveState(LeaseBook(settings.lease_block), StickySigner(settings.secret.encode()))
     app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(leases)
     app.cleanup_ctx.append(catalogue)
+    app.cleanup_ctx.append(keeper_task)
     add_routes(app)
+    admin.add_routes(app)
     return app
 
 
@@ -61,6 +68,7 @@ def _build(
         base_url=settings.base_url,
         k_max=1 + settings.alternatives,
         cache_cells=settings.cell_cache_cells,
+        default_display_cap=settings.display_cap,
     )
 
 
@@ -96,9 +104,31 @@ async def load_catalogue(app: web.Application) -> Catalogue:
     )
 
 
+def _want_initial_leases(app: web.Application, cat: Catalogue) -> None:
+    """Lease the first two usable groups of every store ahead of the first scan."""
+    live = app[LIVE]
+    book = live.leases
+    now = time.time()
+    margin = app[SETTINGS].expiry_margin_s
+    for store in cat.stores:
+        ahead = 0
+        for g in store.groups:
+            count = live.members.get(g.pk, g.member_count)
+            if (count is not None and count >= g.capacity) or g.expired(now, margin):
+                continue
+            if book.exhausted(g):
+                continue
+            if book.left(g.pk) == 0:
+                book.want(g.pk)
+            ahead += 1
+            if ahead == 2:
+                break
+
+
 def _install(app: web.Application, new: Catalogue) -> None:
     metrics = app[METRICS]
     app[CATALOGUE].swap(new)
+    _want_initial_leases(app, new)
     # A catalogue is millions of long-lived objects; left to the cyclic collector, every full
     # collection walks all of them (pauses of hundreds of ms under load). Freezing moves what
     # exists now out of its sight; reference counting still frees a replaced catalogue.
@@ -119,10 +149,19 @@ async def reload(app: web.Application, lock: asyncio.Lock) -> None:
         _install(app, new)
 
 
-async def _subscribe(settings: Settings, dirty: asyncio.Event) -> asyncpg.Connection:
+async def _subscribe(app: web.Application, dirty: asyncio.Event) -> asyncpg.Connection:
+    settings = app[SETTINGS]
+    members = app[LIVE].members
     assert settings.database_url is not None
+
+    def on_members(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+        pk, _, count = payload.partition(":")
+        with contextlib.suppress(ValueError):
+            members[int(pk)] = int(count)
+
     conn = await asyncpg.connect(settings.database_url, timeout=settings.db_connect_timeout_s)
     await conn.add_listener(sql.CATALOGUE_CHANNEL, lambda *_: dirty.set())
+    await conn.add_listener(sql.MEMBERS_CHANNEL, on_members)
     return conn
 
 
@@ -150,7 +189,7 @@ async def _listen(
                 await conn.close(timeout=1.0)
         while True:
             try:
-                conn = await _subscribe(settings, dirty)
+                conn = await _subscribe(app, dirty)
                 break
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                 log.warning("reload listener cannot connect (%s); retrying in %.1fs", exc, retry)
@@ -165,14 +204,98 @@ async def catalogue(app: web.Application) -> AsyncIterator[None]:
     dirty = asyncio.Event()
     # Subscribe first, then load: a change committed between the two is then seen twice (harmless)
     # rather than never.
-    conn = await _subscribe(app[SETTINGS], dirty)
+    conn = await _subscribe(app, dirty)
     try:
         # The first load is not forgiving: a worker that cannot read its catalogue must not serve.
         _install(app, await load_catalogue(app))
+        # Serve only once the first groups of every store are leased: otherwise the first scans
+        # of each store would see its fallback.
+        await lease_wanted(app)
     except BaseException:
         await conn.close()
         raise
     task = asyncio.create_task(_listen(app, lock, conn, dirty), name="huoma-reload-listener")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# ---- display leases -----------------------------------------------------------------------------
+
+# Groups leased per statement: bounded so one statement never holds many row locks for long.
+LEASE_CHUNK = 2_000
+
+
+async def lease_wanted(app: web.Application) -> None:
+    """Lease displays for every group the book wants, in bulk."""
+    book = app[LIVE].leases
+    settings = app[SETTINGS]
+    wanted = book.take_wanted()
+    groups = app[CATALOGUE].current.groups_by_pk
+    for i in range(0, len(wanted), LEASE_CHUNK):
+        chunk = wanted[i : i + LEASE_CHUNK]
+        try:
+            async with app[POOL].acquire() as conn:
+                rows = await conn.fetch(sql.LEASE_DISPLAYS, chunk, book.block, settings.display_cap)
+        except BaseException:
+            for pk in wanted[i:]:
+                book.want(pk)
+            raise
+        for r in rows:
+            g = groups.get(r["group_pk"])
+            book.grant(r["group_pk"], r["granted"], g.display_cap if g else settings.display_cap)
+
+
+async def _refill(app: web.Application) -> None:
+    book = app[LIVE].leases
+    retry = 0.2
+    while True:
+        await book.wake.wait()
+        await asyncio.sleep(0.002)  # let a burst of wants gather into one statement
+        try:
+            await lease_wanted(app)
+            retry = 0.2
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("leasing displays failed (%s); retrying in %.1fs", exc, retry)
+            await asyncio.sleep(retry)
+            retry = min(retry * 2, 5.0)
+
+
+async def return_leases(app: web.Application) -> int:
+    """Give unspent displays back to PostgreSQL; returns how many."""
+    book = app[LIVE].leases
+    held = book.held()
+    if not held:
+        return 0
+    pks = sorted(held)
+    async with app[POOL].acquire() as conn:
+        await conn.execute(sql.RETURN_DISPLAYS, pks, [held[pk] for pk in pks])
+    book.drop(pks)
+    return sum(held.values())
+
+
+async def leases(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(_refill(app), name="huoma-lease-refill")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        try:
+            returned = await return_leases(app)
+            log.info("returned %d unshown display(s)", returned)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("could not return leased displays (%s); they stay used", exc)
+
+
+async def keeper_task(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    provider = make_provider(settings.group_provider, keeper.wechat_lifetime(settings))
+    task = asyncio.create_task(keeper.run(app[POOL], settings, provider), name="huoma-keeper")
     try:
         yield
     finally:

@@ -36,7 +36,7 @@ def qr_signature(secret: bytes, group_pk: int, qr_version: int) -> str:
 class Group:
     pk: int
     group_id: str
-    store_id: str
+    store_id: str | None  # None: the brand-wide fallback
     name: str
     qr_payload: str
     qr_version: int
@@ -45,13 +45,14 @@ class Group:
     expires_at: float | None  # Unix seconds
     position: int
     qr_url: str
+    kind: str  # "group" or "fallback"
+    display_cap: int  # its own, or the default
     # {"id", "name", "qr_url"} serialized once: responses splice these bytes in.
     json: bytes = field(hash=False, compare=False, repr=False)
 
-    def usable(self, now: float) -> bool:
-        if self.member_count is not None and self.member_count >= self.capacity:
-            return False
-        return not (self.expires_at is not None and self.expires_at <= now)
+    def expired(self, now: float, margin_s: float) -> bool:
+        """True once the code expires within the margin: a customer needs time to join."""
+        return self.expires_at is not None and self.expires_at <= now + margin_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,8 @@ class Store:
     address: str
     lat: float  # GCJ-02
     lng: float
-    groups: tuple[Group, ...]
+    groups: tuple[Group, ...]  # the pool, in order (kind "group" only)
+    fallback: Group | None  # the store's own fallback, else the brand's
     # The public description, and the same serialized once: responses splice these bytes in
     # (re-encoding CJK names and addresses on every scan cost more than all of routing).
     public: dict[str, Any] = field(hash=False, compare=False)
@@ -85,6 +87,7 @@ class Catalogue:
     position: Mapping[str, int]
     groups_by_pk: Mapping[int, Group]
     entries: Mapping[str, Entry]
+    brand_fallback: Group | None
     cities: tuple[tuple[str, int], ...]
     stores_by_city: Mapping[str, tuple[Store, ...]]
     index: NearestIndex
@@ -124,10 +127,12 @@ def build_catalogue(
     base_url: str,
     k_max: int,
     cache_cells: int,
+    default_display_cap: int = 500,
 ) -> Catalogue:
     """Build a catalogue from database rows. CPU-bound and pure: run it in a thread."""
     started = time.perf_counter()
     groups_by_store: dict[str, list[Group]] = {}
+    fallbacks: dict[str | None, Group] = {}
     groups_by_pk: dict[int, Group] = {}
     for r in group_rows:
         pk = int(r["id"])
@@ -146,10 +151,16 @@ def build_catalogue(
             expires_at=_epoch(r["expires_at"]),
             position=int(r["position"]),
             qr_url=qr_url,
+            kind=r["kind"],
+            display_cap=r["display_cap"] or default_display_cap,
             json=orjson.dumps({"id": r["group_id"], "name": r["name"], "qr_url": qr_url}),
         )
-        groups_by_store.setdefault(g.store_id, []).append(g)
+        if g.kind == "fallback":
+            fallbacks[g.store_id] = g
+        elif g.store_id is not None:  # always, for kind "group" (a table constraint)
+            groups_by_store.setdefault(g.store_id, []).append(g)
         groups_by_pk[pk] = g
+    brand_fallback = fallbacks.get(None)
 
     stores: list[Store] = []
     areas: list[tuple[int, Area]] = []
@@ -175,6 +186,7 @@ def build_catalogue(
                 lat=lat,
                 lng=lng,
                 groups=tuple(groups_by_store.get(sid, ())),
+                fallback=fallbacks.get(sid, brand_fallback),
                 public=public,
                 json=orjson.dumps(public),
                 search_key=f"{r['name']}\n{r['address']}\n{sid}".casefold(),
@@ -201,6 +213,7 @@ def build_catalogue(
         position={s.store_id: i for i, s in enumerate(stores)},
         groups_by_pk=groups_by_pk,
         entries=entries,
+        brand_fallback=brand_fallback,
         cities=cities,
         stores_by_city={c: tuple(v) for c, v in by_city.items()},
         index=index,

@@ -10,6 +10,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -123,6 +124,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             max_bytes=settings.import_max_bytes,
             max_rows=settings.import_max_rows,
             dry_run=args.dry_run,
+            wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
         )
 
     try:
@@ -195,11 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser(
         "import",
-        help="import stores or groups from CSV or JSON",
+        help="import stores, groups or fallbacks from CSV or JSON",
         description="Validate every row and write all or nothing. Rows with errors are listed "
         "with row, column, value and reason; exit status 1 when the file is rejected.",
     )
-    i.add_argument("kind", choices=("stores", "groups"))
+    i.add_argument("kind", choices=("stores", "groups", "fallbacks"))
     i.add_argument("file", help="CSV (UTF-8, UTF-8 with BOM, or GB18030) or JSON file")
     i.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
 

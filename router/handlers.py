@@ -16,7 +16,8 @@ from router import sql
 from router.catalogue import CatalogueRef
 from router.errors import BadInput, HuomaError
 from router.importer import ImportRejected
-from router.keys import CATALOGUE, METRICS, POOL, QR_IMAGES, SETTINGS
+from router.keys import CATALOGUE, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
+from router.live import new_visitor_id, valid_visitor_id
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from router.metrics import Metrics
 from router.qr import QrImages, verified_group
@@ -66,6 +67,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             extra["errors"] = [e.as_dict() for e in exc.errors]
             extra["more_errors"] = exc.more_errors
         response = error_response(exc.status, exc.code, exc.message, **extra)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="huoma"'
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -89,6 +92,24 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
+# Visitor and sticky cookies live a year; the sticky token inside carries its own expiry.
+_COOKIE_MAX_AGE_S = 365 * 86_400
+
+
+def _huoma_cookies(header: str | None) -> tuple[str | None, str | None]:
+    """hm_vid and hm_stk from a Cookie header, without a full cookie parse on the hot path."""
+    if not header or "hm_" not in header:
+        return None, None
+    vid = stk = None
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "hm_vid" and valid_visitor_id(value):
+            vid = value
+        elif name == "hm_stk" and 0 < len(value) <= 200:
+            stk = value
+    return vid, stk
+
+
 class PublicApi:
     """The customer-facing endpoints, holding what they need so the hot path looks nothing up."""
 
@@ -102,7 +123,11 @@ class PublicApi:
             alternatives=settings.alternatives,
             coarse_accuracy_m=settings.coarse_accuracy_m,
             pin_max_distance_m=settings.pin_max_distance_m,
+            expiry_margin_s=settings.expiry_margin_s,
+            sticky_s=settings.sticky_s,
         )
+        secure = "; Secure" if settings.base_url.startswith("https://") else ""
+        self.cookie_tail = f"; Path=/; Max-Age={_COOKIE_MAX_AGE_S}; SameSite=Lax; HttpOnly{secure}"
         self.qr_headers = {
             "Cache-Control": f"public, max-age={settings.qr_max_age_s}, immutable",
             "X-Content-Type-Options": "nosniff",
@@ -126,9 +151,20 @@ class PublicApi:
         except BadInput:
             self.metrics.outcome("bad_input")
             raise
-        result = route(self.catalogue.current, query, self.policy, time.time())
+        cookie_vid, cookie_stk = _huoma_cookies(request.headers.get("Cookie"))
+        visitor = query.visitor or cookie_vid
+        new_visitor = visitor is None
+        if visitor is None:
+            visitor = new_visitor_id()
+        query = query._replace(visitor=visitor, sticky=query.sticky or cookie_stk)
+        result = route(self.catalogue.current, query, self.policy, time.time(), self.app[LIVE])
         self.metrics.outcome(result.status)
-        return web.Response(body=result.render(), content_type=JSON, headers=_NO_STORE)
+        response = web.Response(body=result.render(), content_type=JSON, headers=_NO_STORE)
+        if new_visitor or visitor != cookie_vid:
+            response.headers.add("Set-Cookie", f"hm_vid={visitor}{self.cookie_tail}")
+        if result.sticky is not None and result.sticky != cookie_stk:
+            response.headers.add("Set-Cookie", f"hm_stk={result.sticky}{self.cookie_tail}")
+        return response
 
     async def qr_image(self, request: web.Request) -> web.Response:
         group = verified_group(

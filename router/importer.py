@@ -16,7 +16,7 @@ import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -27,13 +27,24 @@ from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
 from router import sql
 from router.errors import BadInput, HuomaError
 
-KINDS = ("stores", "groups")
+KINDS = ("stores", "groups", "fallbacks")
 FORMATS = ("csv", "json")
 
 STORE_REQUIRED = ("store_id", "name", "city", "address", "lat", "lng", "coord")
 STORE_OPTIONAL = ("service_area", "active")
 GROUP_REQUIRED = ("group_id", "store_id", "name", "qr_payload")
-GROUP_OPTIONAL = ("capacity", "member_count", "expires_at", "position")
+GROUP_OPTIONAL = (
+    "capacity",
+    "member_count",
+    "expires_at",
+    "position",
+    "display_cap",
+    "qr_created_at",
+)
+FALLBACK_REQUIRED = ("store_id", "name", "qr_payload")
+BRAND = "*"  # store_id of the brand-wide fallback
+# Personal WeChat group codes ("加入群聊" QR) expire 7 days after they are made.
+PERSONAL_GROUP_CODE = re.compile(r"^https?://weixin\.qq\.com/g/", re.IGNORECASE)
 
 MAX_ERRORS_REPORTED = 1_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -281,7 +292,9 @@ class GroupRow:
     capacity: int | None
     member_count: int | None
     expires_at: datetime | None
+    derived_expires_at: datetime | None
     position: int
+    display_cap: int | None
 
     def record(self) -> tuple[Any, ...]:
         return (
@@ -292,8 +305,24 @@ class GroupRow:
             self.capacity,
             self.member_count,
             self.expires_at,
+            self.derived_expires_at,
             self.position,
+            self.display_cap,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackRow:
+    store_id: str | None  # None: brand-wide
+    name: str
+    qr_payload: str
+
+    @property
+    def group_id(self) -> str:
+        return f"fallback:{self.store_id or BRAND}"
+
+    def record(self) -> tuple[Any, ...]:
+        return (self.group_id, self.store_id, self.name, self.qr_payload)
 
 
 class _Row:
@@ -353,6 +382,16 @@ class _Row:
             self.fail(column, f"must be between {low} and {high}")
             return None
         return value
+
+    def time(self, column: str, tz: zoneinfo.ZoneInfo) -> datetime | None:
+        raw = self.values.get(column, "").strip()
+        if not raw:
+            return None
+        try:
+            return parse_time(raw, tz)
+        except ValueError as exc:
+            self.fail(column, str(exc))
+            return None
 
 
 _TRUE = {"1", "true", "yes", "y", "t", "是", "启用"}
@@ -481,9 +520,14 @@ def parse_time(raw: str, tz: zoneinfo.ZoneInfo) -> datetime:
 
 
 def validate_groups(
-    table: Table, tz: zoneinfo.ZoneInfo
+    table: Table,
+    tz: zoneinfo.ZoneInfo,
+    *,
+    wechat_lifetime: timedelta = timedelta(days=7),
+    now: datetime | None = None,
 ) -> tuple[list[GroupRow], list[RowError], list[str]]:
     ignored = _check_columns(table, GROUP_REQUIRED, GROUP_OPTIONAL)
+    now = now or datetime.now(UTC)
     errors: list[RowError] = []
     out: list[GroupRow] = []
     seen: dict[str, int] = {}
@@ -491,6 +535,8 @@ def validate_groups(
     for n, values in table.rows:
         r = _Row(n, values, errors)
         group_id = r.text("group_id", 64)
+        if group_id.startswith("fallback:"):
+            r.fail("group_id", "ids starting with 'fallback:' are reserved for fallbacks")
         _duplicates(r, "group_id", group_id, seen)
         store_id = r.text("store_id", 64)
         name = r.text("name", 100)
@@ -498,13 +544,12 @@ def validate_groups(
         capacity = r.integer("capacity", 1, 100_000)
         member_count = r.integer("member_count", 0, 100_000)
         position = r.integer("position", -1_000_000, 1_000_000)
-        expires_at = None
-        raw_exp = values.get("expires_at", "").strip()
-        if raw_exp:
-            try:
-                expires_at = parse_time(raw_exp, tz)
-            except ValueError as exc:
-                r.fail("expires_at", str(exc))
+        display_cap = r.integer("display_cap", 1, 100_000_000)
+        expires_at = r.time("expires_at", tz)
+        made_at = r.time("qr_created_at", tz)
+        derived = None
+        if PERSONAL_GROUP_CODE.match(payload):
+            derived = (made_at or now) + wechat_lifetime
         if position is None:
             # Without an explicit position, a store's groups are used in file order.
             position = order.get(store_id, 0)
@@ -512,9 +557,38 @@ def validate_groups(
         if r.ok:
             out.append(
                 GroupRow(
-                    group_id, store_id, name, payload, capacity, member_count, expires_at, position
+                    group_id,
+                    store_id,
+                    name,
+                    payload,
+                    capacity,
+                    member_count,
+                    expires_at,
+                    derived,
+                    position,
+                    display_cap,
                 )
             )
+    return out, errors, ignored
+
+
+def validate_fallbacks(table: Table) -> tuple[list[FallbackRow], list[RowError], list[str]]:
+    ignored = _check_columns(table, FALLBACK_REQUIRED, ())
+    errors: list[RowError] = []
+    out: list[FallbackRow] = []
+    seen: dict[str, int] = {}
+    for n, values in table.rows:
+        r = _Row(n, values, errors)
+        raw_store = values.get("store_id", "").strip()
+        if not raw_store:
+            r.fail("store_id", f"is required (a store id, or {BRAND} for the whole brand)")
+        elif len(raw_store) > 64:
+            r.fail("store_id", "is longer than 64 characters")
+        _duplicates(r, "store_id", raw_store, seen)
+        name = r.text("name", 100)
+        payload = r.text("qr_payload", 1024)
+        if r.ok:
+            out.append(FallbackRow(None if raw_store == BRAND else raw_store, name, payload))
     return out, errors, ignored
 
 
@@ -535,6 +609,7 @@ def _count(rows: Iterable[asyncpg.Record], summary: ImportSummary, total: int) -
 async def write_stores(
     conn: asyncpg.Connection, rows: Sequence[StoreRow], summary: ImportSummary
 ) -> None:
+    await conn.execute(sql.LOCK_IMPORTS)
     await conn.execute(sql.CREATE_STORE_STAGING)
     await conn.copy_records_to_table("import_stores", records=[r.record() for r in rows])
     _count(await conn.fetch(sql.UPSERT_STORES), summary, len(rows))
@@ -553,9 +628,30 @@ async def write_groups(
                 if r.store_id in unknown
             ]
         )
+    await conn.execute(sql.LOCK_IMPORTS)
     await conn.execute(sql.CREATE_GROUP_STAGING)
     await conn.copy_records_to_table("import_groups", records=[r.record() for r in rows])
-    _count(await conn.fetch(sql.UPSERT_GROUPS), summary, len(rows))
+    changed = [*await conn.fetch(sql.UPDATE_GROUPS), *await conn.fetch(sql.INSERT_GROUPS)]
+    _count(changed, summary, len(rows))
+
+
+async def write_fallbacks(
+    conn: asyncpg.Connection, rows: Sequence[FallbackRow], summary: ImportSummary
+) -> None:
+    store_ids = sorted({r.store_id for r in rows if r.store_id is not None})
+    unknown = {rec["store_id"] for rec in await conn.fetch(sql.UNKNOWN_STORE_IDS, store_ids)}
+    if unknown:
+        raise ImportRejected(
+            [
+                RowError(0, "store_id", r.store_id, "no such store; import the stores first")
+                for r in rows
+                if r.store_id is not None and r.store_id in unknown
+            ]
+        )
+    await conn.execute(sql.LOCK_IMPORTS)
+    await conn.execute(sql.CREATE_FALLBACK_STAGING)
+    await conn.copy_records_to_table("import_fallbacks", records=[r.record() for r in rows])
+    _count(await conn.fetch(sql.UPSERT_FALLBACKS), summary, len(rows))
 
 
 class _Rollback(Exception):
@@ -565,7 +661,7 @@ class _Rollback(Exception):
 async def import_rows(
     pool: asyncpg.Pool,
     kind: str,
-    validated: Sequence[StoreRow] | Sequence[GroupRow],
+    validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow],
     summary: ImportSummary,
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any],
 ) -> ImportSummary:
@@ -582,7 +678,7 @@ async def import_rows(
     return summary
 
 
-def _row_numbers(errors: list[RowError], table: Table, rows: Sequence[GroupRow]) -> list[RowError]:
+def _row_numbers(errors: list[RowError], table: Table) -> list[RowError]:
     """Unknown-store errors come back without row numbers; put the file's rows on them."""
     by_store: dict[str, list[int]] = {}
     for n, values in table.rows:
@@ -608,16 +704,27 @@ async def import_file(
     max_bytes: int,
     max_rows: int,
     dry_run: bool = False,
+    wechat_lifetime: timedelta = timedelta(days=7),
 ) -> ImportSummary:
     """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error."""
     if kind not in KINDS:
-        raise BadInput(f"unknown import kind {kind!r}; use stores or groups", code="bad_kind")
+        raise BadInput(
+            f"unknown import kind {kind!r}; use stores, groups or fallbacks", code="bad_kind"
+        )
     table = read_table(data, filename, kind, max_bytes, max_rows)
-    return await import_table(pool, kind, table, timezone=timezone, dry_run=dry_run)
+    return await import_table(
+        pool, kind, table, timezone=timezone, dry_run=dry_run, wechat_lifetime=wechat_lifetime
+    )
 
 
 async def import_table(
-    pool: asyncpg.Pool, kind: str, table: Table, *, timezone: str, dry_run: bool = False
+    pool: asyncpg.Pool,
+    kind: str,
+    table: Table,
+    *,
+    timezone: str,
+    dry_run: bool = False,
+    wechat_lifetime: timedelta = timedelta(days=7),
 ) -> ImportSummary:
     """Validate and write rows already read into a table (files, the demo generator)."""
     if not table.rows:
@@ -628,11 +735,22 @@ async def import_table(
             raise ImportRejected(errors)
         summary = ImportSummary(kind, len(stores), dry_run=dry_run, ignored_columns=ignored)
         return await import_rows(pool, kind, stores, summary, write_stores)
-    groups, errors, ignored = validate_groups(table, zoneinfo.ZoneInfo(timezone))
+    if kind == "fallbacks":
+        fallbacks, errors, ignored = validate_fallbacks(table)
+        if errors:
+            raise ImportRejected(errors)
+        summary = ImportSummary(kind, len(fallbacks), dry_run=dry_run, ignored_columns=ignored)
+        try:
+            return await import_rows(pool, kind, fallbacks, summary, write_fallbacks)
+        except ImportRejected as exc:
+            raise ImportRejected(_row_numbers(exc.errors, table)) from None
+    groups, errors, ignored = validate_groups(
+        table, zoneinfo.ZoneInfo(timezone), wechat_lifetime=wechat_lifetime
+    )
     if errors:
         raise ImportRejected(errors)
     summary = ImportSummary(kind, len(groups), dry_run=dry_run, ignored_columns=ignored)
     try:
         return await import_rows(pool, kind, groups, summary, write_groups)
     except ImportRejected as exc:
-        raise ImportRejected(_row_numbers(exc.errors, table, groups)) from None
+        raise ImportRejected(_row_numbers(exc.errors, table)) from None

@@ -9,6 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from router.catalogue import CatalogueRef
+    from router.live import LiveState
     from router.metrics import Metrics
     from router.qr import QrImages
     from router.settings import Settings
@@ -18,3 +19,4 @@ POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
 CATALOGUE: web.AppKey[CatalogueRef] = web.AppKey("catalogue")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 QR_IMAGES: web.AppKey[QrImages] = web.AppKey("qr_images")
+LIVE: web.AppKey[LiveState] = web.AppKey("live")

@@ -19,23 +19,26 @@ from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
 from geo.distance import haversine_m
 from router.catalogue import Catalogue, Group, Store
 from router.errors import BadInput, NotFound
+from router.live import LiveState, Sticky, valid_visitor_id
 
 _ENTRY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MAX_PARAM_LEN = 64
 
 OK = "ok"
+FALLBACK = "fallback"
 NO_STORE_NEARBY = "no_store_nearby"
 NO_GROUP = "no_group"
 NO_LOCATION = "no_location"
-OUTCOMES = (OK, NO_STORE_NEARBY, NO_GROUP, NO_LOCATION)
+OUTCOMES = (OK, FALLBACK, NO_STORE_NEARBY, NO_GROUP, NO_LOCATION)
 
 
-@dataclass(frozen=True, slots=True)
-class RouteQuery:
+class RouteQuery(NamedTuple):
     point: Coord | None  # as the client sent it, in its own system
     accuracy_m: float | None
     entry: str | None
     store_id: str | None
+    visitor: str | None = None
+    sticky: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,8 @@ class RoutePolicy:
     alternatives: int
     coarse_accuracy_m: float
     pin_max_distance_m: float
+    expiry_margin_s: float = 3600.0
+    sticky_s: float = 86400.0
 
 
 def _number(query: Mapping[str, str], name: str) -> float | None:
@@ -89,7 +94,13 @@ def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
     store_id = query.get("store") or None
     if store_id is not None and len(store_id) > _MAX_PARAM_LEN:
         raise BadInput("store is too long", code="bad_store")
-    return RouteQuery(point, accuracy, entry, store_id)
+    visitor = query.get("vid") or None
+    if visitor is not None and not valid_visitor_id(visitor):
+        raise BadInput("vid must be 8-64 letters, digits, '-' or '_'", code="bad_visitor")
+    sticky = query.get("stk") or None
+    if sticky is not None and len(sticky) > 200:
+        raise BadInput("stk is too long", code="bad_sticky")
+    return RouteQuery(point, accuracy, entry, store_id, visitor, sticky)
 
 
 class RouteResult(NamedTuple):
@@ -100,6 +111,9 @@ class RouteResult(NamedTuple):
     alternatives: tuple[tuple[Store, float], ...]
     coarse: bool
     matched_by: str | None
+    visitor: str = ""
+    sticky: str | None = None
+    spent: bool = False  # a display was spent on this answer (not a sticky repeat)
 
     def render(self) -> bytes:
         """The JSON answer, spliced from fragments serialized when the catalogue was built."""
@@ -122,6 +136,10 @@ class RouteResult(NamedTuple):
             b"true" if self.coarse else b"false",
             b',"matched_by":',
             _MATCHED_JSON[self.matched_by],
+            b',"visitor":',
+            orjson.dumps(self.visitor),
+            b',"sticky":',
+            orjson.dumps(self.sticky),
             _MESSAGE_JSON[self.status],
         ]
         return b"".join(parts)
@@ -129,6 +147,7 @@ class RouteResult(NamedTuple):
 
 _MESSAGES = {
     OK: "Long-press the QR code to join the group.",
+    FALLBACK: "Long-press the QR code to contact the store.",
     NO_STORE_NEARBY: "No store is near this location; pick a store instead.",
     NO_GROUP: "This store has no group open right now; please ask the staff.",
     NO_LOCATION: "No location was given; pick a store.",
@@ -140,15 +159,47 @@ _MATCHED_JSON: dict[str | None, bytes] = {
 }
 
 
-def _first_usable(store: Store, now: float) -> Group | None:
+def pick_group(store: Store, now: float, live: LiveState, margin_s: float) -> Group | None:
+    """The store's active group: the first in pool order that is neither full (members or
+    display cap) nor expiring, and that this worker holds a leased display of. Spends it.
+
+    Groups without a lease yet are asked for (and skipped this once); the group after the one
+    chosen is leased ahead of need, so rotation does not wait on the database.
+    """
+    members = live.members
+    book = live.leases
+    chosen: Group | None = None
     for g in store.groups:
-        if g.usable(now):
-            return g
-    return None
+        count = members.get(g.pk, g.member_count)
+        if count is not None and count >= g.capacity:
+            continue
+        if g.expired(now, margin_s) or book.exhausted(g):
+            continue
+        if chosen is not None:
+            if book.left(g.pk) == 0:
+                book.want(g.pk)
+            break
+        if book.left(g.pk) > 0:
+            chosen = g
+        else:
+            book.want(g.pk)
+    if chosen is not None:
+        book.spend(chosen.pk)
+    return chosen
 
 
-def route(cat: Catalogue, q: RouteQuery, policy: RoutePolicy, now: float) -> RouteResult:
-    """Decide the store and group for one scan."""
+def still_usable(g: Group, now: float, live: LiveState, margin_s: float) -> bool:
+    """For a sticky repeat: the group may be shown again without spending a display."""
+    count = live.members.get(g.pk, g.member_count)
+    if count is not None and count >= g.capacity:
+        return False
+    return not g.expired(now, margin_s)
+
+
+def route(
+    cat: Catalogue, q: RouteQuery, policy: RoutePolicy, now: float, live: LiveState
+) -> RouteResult:
+    """Decide the store and group for one scan (q.visitor must be set by the caller)."""
     gcj = to_gcj02(q.point) if q.point is not None else None
     coarse = q.accuracy_m is not None and q.accuracy_m > policy.coarse_accuracy_m
     store: Store | None = None
@@ -193,12 +244,45 @@ def route(cat: Catalogue, q: RouteQuery, policy: RoutePolicy, now: float) -> Rou
         distance = haversine_m(gcj.lat, gcj.lng, store.lat, store.lng)
     alternatives = tuple((s, d) for s, d in neighbours if s is not store)[: policy.alternatives]
 
+    visitor = q.visitor or ""
     if store is None:
         status = NO_LOCATION if gcj is None else NO_STORE_NEARBY
-        return RouteResult(status, None, None, None, alternatives, coarse, None)
-    group = _first_usable(store, now)
-    status = OK if group is not None else NO_GROUP
-    return RouteResult(status, store, group, distance, alternatives, coarse, matched_by)
+        return RouteResult(status, None, None, None, alternatives, coarse, None, visitor, q.sticky)
+
+    group: Group | None = None
+    token = q.sticky
+    spent = False
+    if policy.sticky_s > 0:
+        held = live.sticky.verify(visitor, q.sticky, now)
+        if held is not None and held.store_id == store.store_id:
+            g = cat.groups_by_pk.get(held.group_pk)
+            if (
+                g is not None
+                and g.kind == "group"
+                and g.qr_version == held.qr_version
+                and g.store_id == store.store_id
+                and still_usable(g, now, live, policy.expiry_margin_s)
+            ):
+                group = g
+    if group is None:
+        group = pick_group(store, now, live, policy.expiry_margin_s)
+        if group is not None:
+            spent = True
+            if policy.sticky_s > 0:
+                until = int(now + policy.sticky_s)
+                token = live.sticky.sign(
+                    visitor, Sticky(store.store_id, group.pk, group.qr_version, until)
+                )
+    if group is not None:
+        status = OK
+    elif store.fallback is not None:
+        group = store.fallback
+        status = FALLBACK
+    else:
+        status = NO_GROUP
+    return RouteResult(
+        status, store, group, distance, alternatives, coarse, matched_by, visitor, token, spent
+    )
 
 
 def _pinned_store(cat: Catalogue, entry: str | None) -> Store | None:

@@ -50,6 +50,16 @@ class Settings:
     pin_max_distance_m: float = 2_000.0
     cell_cache_cells: int = 100_000
 
+    # Group lifecycle.
+    display_cap: int = 500
+    lease_block: int = 10
+    expiry_margin_s: float = 3_600.0
+    wechat_qr_lifetime_h: float = 168.0
+    low_water: int = 2
+    group_provider: str = "ops"
+    keeper_interval_s: float = 2.0
+    sticky_s: float = 86_400.0
+
     # Group QR images.
     qr_cache_images: int = 20_000
     qr_max_age_s: int = 86_400
@@ -73,6 +83,18 @@ class Settings:
         _check_positive("HUOMA_COARSE_ACCURACY_M", self.coarse_accuracy_m)
         _check_positive("HUOMA_PIN_MAX_DISTANCE_M", self.pin_max_distance_m)
         _check_range("HUOMA_CELL_CACHE_CELLS", self.cell_cache_cells, 0, 10_000_000)
+        _check_range("HUOMA_DISPLAY_CAP", self.display_cap, 1, 100_000_000)
+        _check_range("HUOMA_LEASE_BLOCK", self.lease_block, 1, 10_000)
+        _check_range("HUOMA_EXPIRY_MARGIN_S", int(self.expiry_margin_s), 0, 604_800)
+        _check_positive("HUOMA_WECHAT_QR_LIFETIME_H", self.wechat_qr_lifetime_h)
+        _check_range("HUOMA_LOW_WATER", self.low_water, 0, 100)
+        _check_positive("HUOMA_KEEPER_INTERVAL_S", self.keeper_interval_s)
+        _check_range("HUOMA_STICKY_S", int(self.sticky_s), 0, 31_536_000)
+        if self.group_provider not in GROUP_PROVIDERS:
+            raise SettingsError(
+                f"HUOMA_GROUP_PROVIDER={self.group_provider!r}: use one of "
+                f"{', '.join(GROUP_PROVIDERS)}"
+            )
         _check_range("HUOMA_QR_CACHE_IMAGES", self.qr_cache_images, 1, 10_000_000)
         _check_range("HUOMA_QR_MAX_AGE_S", self.qr_max_age_s, 0, 31_536_000)
         _check_positive("HUOMA_IMPORT_MAX_BYTES", self.import_max_bytes)
@@ -138,6 +160,7 @@ class Settings:
 
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+GROUP_PROVIDERS = ("ops", "simulated")
 
 
 def _shown(name: str, raw: str) -> str:
@@ -216,6 +239,14 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "coarse_accuracy_m": _float,
     "pin_max_distance_m": _float,
     "cell_cache_cells": _int,
+    "display_cap": _int,
+    "lease_block": _int,
+    "expiry_margin_s": _float,
+    "wechat_qr_lifetime_h": _float,
+    "low_water": _int,
+    "group_provider": lambda raw: raw.strip().lower(),
+    "keeper_interval_s": _float,
+    "sticky_s": _float,
     "qr_cache_images": _int,
     "qr_max_age_s": _int,
     "timezone": _str,
@@ -249,6 +280,18 @@ SETTINGS_DOC: dict[str, str] = {
     "pin_max_distance_m": "A store-pinned entry code sends customers to its store unless their "
     "location is farther than this from it (a photo of the code shared online), metres.",
     "cell_cache_cells": "Cells kept by each nearest-store and service-area cache (0 disables).",
+    "display_cap": "Displays after which a group is full, unless its upload gives display_cap.",
+    "lease_block": "Displays a worker leases at a time per group; at most this many per worker "
+    "and group are lost if a worker is killed (never more than the cap are shown).",
+    "expiry_margin_s": "A group expiring within this many seconds is no longer handed out.",
+    "wechat_qr_lifetime_h": "Lifetime of a personal WeChat group QR code (weixin.qq.com/g/...) "
+    "uploaded without expires_at, counted from qr_created_at or the upload, hours.",
+    "low_water": "When a store has fewer usable groups than this, the provider is asked for one.",
+    "group_provider": "Who creates new groups: ops (raise an alert, wait for an upload) or "
+    "simulated (generated codes, for demos and load tests).",
+    "keeper_interval_s": "How often the keeper sweeps group states and checks low-water marks.",
+    "sticky_s": "A visitor re-scanning the same store within this many seconds gets the same "
+    "group again, without spending a display (0 disables).",
     "qr_cache_images": "Rendered QR images kept in memory per worker.",
     "qr_max_age_s": "Cache-Control max-age of QR images, seconds.",
     "timezone": "Time zone for upload times written without one.",

@@ -31,17 +31,104 @@ WHERE active
 ORDER BY store_id
 """
 
+# Retired groups never reach a worker; a brand-wide fallback has no store.
 SELECT_GROUPS = """
 SELECT g.id, g.group_id, g.store_id, g.name, g.qr_payload, g.qr_version, g.capacity,
-       g.member_count, g.expires_at, g.position
+       g.member_count, g.expires_at, g.position, g.kind, g.display_cap
 FROM groups g
-JOIN stores s ON s.store_id = g.store_id AND s.active
+LEFT JOIN stores s ON s.store_id = g.store_id
+WHERE g.state <> 'retired' AND (g.store_id IS NULL OR s.active)
 ORDER BY g.store_id, g.position, g.id
 """
 
 SELECT_ENTRIES = "SELECT code, kind, store_id, label FROM entries ORDER BY code"
 
 NOTIFY_CATALOGUE = "SELECT pg_notify('huoma_catalogue', $1)"
+
+# Member counts change often (integrations report them); they travel as "group_pk:count" on their
+# own channel and patch each worker's overlay instead of rebuilding its catalogue.
+MEMBERS_CHANNEL = "huoma_members"
+NOTIFY_MEMBERS = "SELECT pg_notify('huoma_members', $1)"
+
+SET_MEMBER_COUNT = """
+UPDATE groups SET member_count = $2, updated_at = now()
+WHERE group_id = $1 AND kind = 'group'
+RETURNING id
+"""
+
+# ---- leases ----------------------------------------------------------------------------------
+
+LEASE_DISPLAYS = "SELECT group_pk, granted FROM lease_displays_bulk($1::bigint[], $2, $3)"
+
+RETURN_DISPLAYS = "SELECT return_displays($1::bigint[], $2::integer[])"
+
+# ---- the keeper --------------------------------------------------------------------------------
+
+# One worker of a deployment keeps pools (leader election): a session-level advisory lock held on
+# its own connection, released by PostgreSQL when that session ends, whatever the cause.
+TRY_KEEPER_LOCK = "SELECT pg_try_advisory_lock(7245002)"
+
+# Derive every group's state from its data: full (members or displays at the cap), expired (within
+# the margin), else the first usable group of its store is active and the rest standby.
+SWEEP_STATES = """
+WITH cond AS (
+    SELECT g.id, g.store_id, g.position,
+           CASE
+               WHEN g.member_count >= g.capacity
+                    OR g.displays_leased >= coalesce(g.display_cap, $1) THEN 'full'
+               WHEN g.expires_at <= now() + make_interval(secs => $2) THEN 'expired'
+               ELSE 'usable'
+           END AS c
+    FROM groups g
+    WHERE g.kind = 'group' AND g.state <> 'retired'
+), ranked AS (
+    SELECT id,
+           CASE
+               WHEN c <> 'usable' THEN c
+               WHEN row_number() OVER (PARTITION BY store_id, c ORDER BY position, id) = 1
+                   THEN 'active'
+               ELSE 'standby'
+           END AS new_state
+    FROM cond
+)
+UPDATE groups g SET state = r.new_state, updated_at = now()
+FROM ranked r
+WHERE g.id = r.id AND g.state <> r.new_state
+RETURNING g.store_id, g.group_id, r.new_state
+"""
+
+LOW_STORES = """
+SELECT s.store_id, s.name, s.city,
+       count(g.id) FILTER (WHERE g.state IN ('active', 'standby')) AS usable
+FROM stores s
+LEFT JOIN groups g ON g.store_id = s.store_id AND g.kind = 'group'
+WHERE s.active
+GROUP BY s.store_id
+HAVING count(g.id) FILTER (WHERE g.state IN ('active', 'standby')) < $1
+ORDER BY usable, s.store_id
+LIMIT $2
+"""
+
+INSERT_PROVIDED_GROUP = """
+INSERT INTO groups (group_id, store_id, name, qr_payload, capacity, expires_at, position, source,
+                    state)
+SELECT $1, $2, $3, $4, $5, $6,
+       coalesce((SELECT max(position) + 1 FROM groups WHERE store_id = $2), 0), $7, 'standby'
+ON CONFLICT (group_id) DO NOTHING
+RETURNING id
+"""
+
+# The partial unique index alerts_open makes raising an open alert twice a no-op.
+RAISE_ALERT = """
+INSERT INTO alerts (kind, store_id, message) VALUES ($1, $2, $3)
+ON CONFLICT (kind, coalesce(store_id, '*')) WHERE resolved_at IS NULL DO NOTHING
+RETURNING id
+"""
+
+RESOLVE_ALERTS = """
+UPDATE alerts SET resolved_at = now()
+WHERE kind = $1 AND resolved_at IS NULL AND NOT (coalesce(store_id, '*') = ANY($2::text[]))
+"""
 
 PING = "SELECT 1"
 
@@ -88,26 +175,68 @@ WHERE s.store_id IS NULL
 CREATE_GROUP_STAGING = """
 CREATE TEMP TABLE import_groups (
     group_id text, store_id text, name text, qr_payload text, capacity integer,
-    member_count integer, expires_at timestamptz, position integer
+    member_count integer, expires_at timestamptz, derived_expires_at timestamptz,
+    position integer, display_cap integer
 ) ON COMMIT DROP
 """
 
+# Imports of one deployment run one at a time (they are rare and an UPDATE-then-INSERT pair is
+# only safe when no other import inserts the same ids in between).
+LOCK_IMPORTS = "SELECT pg_advisory_xact_lock(7245003)"
+
 # Empty optional cells arrive as NULL and keep the stored value (a re-upload of a list without
 # member counts must not wipe the counts an integration reported). A changed QR payload bumps
-# qr_version so that signed URLs and cached images of the old code stop working.
-UPSERT_GROUPS = """
-INSERT INTO groups AS g (group_id, store_id, name, qr_payload, capacity, member_count,
-                         expires_at, position)
-SELECT group_id, store_id, name, qr_payload, coalesce(capacity, 200), member_count,
-       expires_at, position
-FROM import_groups
+# qr_version so that signed URLs and cached images of the old code stop working. An expiry derived
+# from the upload (personal WeChat codes live 7 days) applies to a new code only: re-uploading the
+# same code must not extend its life. Rows whose values would not change are not touched.
+UPDATE_GROUPS = """
+UPDATE groups g SET
+    store_id = i.store_id, name = i.name, qr_payload = i.qr_payload,
+    qr_version = g.qr_version + (g.qr_payload IS DISTINCT FROM i.qr_payload)::int,
+    capacity = coalesce(i.capacity, g.capacity),
+    member_count = coalesce(i.member_count, g.member_count),
+    expires_at = coalesce(
+        i.expires_at,
+        CASE WHEN g.qr_payload IS DISTINCT FROM i.qr_payload THEN i.derived_expires_at END,
+        g.expires_at),
+    display_cap = coalesce(i.display_cap, g.display_cap),
+    position = i.position, updated_at = now()
+FROM import_groups i
+WHERE i.group_id = g.group_id AND g.kind = 'group'
+  AND (g.store_id, g.name, g.qr_payload, g.capacity, g.member_count, g.expires_at,
+       g.display_cap, g.position)
+      IS DISTINCT FROM
+      (i.store_id, i.name, i.qr_payload, coalesce(i.capacity, g.capacity),
+       coalesce(i.member_count, g.member_count),
+       coalesce(i.expires_at,
+                CASE WHEN g.qr_payload IS DISTINCT FROM i.qr_payload THEN i.derived_expires_at END,
+                g.expires_at),
+       coalesce(i.display_cap, g.display_cap), i.position)
+RETURNING false AS inserted
+"""
+
+INSERT_GROUPS = """
+INSERT INTO groups (group_id, store_id, name, qr_payload, capacity, member_count, expires_at,
+                    position, display_cap, state)
+SELECT i.group_id, i.store_id, i.name, i.qr_payload, coalesce(i.capacity, 200), i.member_count,
+       coalesce(i.expires_at, i.derived_expires_at), i.position, i.display_cap, 'standby'
+FROM import_groups i
+WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = i.group_id)
+RETURNING true AS inserted
+"""
+
+CREATE_FALLBACK_STAGING = """
+CREATE TEMP TABLE import_fallbacks (group_id text, store_id text, name text, qr_payload text)
+ON COMMIT DROP
+"""
+
+UPSERT_FALLBACKS = """
+INSERT INTO groups AS g (group_id, store_id, name, qr_payload, kind, state, capacity)
+SELECT group_id, store_id, name, qr_payload, 'fallback', 'active', 1 FROM import_fallbacks
 ON CONFLICT (group_id) DO UPDATE SET
-    store_id = EXCLUDED.store_id, name = EXCLUDED.name, qr_payload = EXCLUDED.qr_payload,
+    name = EXCLUDED.name, qr_payload = EXCLUDED.qr_payload,
     qr_version = g.qr_version + (g.qr_payload IS DISTINCT FROM EXCLUDED.qr_payload)::int,
-    capacity = coalesce((SELECT capacity FROM import_groups i WHERE i.group_id = g.group_id),
-                        g.capacity),
-    member_count = coalesce(EXCLUDED.member_count, g.member_count),
-    expires_at = coalesce(EXCLUDED.expires_at, g.expires_at),
-    position = EXCLUDED.position, updated_at = now()
+    updated_at = now()
+WHERE g.kind = 'fallback'
 RETURNING (xmax = 0) AS inserted
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -184,15 +185,84 @@ async def test_group_reimport_keeps_reported_counts_and_bumps_the_qr_version_on_
     await seed(
         pool,
         [store_row("S1")],
-        [group_row("G1", member_count=150, capacity=300, expires_at="2030-01-01 12:00")],
+        [
+            group_row(
+                "G1",
+                qr_payload="https://work.weixin.qq.com/gm/OLD",
+                member_count=150,
+                capacity=300,
+                expires_at="2030-01-01 12:00",
+            )
+        ],
     )
-    data = b"group_id,store_id,name,qr_payload\nG1,S1,Group G1,https://weixin.qq.com/g/NEW\n"
+    data = b"group_id,store_id,name,qr_payload\nG1,S1,Group G1,https://work.weixin.qq.com/gm/NEW\n"
     await import_file(pool, "groups", data, "groups.csv", **LIMITS)
     g = await pool.fetchrow("SELECT * FROM groups WHERE group_id = 'G1'")
     assert (g["member_count"], g["capacity"], g["qr_version"]) == (150, 300, 2)
     assert g["expires_at"].isoformat() == "2030-01-01T04:00:00+00:00"  # 12:00 in Asia/Shanghai
     await import_file(pool, "groups", data, "groups.csv", **LIMITS)
     assert await pool.fetchval("SELECT qr_version FROM groups WHERE group_id = 'G1'") == 2
+
+
+async def test_a_personal_wechat_code_without_expiry_lives_seven_days_from_its_making(
+    pool: asyncpg.Pool,
+) -> None:
+    await seed(pool, [store_row("S1")])
+    data = (
+        b"group_id,store_id,name,qr_payload,qr_created_at\n"
+        b"G1,S1,a,https://weixin.qq.com/g/AAA,\n"
+        b"G2,S1,b,https://weixin.qq.com/g/BBB,2026-11-20 09:00\n"
+        b"G3,S1,c,https://work.weixin.qq.com/gm/CCC,\n"
+    )
+    before = datetime.now(UTC)
+    await import_file(pool, "groups", data, "groups.csv", **LIMITS)
+    rows = {
+        r["group_id"]: r["expires_at"]
+        for r in await pool.fetch("SELECT group_id, expires_at FROM groups")
+    }
+    assert before + timedelta(days=7) <= rows["G1"] <= datetime.now(UTC) + timedelta(days=7)
+    assert rows["G2"].isoformat() == "2026-11-27T01:00:00+00:00"
+    assert rows["G3"] is None  # WeCom join-way codes do not expire
+    # Re-uploading the same code later does not extend its life; a new code gets a new week.
+    await import_file(pool, "groups", data, "groups.csv", **LIMITS)
+    assert await pool.fetchval("SELECT expires_at FROM groups WHERE group_id = 'G1'") == rows["G1"]
+    renewed = b"group_id,store_id,name,qr_payload,qr_created_at\nG2,S1,b,https://weixin.qq.com/g/NEWB,2026-11-23 09:00\n"
+    await import_file(pool, "groups", renewed, "groups.csv", **LIMITS)
+    assert (
+        await pool.fetchval("SELECT expires_at FROM groups WHERE group_id = 'G2'")
+    ).isoformat() == "2026-11-30T01:00:00+00:00"
+
+
+async def test_display_caps_are_imported_and_reserved_ids_refused(pool: asyncpg.Pool) -> None:
+    await seed(pool, [store_row("S1")])
+    data = b"group_id,store_id,name,qr_payload,display_cap\nG1,S1,a,p,50\nfallback:x,S1,b,p,0\n"
+    with pytest.raises(ImportRejected) as info:
+        await import_file(pool, "groups", data, "groups.csv", **LIMITS)
+    assert {(e.row, e.column) for e in info.value.errors} == {(3, "group_id"), (3, "display_cap")}
+    await import_file(pool, "groups", data.split(b"\nfallback")[0] + b"\n", "groups.csv", **LIMITS)
+    assert await pool.fetchval("SELECT display_cap FROM groups") == 50
+
+
+async def test_fallbacks_for_a_store_and_for_the_brand(pool: asyncpg.Pool) -> None:
+    await seed(pool, [store_row("S1")])
+    data = "store_id,name,qr_payload\nS1,店长微信,https://u.wechat.com/STAFF\n*,品牌福利群,https://weixin.qq.com/g/BRAND\n".encode()
+    summary = await import_file(pool, "fallbacks", data, "fallbacks.csv", **LIMITS)
+    assert summary.inserted == 2
+    rows = await pool.fetch("SELECT group_id, store_id, kind FROM groups ORDER BY group_id")
+    assert [(r["group_id"], r["store_id"], r["kind"]) for r in rows] == [
+        ("fallback:*", None, "fallback"),
+        ("fallback:S1", "S1", "fallback"),
+    ]
+    with pytest.raises(ImportRejected) as info:
+        await import_file(
+            pool, "fallbacks", b"store_id,name,qr_payload\nS1,x,y\n,x,y\n", "f.csv", **LIMITS
+        )
+    assert [(e.row, e.column) for e in info.value.errors] == [(3, "store_id")]
+    with pytest.raises(ImportRejected) as info:
+        await import_file(
+            pool, "fallbacks", b"store_id,name,qr_payload\nS1,x,y\nS404,x,y\n", "f.csv", **LIMITS
+        )
+    assert [(e.row, e.column, e.value) for e in info.value.errors] == [(3, "store_id", "S404")]
 
 
 async def test_groups_keep_file_order_per_store_unless_positions_are_given(

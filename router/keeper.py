@@ -1,0 +1,110 @@
+"""The keeper: one worker per deployment sweeps group states and refills pools at the low-water
+mark through the group provider, and raises alerts for stores it cannot refill."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from router import sql
+from router.providers import GroupProvider, StoreRef
+from router.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Stores refilled per sweep: a provider outage or a fresh import cannot start a stampede.
+MAX_CREATIONS_PER_SWEEP = 50
+
+ALERT_LOW = "low_groups"
+ALERT_FALLBACK = "on_fallback"
+
+
+async def sweep(pool: asyncpg.Pool, settings: Settings, provider: GroupProvider) -> int:
+    """One pass: states, then low stores. Returns how many groups were created."""
+    created = 0
+    async with pool.acquire() as conn:
+        await conn.fetch(sql.SWEEP_STATES, settings.display_cap, settings.expiry_margin_s)
+        low = await conn.fetch(sql.LOW_STORES, settings.low_water, MAX_CREATIONS_PER_SWEEP)
+    now = datetime.now(UTC)
+    waiting: list[str] = []
+    empty: list[str] = []
+    for row in low:
+        store = StoreRef(row["store_id"], row["name"], row["city"])
+        new = await provider.create_group(store, now)
+        if row["usable"] == 0:
+            empty.append(store.store_id)
+        if new is None:
+            waiting.append(store.store_id)
+            continue
+        async with pool.acquire() as conn, conn.transaction():
+            pk = await conn.fetchval(
+                sql.INSERT_PROVIDED_GROUP,
+                new.group_id,
+                store.store_id,
+                new.name,
+                new.qr_payload,
+                new.capacity,
+                new.expires_at,
+                new.source,
+            )
+            if pk is not None:
+                created += 1
+                await conn.execute(sql.NOTIFY_CATALOGUE, "keeper")
+    async with pool.acquire() as conn, conn.transaction():
+        for store_id in waiting:
+            await conn.execute(
+                sql.RAISE_ALERT,
+                ALERT_LOW,
+                store_id,
+                f"store {store_id} has fewer than {settings.low_water} usable groups; "
+                "upload new groups",
+            )
+        for store_id in empty:
+            await conn.execute(
+                sql.RAISE_ALERT,
+                ALERT_FALLBACK,
+                store_id,
+                f"store {store_id} has no usable group; customers see its fallback",
+            )
+        # Only the stores seen this pass can still be low; a full scan would be needed to
+        # resolve others, and LOW_STORES is bounded, so resolve only when nothing was cut off.
+        if len(low) < MAX_CREATIONS_PER_SWEEP:
+            await conn.execute(sql.RESOLVE_ALERTS, ALERT_LOW, waiting)
+            await conn.execute(sql.RESOLVE_ALERTS, ALERT_FALLBACK, empty)
+    return created
+
+
+async def run(pool: asyncpg.Pool, settings: Settings, provider: GroupProvider) -> None:
+    """Forever: hold the keeper lock (or wait for it), and sweep every keeper interval."""
+    assert settings.database_url is not None
+    while True:
+        lock_conn: asyncpg.Connection | None = None
+        try:
+            lock_conn = await asyncpg.connect(
+                settings.database_url, timeout=settings.db_connect_timeout_s
+            )
+            # No event announces that another session released the lock: polling it is the way.
+            while not await lock_conn.fetchval(sql.TRY_KEEPER_LOCK):  # noqa: ASYNC110
+                await asyncio.sleep(settings.keeper_interval_s)
+            log.info("this worker is the keeper (provider: %s)", provider.name)
+            while True:
+                created = await sweep(pool, settings, provider)
+                if created:
+                    log.info("keeper created %d group(s)", created)
+                await asyncio.sleep(settings.keeper_interval_s)
+                await lock_conn.fetchval(sql.PING)  # notice a lost session promptly
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("keeper: database trouble (%s); retrying", exc)
+            await asyncio.sleep(settings.keeper_interval_s)
+        finally:
+            if lock_conn is not None:
+                with contextlib.suppress(Exception):
+                    await lock_conn.close(timeout=1.0)
+
+
+def wechat_lifetime(settings: Settings) -> timedelta:
+    return timedelta(hours=settings.wechat_qr_lifetime_h)

@@ -1,0 +1,138 @@
+"""A worker's live state beside its immutable catalogue: display leases, reported member counts,
+and sticky visitor tokens. Everything here is local to one process and touched only from its
+event loop; PostgreSQL stays the authority (leases are granted there, counts are stored there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, field
+
+from router.catalogue import Group
+
+
+class LeaseBook:
+    """Displays this worker may still show, per group.
+
+    A group is shown only out of displays leased from PostgreSQL (`lease_displays`), so the
+    displays of a group across all workers never exceed its cap. When a lease runs low, or a group
+    is about to be needed, its key goes into `wanted` and `wake` is set; a background task leases
+    in bulk and calls `grant`.
+    """
+
+    def __init__(self, block: int) -> None:
+        self.block = block
+        # Ask for more while half a block is left, so the hot path rarely finds a group dry.
+        self.low = max(1, block // 2)
+        self._left: dict[int, int] = {}
+        self._exhausted: dict[int, int] = {}  # group -> the cap at which PostgreSQL said no more
+        self.wanted: set[int] = set()
+        self.wake = asyncio.Event()
+
+    def left(self, pk: int) -> int:
+        return self._left.get(pk, 0)
+
+    def exhausted(self, group: Group) -> bool:
+        """The group's cap is used up (an upload that raises the cap makes it usable again)."""
+        return self._exhausted.get(group.pk) == group.display_cap
+
+    def want(self, pk: int) -> None:
+        if pk not in self.wanted:
+            self.wanted.add(pk)
+            self.wake.set()
+
+    def spend(self, pk: int) -> None:
+        left = self._left[pk] - 1
+        self._left[pk] = left
+        if left < self.low:
+            self.want(pk)
+
+    def grant(self, pk: int, displays: int, cap: int) -> None:
+        if displays > 0:
+            self._left[pk] = self._left.get(pk, 0) + displays
+            self._exhausted.pop(pk, None)
+        elif self._left.get(pk, 0) == 0:
+            self._exhausted[pk] = cap
+
+    def take_wanted(self) -> list[int]:
+        wanted = sorted(self.wanted)
+        self.wanted.clear()
+        self.wake.clear()
+        return wanted
+
+    def held(self) -> dict[int, int]:
+        """Unspent displays per group: what a graceful shutdown returns."""
+        return {pk: n for pk, n in self._left.items() if n > 0}
+
+    def drop(self, pks: list[int]) -> None:
+        for pk in pks:
+            self._left.pop(pk, None)
+
+
+_VISITOR_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def new_visitor_id() -> str:
+    """128 random bits: carries nothing about the person."""
+    return secrets.token_urlsafe(16)
+
+
+def valid_visitor_id(value: str | None) -> bool:
+    return value is not None and _VISITOR_RE.fullmatch(value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Sticky:
+    store_id: str
+    group_pk: int
+    qr_version: int
+    until: int  # Unix seconds
+
+
+class StickySigner:
+    """Signed, self-contained sticky tokens: any worker can honour one without shared state.
+
+    A token binds a visitor, a store and the group (and QR version) shown, until a time.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        self._key = hashlib.sha256(b"sticky:" + secret).digest()
+
+    def _mac(self, visitor: str, body: bytes) -> str:
+        mac = hmac.new(self._key, visitor.encode() + b"|" + body, hashlib.sha256).digest()[:12]
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def sign(self, visitor: str, sticky: Sticky) -> str:
+        body = f"{sticky.group_pk}.{sticky.qr_version}.{sticky.until}.{sticky.store_id}".encode()
+        data = base64.urlsafe_b64encode(body).decode().rstrip("=")
+        return f"{data}.{self._mac(visitor, body)}"
+
+    def verify(self, visitor: str, token: str | None, now: float) -> Sticky | None:
+        if not token or len(token) > 200 or "." not in token:
+            return None
+        data, _, mac = token.rpartition(".")
+        try:
+            body = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+        except ValueError:
+            return None
+        if not hmac.compare_digest(mac, self._mac(visitor, body)):
+            return None
+        try:
+            pk, version, until, store_id = body.decode().split(".", 3)
+            sticky = Sticky(store_id, int(pk), int(version), int(until))
+        except (UnicodeDecodeError, ValueError):
+            return None
+        return sticky if sticky.until > now else None
+
+
+@dataclass(slots=True)
+class LiveState:
+    leases: LeaseBook
+    sticky: StickySigner
+    # Member counts reported after the catalogue was built (group -> count), newest wins.
+    members: dict[int, int] = field(default_factory=dict)
