@@ -16,8 +16,9 @@ from aiohttp import web
 from router import admin, keeper, sql
 from router.catalogue import Catalogue, CatalogueRef, build_catalogue
 from router.db import create_pool, migrate
+from router.events import Journal
 from router.handlers import add_routes, observe
-from router.keys import CATALOGUE, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
+from router.keys import CATALOGUE, JOURNAL, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
 from router.live import LeaseBook, LiveState, StickySigner
 from router.metrics import Metrics
 from router.providers import make_provider
@@ -45,7 +46,11 @@ def create_app(settings: Settings) -> web.Application:
     app[QR_IMAGES] = QrImages(settings.qr_cache_images)
     app[CATALOGUE] = CatalogueRef(empty_catalogue(settings))
     app[LIVE] = LiveState(LeaseBook(settings.lease_block), StickySigner(settings.secret.encode()))
+    app[JOURNAL] = Journal(
+        settings.data_dir / "journal", settings.journal_max_bytes, settings.journal_rotate_bytes
+    )
     app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(scan_events)
     app.cleanup_ctx.append(leases)
     app.cleanup_ctx.append(catalogue)
     app.cleanup_ctx.append(keeper_task)
@@ -302,3 +307,43 @@ async def keeper_task(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+# ---- scan events --------------------------------------------------------------------------------
+
+# Orphaned journals (workers that died) are looked for every this many flushes.
+ORPHAN_SCAN_EVERY = 20
+
+
+async def _flush_forever(app: web.Application) -> None:
+    journal = app[JOURNAL]
+    settings = app[SETTINGS]
+    pool = app[POOL]
+    cycle = 0
+    while True:
+        try:
+            if cycle % ORPHAN_SCAN_EVERY == 0:
+                await journal.adopt_orphans(pool)
+            await journal.flush(pool)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            # The journal keeps everything; the next round retries from the saved offset.
+            log.warning("scan events not flushed yet (%s); %d bytes wait", exc, journal.backlog())
+        cycle += 1
+        await asyncio.sleep(settings.events_flush_s)
+
+
+async def scan_events(app: web.Application) -> AsyncIterator[None]:
+    journal = app[JOURNAL]
+    journal.open()
+    task = asyncio.create_task(_flush_forever(app), name="huoma-event-flusher")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        try:
+            await asyncio.wait_for(journal.flush(app[POOL]), app[SETTINGS].shutdown_timeout_s)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("final event flush failed (%s); the journal is replayed at next start", exc)
+        journal.close()

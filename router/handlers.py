@@ -15,8 +15,9 @@ from aiohttp.typedefs import Handler
 from router import sql
 from router.catalogue import CatalogueRef
 from router.errors import BadInput, HuomaError
+from router.events import approx
 from router.importer import ImportRejected
-from router.keys import CATALOGUE, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
+from router.keys import CATALOGUE, JOURNAL, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
 from router.live import new_visitor_id, valid_visitor_id
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from router.metrics import Metrics
@@ -150,6 +151,10 @@ class PublicApi:
             query = parse_route_query(request.query)
         except BadInput:
             self.metrics.outcome("bad_input")
+            vid, _ = _huoma_cookies(request.headers.get("Cookie"))
+            self.app[JOURNAL].append(
+                (time.time(), None, None, None, vid, "bad_input", None, None, None, None, None)
+            )
             raise
         cookie_vid, cookie_stk = _huoma_cookies(request.headers.get("Cookie"))
         visitor = query.visitor or cookie_vid
@@ -157,8 +162,28 @@ class PublicApi:
         if visitor is None:
             visitor = new_visitor_id()
         query = query._replace(visitor=visitor, sticky=query.sticky or cookie_stk)
-        result = route(self.catalogue.current, query, self.policy, time.time(), self.app[LIVE])
+        now = time.time()
+        result = route(self.catalogue.current, query, self.policy, now, self.app[LIVE])
         self.metrics.outcome(result.status)
+        point = query.point
+        store = result.store
+        group = result.group
+        # Journalled before the answer leaves: an answered scan is never missing from the books.
+        self.app[JOURNAL].append(
+            (
+                now,
+                query.entry,
+                store.store_id if store is not None else None,
+                group.group_id if group is not None else None,
+                visitor,
+                result.status,
+                result.distance_m,
+                query.accuracy_m,
+                approx(point.lat) if point is not None else None,
+                approx(point.lng) if point is not None else None,
+                point.system.value if point is not None else None,
+            )
+        )
         response = web.Response(body=result.render(), content_type=JSON, headers=_NO_STORE)
         if new_visitor or visitor != cookie_vid:
             response.headers.add("Set-Cookie", f"hm_vid={visitor}{self.cookie_tail}")
@@ -233,6 +258,11 @@ async def metrics(request: web.Request) -> web.Response:
     cat = request.app[CATALOGUE].current
     m.stores.set(len(cat.stores))
     m.groups.set(cat.group_count)
+    journal = request.app[JOURNAL]
+    m.events_written.set(journal.written)
+    m.events_flushed.set(journal.flushed_events)
+    m.events_dropped.set(journal.dropped)
+    m.journal_backlog.set(journal.backlog())
     response = web.Response(body=m.render(), headers={"Cache-Control": "no-store"})
     response.headers["Content-Type"] = METRICS_CONTENT_TYPE
     return response

@@ -9,6 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from router.catalogue import CatalogueRef
+    from router.events import Journal
     from router.live import LiveState
     from router.metrics import Metrics
     from router.qr import QrImages
@@ -20,3 +21,4 @@ CATALOGUE: web.AppKey[CatalogueRef] = web.AppKey("catalogue")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 QR_IMAGES: web.AppKey[QrImages] = web.AppKey("qr_images")
 LIVE: web.AppKey[LiveState] = web.AppKey("live")
+JOURNAL: web.AppKey[Journal] = web.AppKey("journal")

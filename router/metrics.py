@@ -70,6 +70,26 @@ class Metrics:
             ("result",),
             registry=self.registry,
         )
+        self.events_written = Gauge(
+            "huoma_events_journalled",
+            "Scan events journalled by this worker since it started.",
+            registry=self.registry,
+        )
+        self.events_flushed = Gauge(
+            "huoma_events_flushed",
+            "Scan events this worker moved into PostgreSQL.",
+            registry=self.registry,
+        )
+        self.events_dropped = Gauge(
+            "huoma_events_dropped",
+            "Scan events dropped (journal full or unwritable); should stay 0.",
+            registry=self.registry,
+        )
+        self.journal_backlog = Gauge(
+            "huoma_journal_backlog_bytes",
+            "Journal bytes not yet in PostgreSQL.",
+            registry=self.registry,
+        )
         self.qr_renders = Counter(
             "huoma_qr_renders_total", "QR images rendered (cache misses).", registry=self.registry
         )

@@ -60,6 +60,11 @@ class Settings:
     keeper_interval_s: float = 2.0
     sticky_s: float = 86_400.0
 
+    # Scan events.
+    events_flush_s: float = 0.5
+    journal_max_bytes: int = 1024**3
+    journal_rotate_bytes: int = 64 * 1024**2
+
     # Group QR images.
     qr_cache_images: int = 20_000
     qr_max_age_s: int = 86_400
@@ -90,6 +95,9 @@ class Settings:
         _check_range("HUOMA_LOW_WATER", self.low_water, 0, 100)
         _check_positive("HUOMA_KEEPER_INTERVAL_S", self.keeper_interval_s)
         _check_range("HUOMA_STICKY_S", int(self.sticky_s), 0, 31_536_000)
+        _check_positive("HUOMA_EVENTS_FLUSH_S", self.events_flush_s)
+        _check_positive("HUOMA_JOURNAL_MAX_BYTES", self.journal_max_bytes)
+        _check_positive("HUOMA_JOURNAL_ROTATE_BYTES", self.journal_rotate_bytes)
         if self.group_provider not in GROUP_PROVIDERS:
             raise SettingsError(
                 f"HUOMA_GROUP_PROVIDER={self.group_provider!r}: use one of "
@@ -247,6 +255,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "group_provider": lambda raw: raw.strip().lower(),
     "keeper_interval_s": _float,
     "sticky_s": _float,
+    "events_flush_s": _float,
+    "journal_max_bytes": _int,
+    "journal_rotate_bytes": _int,
     "qr_cache_images": _int,
     "qr_max_age_s": _int,
     "timezone": _str,
@@ -292,6 +303,11 @@ SETTINGS_DOC: dict[str, str] = {
     "keeper_interval_s": "How often the keeper sweeps group states and checks low-water marks.",
     "sticky_s": "A visitor re-scanning the same store within this many seconds gets the same "
     "group again, without spending a display (0 disables).",
+    "events_flush_s": "How often scan events move from the local journal into PostgreSQL, seconds.",
+    "journal_max_bytes": "Unflushed journal bytes per worker (PostgreSQL down) beyond which new "
+    "scan events are dropped and counted; scans are still answered.",
+    "journal_rotate_bytes": "A fully flushed journal file larger than this is replaced by a new "
+    "one, bytes.",
     "qr_cache_images": "Rendered QR images kept in memory per worker.",
     "qr_max_age_s": "Cache-Control max-age of QR images, seconds.",
     "timezone": "Time zone for upload times written without one.",

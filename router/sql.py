@@ -240,3 +240,19 @@ ON CONFLICT (group_id) DO UPDATE SET
 WHERE g.kind = 'fallback'
 RETURNING (xmax = 0) AS inserted
 """
+
+# ---- scan events -------------------------------------------------------------------------------
+
+CREATE_EVENT_STAGING = """
+CREATE TEMP TABLE import_events (LIKE scan_events INCLUDING DEFAULTS) ON COMMIT DROP
+"""
+
+# A replayed journal repeats events already inserted: their ids make the repeat a no-op.
+INSERT_EVENTS = """
+INSERT INTO scan_events (event_id, at, entry, store_id, group_id, visitor, outcome, distance_m,
+                         accuracy_m, lat_approx, lng_approx, coord)
+SELECT event_id, at, entry, store_id, group_id, visitor, outcome, distance_m, accuracy_m,
+       lat_approx, lng_approx, coord
+FROM import_events
+ON CONFLICT (event_id) DO NOTHING
+"""

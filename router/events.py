@@ -1,0 +1,246 @@
+"""Scan events, nothing lost: a local append-only journal first, batched into PostgreSQL after.
+
+Every /route answer is one line appended to this worker's journal file with a single write(2)
+*before* the answer is sent: once the kernel has it, killing the process loses nothing (a power
+cut can lose what the OS had not written back; see the README). A flusher copies new lines into
+`scan_events` in batches; each event carries an id chosen here, inserts skip ids already present,
+and the flushed offset is saved only after the transaction commits, so a replay after a crash or
+an outage inserts every event exactly once.
+
+Each worker holds an exclusive flock on its own journal file. A file nobody holds belongs to a
+worker that is gone; any worker adopts it, replays it and deletes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+from router import sql
+
+log = logging.getLogger(__name__)
+
+# Lines per INSERT transaction when catching up.
+BATCH_LINES = 5_000
+# What a journal line holds after its id, in this order.
+EVENT_COLUMNS = [
+    "event_id",
+    "at",
+    "entry",
+    "store_id",
+    "group_id",
+    "visitor",
+    "outcome",
+    "distance_m",
+    "accuracy_m",
+    "lat_approx",
+    "lng_approx",
+    "coord",
+]
+
+
+def approx(value: float | None) -> float | None:
+    """A coordinate rounded to 0.001 degree: about 100 m, never the raw fix."""
+    return None if value is None else round(value, 3)
+
+
+@dataclass(slots=True)
+class JournalFile:
+    path: Path
+    fd: int
+    flushed: int  # bytes of this file already in PostgreSQL
+
+    @property
+    def offset_path(self) -> Path:
+        return self.path.with_suffix(".offset")
+
+    def save_offset(self) -> None:
+        tmp = self.path.with_suffix(".offset.tmp")
+        tmp.write_text(str(self.flushed))
+        os.replace(tmp, self.offset_path)
+
+
+def _read_offset(path: Path) -> int:
+    try:
+        return int(path.with_suffix(".offset").read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+class Journal:
+    """This worker's journal: `append` on the hot path, `flush` from a background task."""
+
+    def __init__(self, directory: Path, max_bytes: int, rotate_bytes: int) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.rotate_bytes = rotate_bytes
+        self._prefix = secrets.token_hex(8)
+        self._counter = 0
+        self._current: JournalFile | None = None
+        self._size = 0
+        self.written = 0
+        self.flushed_events = 0
+        self.dropped = 0
+        self._last_drop_log = 0.0
+
+    # ---- writing (hot path) -----------------------------------------------------------------
+
+    def open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"events-{os.getpid()}-{int(time.time() * 1000)}-{self._prefix[:6]}.jsonl"
+        path = self.directory / name
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._current = JournalFile(path, fd, 0)
+        self._size = 0
+
+    def backlog(self) -> int:
+        """Bytes written but not yet in PostgreSQL (this worker's current file)."""
+        current = self._current
+        return 0 if current is None else self._size - current.flushed
+
+    def append(self, row: tuple[Any, ...]) -> bool:
+        """Journal one event (its fields after the id). False when it had to be dropped."""
+        current = self._current
+        if current is None:
+            return self._drop("the journal is not open")
+        if self._size - current.flushed >= self.max_bytes:
+            return self._drop(f"the journal holds {self.max_bytes} unflushed bytes")
+        self._counter += 1
+        line = orjson.dumps((f"{self._prefix}{self._counter:016x}", *row)) + b"\n"
+        try:
+            os.write(current.fd, line)
+        except OSError as exc:
+            return self._drop(f"cannot write the journal: {exc}")
+        self._size += len(line)
+        self.written += 1
+        return True
+
+    def _drop(self, why: str) -> bool:
+        self.dropped += 1
+        now = time.monotonic()
+        if now - self._last_drop_log > 10.0:
+            self._last_drop_log = now
+            log.error("scan event dropped (%d so far): %s", self.dropped, why)
+        return False
+
+    # ---- flushing ----------------------------------------------------------------------------
+
+    async def flush(self, pool: asyncpg.Pool) -> int:
+        """Copy this worker's new lines into PostgreSQL; rotate a large, fully flushed file."""
+        current = self._current
+        if current is None:
+            return 0
+        count = await _flush_file(pool, current)
+        self.flushed_events += count
+        if current.flushed >= self.rotate_bytes and current.flushed == self._size:
+            self._rotate(current)
+        return count
+
+    def _rotate(self, old: JournalFile) -> None:
+        self.open()
+        os.close(old.fd)
+        for p in (old.path, old.offset_path):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+
+    async def adopt_orphans(self, pool: asyncpg.Pool) -> int:
+        """Replay and delete journal files whose worker is gone. Returns events replayed."""
+        replayed = 0
+        own = self._current.path if self._current is not None else None
+        for path in sorted(self.directory.glob("events-*.jsonl")):
+            if path == own:
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue  # a live worker's file
+            orphan = JournalFile(path, fd, _read_offset(path))
+            try:
+                n = await _flush_file(pool, orphan)
+                replayed += n
+                log.info("replayed %d event(s) from %s", n, path.name)
+                for p in (orphan.path, orphan.offset_path):
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
+            finally:
+                os.close(fd)
+        self.flushed_events += replayed
+        return replayed
+
+    def close(self) -> None:
+        if self._current is not None:
+            os.close(self._current.fd)
+            self._current = None
+
+
+def _lines_from(path: Path, offset: int) -> tuple[list[bytes], int]:
+    """Complete lines after `offset`, and the offset just past the last of them."""
+    with path.open("rb") as f:
+        f.seek(offset)
+        data = f.read()
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    return data[: end + 1].splitlines(), offset + end + 1
+
+
+def _records(lines: list[bytes]) -> list[tuple[Any, ...]]:
+    records = []
+    for line in lines:
+        try:
+            event_id, at, *rest = orjson.loads(line)
+        except (orjson.JSONDecodeError, ValueError):
+            log.error("skipping an unreadable journal line: %r", line[:200])
+            continue
+        records.append((uuid.UUID(hex=event_id), _timestamp(at), *rest))
+    return records
+
+
+def _timestamp(at: float) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(at, UTC)
+
+
+async def _flush_file(pool: asyncpg.Pool, jf: JournalFile) -> int:
+    total = 0
+    while True:
+        lines, end = await asyncio.to_thread(_lines_from, jf.path, jf.flushed)
+        if not lines:
+            return total
+        # Walk batches forward through the lines read, saving the offset after each commit.
+        offset = jf.flushed
+        for i in range(0, len(lines), BATCH_LINES):
+            batch = lines[i : i + BATCH_LINES]
+            records = _records(batch)
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(sql.CREATE_EVENT_STAGING)
+                await conn.copy_records_to_table(
+                    "import_events", records=records, columns=EVENT_COLUMNS
+                )
+                await conn.execute(sql.INSERT_EVENTS)
+            offset += sum(len(b) + 1 for b in batch)
+            jf.flushed = offset
+            jf.save_offset()
+            total += len(batch)
+        if jf.flushed != end:  # pragma: no cover - the arithmetic above walks exactly to `end`
+            jf.flushed = end
+            jf.save_offset()
