@@ -244,9 +244,14 @@ async def lease_wanted(app: web.Application) -> None:
         chunk = wanted[i : i + LEASE_CHUNK]
         try:
             async with app[POOL].acquire() as conn:
-                rows = await conn.fetch(sql.LEASE_DISPLAYS, chunk, book.block, settings.display_cap)
+                rows = await conn.fetch(
+                    sql.LEASE_DISPLAYS,
+                    [pk for pk, _ in chunk],
+                    [n for _, n in chunk],
+                    settings.display_cap,
+                )
         except BaseException:
-            for pk in wanted[i:]:
+            for pk, _ in wanted[i:]:
                 book.want(pk)
             raise
         for r in rows:
@@ -311,25 +316,31 @@ async def keeper_task(app: web.Application) -> AsyncIterator[None]:
 
 # ---- scan events --------------------------------------------------------------------------------
 
-# Orphaned journals (workers that died) are looked for every this many flushes.
-ORPHAN_SCAN_EVERY = 20
+# Journals of workers that died are looked for this often, seconds (and at every start and stop).
+ORPHAN_SCAN_S = 5.0
 
 
 async def _flush_forever(app: web.Application) -> None:
     journal = app[JOURNAL]
     settings = app[SETTINGS]
     pool = app[POOL]
-    cycle = 0
+    last_orphan_scan = -ORPHAN_SCAN_S
     while True:
         try:
-            if cycle % ORPHAN_SCAN_EVERY == 0:
+            if time.monotonic() - last_orphan_scan >= ORPHAN_SCAN_S:
                 await journal.adopt_orphans(pool)
+                last_orphan_scan = time.monotonic()
             await journal.flush(pool)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             # The journal keeps everything; the next round retries from the saved offset.
             log.warning("scan events not flushed yet (%s); %d bytes wait", exc, journal.backlog())
-        cycle += 1
         await asyncio.sleep(settings.events_flush_s)
+
+
+async def _final_flush(app: web.Application) -> None:
+    journal = app[JOURNAL]
+    await journal.flush(app[POOL])
+    await journal.adopt_orphans(app[POOL])
 
 
 async def scan_events(app: web.Application) -> AsyncIterator[None]:
@@ -343,7 +354,7 @@ async def scan_events(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         try:
-            await asyncio.wait_for(journal.flush(app[POOL]), app[SETTINGS].shutdown_timeout_s)
+            await asyncio.wait_for(_final_flush(app), app[SETTINGS].shutdown_timeout_s)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             log.warning("final event flush failed (%s); the journal is replayed at next start", exc)
         journal.close()

@@ -8,7 +8,9 @@ import logging
 import os
 import secrets
 import signal
+import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -55,7 +57,12 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return result
 
 
-async def serve(settings: Settings, *, on_started: Callable[[], None] | None = None) -> None:
+async def serve(
+    settings: Settings,
+    *,
+    on_started: Callable[[], None] | None = None,
+    reuse_port: bool = False,
+) -> None:
     """Run the service until SIGTERM or SIGINT, then drain within the shutdown timeout."""
     app = create_app(settings)
     runner = web.AppRunner(
@@ -66,7 +73,11 @@ async def serve(settings: Settings, *, on_started: Callable[[], None] | None = N
     )
     await runner.setup()
     site = web.TCPSite(
-        runner, settings.host, settings.port, shutdown_timeout=settings.shutdown_timeout_s
+        runner,
+        settings.host,
+        settings.port,
+        shutdown_timeout=settings.shutdown_timeout_s,
+        reuse_port=reuse_port or None,
     )
     await site.start()
     log.info(
@@ -93,6 +104,69 @@ async def _with_pool(settings: Settings, fn: Callable[[asyncpg.Pool], Awaitable[
         return await fn(pool)
     finally:
         await pool.close()
+
+
+# A worker that dies within this many seconds of its start is crash-looping: back off.
+CRASH_WINDOW_S = 5.0
+CRASH_BACKOFF_MAX_S = 30.0
+
+
+def supervise(settings: Settings, workers: int) -> int:
+    """Run `workers` worker processes on one port (SO_REUSEPORT), restart any that die, and stop
+    them all gracefully on SIGTERM or SIGINT.
+
+    Workers get the resolved database URL and secret, so they share this process's embedded
+    PostgreSQL (if any) and sign identical QR URLs.
+    """
+    env = {
+        **os.environ,
+        "HUOMA_DATABASE_URL": str(settings.database_url),
+        "HUOMA_SECRET": settings.secret,
+        "HUOMA_HOST": settings.host,
+        "HUOMA_PORT": str(settings.port),
+        "HUOMA_DATA_DIR": str(settings.data_dir),
+    }
+    command = [sys.executable, "-m", "router.cli", "serve", "--reuse-port"]
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=env)  # noqa: S603  # our own interpreter and module
+
+    children = [start() for _ in range(workers)]
+    started = [time.monotonic()] * workers
+    backoff = [0.0] * workers
+    log.info("supervising %d workers on port %d", workers, settings.port)
+    while not stopping:
+        time.sleep(0.1)
+        for i, child in enumerate(children):
+            code = child.poll()
+            if code is None or stopping:
+                continue
+            quick = time.monotonic() - started[i] < CRASH_WINDOW_S
+            backoff[i] = min(CRASH_BACKOFF_MAX_S, backoff[i] * 2 or 0.5) if quick else 0.0
+            log.error("worker %d exited with %s; restarting in %.1fs", child.pid, code, backoff[i])
+            time.sleep(backoff[i])
+            children[i] = start()
+            started[i] = time.monotonic()
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + settings.shutdown_timeout_s + 5.0
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.error("worker %d did not stop in time; killing it", child.pid)
+            child.kill()
+            child.wait()
+    return 0
 
 
 def _print_rejection(exc: ImportRejected) -> None:
@@ -179,9 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("serve", help="run the service", description="Run the HTTP service.")
+    s = sub.add_parser(
+        "serve",
+        help="run the service",
+        description="Run the HTTP service. With --workers N, a supervisor runs N worker "
+        "processes on one port (SO_REUSEPORT), each with its own catalogue, and restarts any "
+        "that die.",
+    )
     s.add_argument("--host", help="address to listen on (default: HUOMA_HOST)")
     s.add_argument("--port", type=int, help="port to listen on (default: HUOMA_PORT)")
+    s.add_argument(
+        "--workers", type=int, default=1, help="worker processes (default 1; one per core)"
+    )
+    s.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
     d = sub.add_parser(
         "demo",
@@ -231,7 +315,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = resolve_secret(settings)
         settings, embedded = resolve_database(settings)
         if args.command == "serve":
-            _run(serve(settings))
+            if args.workers < 1:
+                print("huoma: --workers must be at least 1", file=sys.stderr)
+                return 2
+            if args.workers > 1:
+                if settings.port == 0:
+                    print("huoma: --workers needs a fixed port, not 0", file=sys.stderr)
+                    return 2
+                return supervise(settings, args.workers)
+            _run(serve(settings, reuse_port=args.reuse_port))
             return 0
         if args.command == "demo":
             if args.stores < 1:

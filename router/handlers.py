@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from importlib import resources
 
@@ -235,6 +236,7 @@ async def readyz(request: web.Request) -> web.Response:
         return error_response(503, "database_unavailable", f"PostgreSQL did not answer: {exc}")
     body = {
         "status": "ready",
+        "worker": os.getpid(),
         "stores": len(cat.stores),
         "groups": cat.group_count,
         "catalogue_age_s": round(time.time() - cat.built_at, 1),

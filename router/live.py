@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 
 from router.catalogue import Group
@@ -23,13 +24,22 @@ class LeaseBook:
     displays of a group across all workers never exceed its cap. When a lease runs low, or a group
     is about to be needed, its key goes into `wanted` and `wake` is set; a background task leases
     in bulk and calls `grant`.
+
+    Block size adapts per group: a lease takes a database round trip (tens of milliseconds on a
+    busy host), so a group that needs another block within a second of the last one gets twice
+    as many next time, up to `MAX_GROWTH` times the base block; a slow group shrinks back.
     """
+
+    MAX_GROWTH = 16
+    # Refills closer together than this mean the group is busy: grow its block.
+    BUSY_S = 1.0
 
     def __init__(self, block: int) -> None:
         self.block = block
-        # Ask for more while half a block is left, so the hot path rarely finds a group dry.
-        self.low = max(1, block // 2)
+        self.max_block = block * self.MAX_GROWTH
         self._left: dict[int, int] = {}
+        self._size: dict[int, int] = {}
+        self._last_grant: dict[int, float] = {}
         self._exhausted: dict[int, int] = {}  # group -> the cap at which PostgreSQL said no more
         self.wanted: set[int] = set()
         self.wake = asyncio.Event()
@@ -37,9 +47,18 @@ class LeaseBook:
     def left(self, pk: int) -> int:
         return self._left.get(pk, 0)
 
+    def block_for(self, pk: int) -> int:
+        return self._size.get(pk, self.block)
+
     def exhausted(self, group: Group) -> bool:
         """The group's cap is used up (an upload that raises the cap makes it usable again)."""
         return self._exhausted.get(group.pk) == group.display_cap
+
+    def want_next(self, pk: int, after: int) -> None:
+        """Lease `pk` ahead of need, as generously as the busy group `after` it replaces."""
+        if pk not in self._size:
+            self._size[pk] = self._size.get(after, self.block)
+        self.want(pk)
 
     def want(self, pk: int) -> None:
         if pk not in self.wanted:
@@ -49,21 +68,32 @@ class LeaseBook:
     def spend(self, pk: int) -> None:
         left = self._left[pk] - 1
         self._left[pk] = left
-        if left < self.low:
+        # Ask for more while half a block is left, so the hot path rarely finds a group dry.
+        if left < max(1, self._size.get(pk, self.block) // 2):
             self.want(pk)
 
-    def grant(self, pk: int, displays: int, cap: int) -> None:
+    def grant(self, pk: int, displays: int, cap: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
         if displays > 0:
             self._left[pk] = self._left.get(pk, 0) + displays
             self._exhausted.pop(pk, None)
+            size = self._size.get(pk, self.block)
+            last = self._last_grant.get(pk)
+            if last is not None and now - last < self.BUSY_S:
+                size = min(size * 2, self.max_block)
+            elif last is not None:
+                size = max(self.block, size // 2)
+            self._size[pk] = size
+            self._last_grant[pk] = now
         elif self._left.get(pk, 0) == 0:
             self._exhausted[pk] = cap
 
-    def take_wanted(self) -> list[int]:
+    def take_wanted(self) -> list[tuple[int, int]]:
+        """(group, displays to ask for), sorted by group so that lock order is stable."""
         wanted = sorted(self.wanted)
         self.wanted.clear()
         self.wake.clear()
-        return wanted
+        return [(pk, self._size.get(pk, self.block)) for pk in wanted]
 
     def held(self) -> dict[int, int]:
         """Unspent displays per group: what a graceful shutdown returns."""

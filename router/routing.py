@@ -177,7 +177,7 @@ def pick_group(store: Store, now: float, live: LiveState, margin_s: float) -> Gr
             continue
         if chosen is not None:
             if book.left(g.pk) == 0:
-                book.want(g.pk)
+                book.want_next(g.pk, chosen.pk)
             break
         if book.left(g.pk) > 0:
             chosen = g

@@ -58,7 +58,9 @@ RETURNING id
 
 # ---- leases ----------------------------------------------------------------------------------
 
-LEASE_DISPLAYS = "SELECT group_pk, granted FROM lease_displays_bulk($1::bigint[], $2, $3)"
+LEASE_DISPLAYS = """
+SELECT group_pk, granted FROM lease_displays_bulk($1::bigint[], $2::integer[], $3)
+"""
 
 RETURN_DISPLAYS = "SELECT return_displays($1::bigint[], $2::integer[])"
 

@@ -341,3 +341,23 @@ async def seed_fallbacks(pool: asyncpg.Pool, csv_text: str) -> None:
 def _path(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.path}?{parts.query}"
+
+
+def test_a_busy_groups_lease_blocks_grow_and_a_quiet_ones_shrink_back() -> None:
+    from router.live import LeaseBook
+
+    book = LeaseBook(block=10)
+    book.grant(1, 10, cap=500, now=100.0)
+    assert book.block_for(1) == 10
+    book.grant(1, 10, cap=500, now=100.2)  # needed again within a second: busy
+    book.grant(1, 20, cap=500, now=100.4)
+    assert book.block_for(1) == 40
+    for t in range(20):
+        book.grant(1, 1, cap=500, now=101.0 + t * 0.1)
+    assert book.block_for(1) == 160  # capped at 16 blocks
+    book.grant(1, 1, cap=500, now=200.0)  # quiet again: halves
+    assert book.block_for(1) == 80
+    book.want_next(2, after=1)
+    assert book.take_wanted() == [(2, 80)]  # the next group is leased as generously
+    book.grant(3, 0, cap=7)
+    assert book.left(3) == 0

@@ -47,15 +47,13 @@ $$;
 
 -- Bulk forms, looping in the order given: callers pass groups sorted by id, so two workers
 -- leasing overlapping sets lock rows in the same order and cannot deadlock.
-CREATE FUNCTION lease_displays_bulk(p_groups bigint[], p_want integer, p_default_cap integer)
+CREATE FUNCTION lease_displays_bulk(p_groups bigint[], p_wants integer[], p_default_cap integer)
 RETURNS TABLE (group_pk bigint, granted integer)
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_pk bigint;
 BEGIN
-    FOREACH v_pk IN ARRAY p_groups LOOP
-        group_pk := v_pk;
-        granted := lease_displays(v_pk, p_want, p_default_cap);
+    FOR i IN 1 .. coalesce(array_length(p_groups, 1), 0) LOOP
+        group_pk := p_groups[i];
+        granted := lease_displays(p_groups[i], p_wants[i], p_default_cap);
         RETURN NEXT;
     END LOOP;
 END;

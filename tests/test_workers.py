@@ -1,0 +1,236 @@
+"""Several worker processes on one port, one database: caps hold, events balance, kills lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from router.settings import Settings
+
+from .conftest import ADMIN_TOKEN, group_row, seed, store_row
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    def __init__(self, settings: Settings, workers: int, **env: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("HUOMA_")}
+        environ.update(
+            HUOMA_DATABASE_URL=str(settings.database_url),
+            HUOMA_SECRET=settings.secret,
+            HUOMA_DATA_DIR=str(settings.data_dir),
+            HUOMA_PORT=str(self.port),
+            HUOMA_ADMIN_TOKENS=ADMIN_TOKEN,
+            HUOMA_ACCESS_LOG="false",
+            HUOMA_LOG_LEVEL="warning",
+            HUOMA_EVENTS_FLUSH_S="0.1",
+        )
+        environ.update(env)
+        self.log = Path(settings.data_dir) / "server.log"
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "router.cli", "serve", "--workers", str(workers)],
+            env=environ,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def workers(self) -> list[int]:
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
+        )
+        return [int(p) for p in out.stdout.split()]
+
+    async def wait_ready(self, workers: int, within: float = 60.0) -> None:
+        """Until every worker process has answered /readyz itself."""
+        deadline = time.monotonic() + within
+        async with aiohttp.ClientSession() as session:
+            while True:
+                pids = set(self.workers())
+                seen: set[int] = set()
+                if len(pids) == workers:
+                    # Fresh connections land on either worker.
+                    for _ in range(10 * workers):
+                        try:
+                            async with session.get(
+                                f"{self.base}/readyz", headers={"Connection": "close"}
+                            ) as r:
+                                if r.status == 200:
+                                    seen.add((await r.json())["worker"])
+                        except aiohttp.ClientError:
+                            pass
+                if pids and seen == pids:
+                    return
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise AssertionError("server not ready:\n" + self.log.read_text()[-3000:])
+                await asyncio.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Server]]:
+    started: list[Server] = []
+    yield started
+    for s in started:
+        s.stop()
+
+
+async def scan_once(session: aiohttp.ClientSession, base: str, vid: str) -> dict[str, Any] | None:
+    """One scan on a fresh connection (so the kernel spreads them over workers)."""
+    try:
+        async with session.get(
+            f"{base}/api/v1/route?store=S1&vid={vid}", headers={"Connection": "close"}
+        ) as r:
+            if r.status != 200:
+                return None
+            body: dict[str, Any] = await r.json()
+            return body
+    except (TimeoutError, aiohttp.ClientError):
+        return None
+
+
+async def test_two_workers_never_show_a_group_beyond_its_cap_and_log_every_answer_once(
+    pool: asyncpg.Pool, settings: Settings, servers: list[Server]
+) -> None:
+    groups = [group_row(f"G{i}", display_cap=7, position=i) for i in range(1, 5)]  # 28 displays
+    await seed(pool, [store_row("S1")], groups)
+    await seed_fallback(pool)
+    server = Server(settings, 2, HUOMA_LEASE_BLOCK="3", HUOMA_STICKY_S="0")
+    servers.append(server)
+    await server.wait_ready(2)
+    answered: dict[str, dict[str, Any]] = {}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        vids = [f"visitor-{i:05d}" for i in range(300)]
+        sem = asyncio.Semaphore(32)
+
+        async def one(vid: str) -> None:
+            async with sem:
+                body = await scan_once(session, server.base, vid)
+                if body is not None:
+                    answered[vid] = body
+
+        await asyncio.gather(*(one(v) for v in vids))
+    server.stop()
+    assert server.process.returncode == 0
+    assert len(answered) == 300
+    shown: dict[str, int] = {}
+    for body in answered.values():
+        if body["status"] == "ok":
+            shown[body["group"]["id"]] = shown.get(body["group"]["id"], 0) + 1
+    assert all(n <= 7 for n in shown.values()), shown
+    assert sum(shown.values()) >= 28 - 2 * 3 * 4  # at most one block per worker and group unused
+    assert {b["status"] for b in answered.values()} <= {"ok", "fallback"}
+    rows = await pool.fetch("SELECT visitor, outcome, group_id FROM scan_events")
+    assert len(rows) == 300
+    assert {r["visitor"] for r in rows} == set(answered)
+    per_group = await pool.fetch(
+        "SELECT group_id, count(*) AS n FROM scan_events WHERE outcome = 'ok' GROUP BY group_id"
+    )
+    assert {r["group_id"]: r["n"] for r in per_group} == shown
+    # Unshown leases went back: what is leased is what was shown.
+    leased = dict(
+        await pool.fetch("SELECT group_id, displays_leased FROM groups WHERE kind = 'group'")
+    )
+    assert {g: n for g, n in leased.items() if n} == shown
+
+
+async def test_a_member_count_reaches_every_worker_process_within_a_second(
+    pool: asyncpg.Pool, settings: Settings, servers: list[Server]
+) -> None:
+    await seed(pool, [store_row("S1")], [group_row("G1", position=0), group_row("G2", position=1)])
+    # Blocks larger than the scans below: this is about the count reaching both workers.
+    server = Server(settings, 2, HUOMA_STICKY_S="0", HUOMA_LEASE_BLOCK="50")
+    servers.append(server)
+    await server.wait_ready(2)
+    async with aiohttp.ClientSession() as session:
+        assert (await scan_once(session, server.base, "visitor-00000"))["group"]["id"] == "G1"  # type: ignore[index]
+        async with session.post(
+            f"{server.base}/admin/api/groups/G1/member-count",
+            json={"member_count": 200},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        ) as r:
+            assert r.status == 200
+        await asyncio.sleep(1.0)
+        seen = [await scan_once(session, server.base, f"visitor-{i:05d}") for i in range(1, 21)]
+    assert all(b is not None and b["group"] is not None for b in seen), " ".join(
+        str(b and b["status"]) for b in seen
+    )
+    assert [b["group"]["id"] for b in seen if b] == ["G2"] * 20
+
+
+async def test_a_worker_killed_mid_load_loses_no_answered_scan(
+    pool: asyncpg.Pool, settings: Settings, servers: list[Server]
+) -> None:
+    await seed(pool, [store_row("S1")], [group_row(f"G{i}", position=i) for i in range(3)])
+    server = Server(settings, 2, HUOMA_STICKY_S="0", HUOMA_EVENTS_FLUSH_S="2")
+    servers.append(server)
+    await server.wait_ready(2)
+    answered: set[str] = set()
+    killed: list[int] = []
+    halfway = asyncio.Event()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        sem = asyncio.Semaphore(8)
+
+        async def one(vid: str) -> None:
+            async with sem:
+                if await scan_once(session, server.base, vid) is not None:
+                    answered.add(vid)
+                    if len(answered) >= 150:
+                        halfway.set()
+
+        async def killer() -> None:
+            await halfway.wait()
+            victim = server.workers()[0]
+            os.kill(victim, signal.SIGKILL)  # its journal holds unflushed events (flush every 2 s)
+            killed.append(victim)
+
+        await asyncio.gather(killer(), *(one(f"visitor-{i:05d}") for i in range(600)))
+    assert killed
+    await server.wait_ready(2)  # the supervisor replaced the dead worker
+    assert killed[0] not in server.workers()
+    server.stop()
+    assert len(answered) > 400
+    rows = await pool.fetch("SELECT visitor, count(*) AS n FROM scan_events GROUP BY visitor")
+    counts = {r["visitor"]: r["n"] for r in rows}
+    missing = answered - set(counts)
+    assert not missing, f"{len(missing)} answered scans missing from scan_events"
+    assert all(n == 1 for n in counts.values())
+
+
+async def seed_fallback(pool: asyncpg.Pool) -> None:
+    from router.importer import import_file
+
+    data = b"store_id,name,qr_payload\n*,brand,https://weixin.qq.com/g/BRAND\n"
+    await import_file(
+        pool, "fallbacks", data, "f.csv", timezone="Asia/Shanghai", max_bytes=10**6, max_rows=10
+    )
