@@ -326,6 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run(serve(settings, reuse_port=args.reuse_port))
             return 0
         if args.command == "demo":
+            if "HUOMA_GROUP_PROVIDER" not in os.environ:
+                # The demo has no ops team uploading groups: let it make its own.
+                settings = settings.with_(group_provider="simulated")
             if args.stores < 1:
                 print("huoma: --stores must be at least 1", file=sys.stderr)
                 return 2
