@@ -110,7 +110,8 @@ async def load_catalogue(app: web.Application) -> Catalogue:
 
 
 def _want_initial_leases(app: web.Application, cat: Catalogue) -> None:
-    """Lease the first two usable groups of every store ahead of the first scan."""
+    """Lease the first two usable groups of every store ahead of the first scan, so that a worker
+    that never served a store's active group still has its successor when that one fills."""
     live = app[LIVE]
     book = live.leases
     now = time.time()

@@ -32,6 +32,11 @@ def qr_signature(secret: bytes, group_pk: int, qr_version: int) -> str:
     return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode("ascii")
 
 
+def csv_field(text: str) -> bytes:
+    """A CSV field for the event journal: always quoted, quotes doubled."""
+    return b'"' + text.replace('"', '""').encode() + b'"'
+
+
 @dataclass(frozen=True, slots=True)
 class Group:
     pk: int
@@ -49,6 +54,7 @@ class Group:
     display_cap: int  # its own, or the default
     # {"id", "name", "qr_url"} serialized once: responses splice these bytes in.
     json: bytes = field(hash=False, compare=False, repr=False)
+    csv_id: bytes = field(default=b"", hash=False, compare=False, repr=False)
 
     def expired(self, now: float, margin_s: float) -> bool:
         """True once the code expires within the margin: a customer needs time to join."""
@@ -69,6 +75,7 @@ class Store:
     # (re-encoding CJK names and addresses on every scan cost more than all of routing).
     public: dict[str, Any] = field(hash=False, compare=False)
     json: bytes = field(hash=False, compare=False, repr=False)
+    csv_id: bytes = field(hash=False, compare=False, repr=False)
     search_key: str = field(hash=False, compare=False)
 
 
@@ -154,6 +161,7 @@ def build_catalogue(
             kind=r["kind"],
             display_cap=r["display_cap"] or default_display_cap,
             json=orjson.dumps({"id": r["group_id"], "name": r["name"], "qr_url": qr_url}),
+            csv_id=csv_field(r["group_id"]),
         )
         if g.kind == "fallback":
             fallbacks[g.store_id] = g
@@ -189,6 +197,7 @@ def build_catalogue(
                 fallback=fallbacks.get(sid, brand_fallback),
                 public=public,
                 json=orjson.dumps(public),
+                csv_id=csv_field(sid),
                 search_key=f"{r['name']}\n{r['address']}\n{sid}".casefold(),
             )
         )

@@ -16,7 +16,6 @@ from aiohttp.typedefs import Handler
 from router import sql
 from router.catalogue import CatalogueRef
 from router.errors import BadInput, HuomaError
-from router.events import approx
 from router.importer import ImportRejected
 from router.keys import CATALOGUE, JOURNAL, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
 from router.live import new_visitor_id, valid_visitor_id
@@ -154,7 +153,7 @@ class PublicApi:
             self.metrics.outcome("bad_input")
             vid, _ = _huoma_cookies(request.headers.get("Cookie"))
             self.app[JOURNAL].append(
-                (time.time(), None, None, None, vid, "bad_input", None, None, None, None, None)
+                time.time(), None, b"", b"", vid, "bad_input", None, None, None, None, None
             )
             raise
         cookie_vid, cookie_stk = _huoma_cookies(request.headers.get("Cookie"))
@@ -171,19 +170,17 @@ class PublicApi:
         group = result.group
         # Journalled before the answer leaves: an answered scan is never missing from the books.
         self.app[JOURNAL].append(
-            (
-                now,
-                query.entry,
-                store.store_id if store is not None else None,
-                group.group_id if group is not None else None,
-                visitor,
-                result.status,
-                result.distance_m,
-                query.accuracy_m,
-                approx(point.lat) if point is not None else None,
-                approx(point.lng) if point is not None else None,
-                point.system.value if point is not None else None,
-            )
+            now,
+            query.entry,
+            store.csv_id if store is not None else b"",
+            group.csv_id if group is not None else b"",
+            visitor,
+            result.status,
+            result.distance_m,
+            query.accuracy_m,
+            point.lat if point is not None else None,
+            point.lng if point is not None else None,
+            point.system.value if point is not None else None,
         )
         response = web.Response(body=result.render(), content_type=JSON, headers=_NO_STORE)
         if new_visitor or visitor != cookie_vid:

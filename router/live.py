@@ -134,8 +134,11 @@ class StickySigner:
         self._key = hashlib.sha256(b"sticky:" + secret).digest()
 
     def _mac(self, visitor: str, body: bytes) -> str:
-        mac = hmac.new(self._key, visitor.encode() + b"|" + body, hashlib.sha256).digest()[:12]
-        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+        # Keyed BLAKE2b is a MAC by design and costs a third of hmac's Python-level HMAC-SHA256.
+        mac = hashlib.blake2b(
+            visitor.encode() + b"|" + body, key=self._key, digest_size=12
+        ).digest()
+        return base64.urlsafe_b64encode(mac).decode()
 
     def sign(self, visitor: str, sticky: Sticky) -> str:
         body = f"{sticky.group_pk}.{sticky.qr_version}.{sticky.until}.{sticky.store_id}".encode()

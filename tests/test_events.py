@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from router.catalogue import csv_field
 from router.events import Journal
 
 from .conftest import group_row, seed, store_row
@@ -92,19 +93,17 @@ def dead_worker_journal(directory: Path, count: int) -> Journal:
     journal.open()
     for i in range(count):
         journal.append(
-            (
-                time.time(),
-                None,
-                "S1",
-                "G1",
-                f"visitor-{i:04d}",
-                "ok",
-                12.0,
-                20.0,
-                31.23,
-                121.47,
-                "wgs84",
-            )
+            time.time(),
+            None,
+            csv_field("S1"),
+            csv_field("G1"),
+            f"visitor-{i:04d}",
+            "ok",
+            12.0,
+            20.0,
+            31.23,
+            121.47,
+            "wgs84",
         )
     journal.close()
     return journal
@@ -131,7 +130,17 @@ async def test_a_replay_after_a_crash_between_commit_and_offset_inserts_nothing_
     journal.open()
     for i in range(10):
         journal.append(
-            (time.time(), None, "S1", "G1", f"v-{i:04d}-xxxx", "ok", 1.0, 1.0, 31.0, 121.0, "gcj02")
+            time.time(),
+            None,
+            csv_field("S1"),
+            csv_field("G1"),
+            f"v-{i:04d}-xxxx",
+            "ok",
+            1.0,
+            1.0,
+            31.0,
+            121.0,
+            "gcj02",
         )
     assert await journal.flush(pool) == 10
     path = journal._current.path  # type: ignore[union-attr]
@@ -150,7 +159,7 @@ def test_at_its_bound_the_journal_drops_and_counts_instead_of_failing_the_scan(
     journal = Journal(tmp_path, max_bytes=500, rotate_bytes=10**9)
     journal.open()
     results = [
-        journal.append((1.0, None, "S1", "G1", "visitor-x", "ok", 1.0, 1.0, 1.0, 1.0, "gcj02"))
+        journal.append(1.0, None, b'"S1"', b'"G1"', "visitor-x", "ok", 1.0, 1.0, 1.0, 1.0, "gcj02")
         for _ in range(10)
     ]
     assert results[0] is True
@@ -162,7 +171,9 @@ def test_at_its_bound_the_journal_drops_and_counts_instead_of_failing_the_scan(
 
 def test_a_journal_that_cannot_be_written_drops_without_raising(tmp_path: Path) -> None:
     journal = Journal(tmp_path, max_bytes=10**6, rotate_bytes=10**9)
-    assert journal.append((1.0,)) is False  # never opened
+    assert (
+        journal.append(1.0, None, b"", b"", None, "ok", None, None, None, None, None) is False
+    )  # never opened
     assert journal.dropped == 1
 
 
@@ -174,19 +185,17 @@ async def test_a_large_flushed_journal_is_rotated_and_deleted(
     first = journal._current.path  # type: ignore[union-attr]
     for i in range(20):
         journal.append(
-            (
-                time.time(),
-                None,
-                "S1",
-                "G1",
-                f"v-{i:04d}-rotate",
-                "ok",
-                1.0,
-                1.0,
-                31.0,
-                121.0,
-                "gcj02",
-            )
+            time.time(),
+            None,
+            csv_field("S1"),
+            csv_field("G1"),
+            f"v-{i:04d}-rotate",
+            "ok",
+            1.0,
+            1.0,
+            31.0,
+            121.0,
+            "gcj02",
         )
     await journal.flush(pool)
     assert not first.exists()
@@ -202,3 +211,56 @@ async def test_metrics_show_the_journal(pool: asyncpg.Pool, make_client: Any) ->
     text = await (await client.get("/metrics")).text()
     assert "huoma_events_journalled 1.0" in text
     assert "huoma_events_dropped 0.0" in text
+
+
+async def test_ids_with_commas_quotes_and_chinese_survive_the_journal(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    journal = Journal(tmp_path, 10**9, 10**9)
+    journal.open()
+    journal.append(
+        time.time(),
+        "e-1",
+        csv_field('店,"一"'),
+        csv_field("G\n2"),
+        "visitor-odd1",
+        "ok",
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    assert await journal.flush(pool) == 1
+    row = await pool.fetchrow("SELECT * FROM scan_events")
+    assert (row["store_id"], row["group_id"], row["entry"], row["distance_m"]) == (
+        '店,"一"',
+        "G\n2",
+        "e-1",
+        None,
+    )
+    journal.close()
+
+
+async def test_a_torn_line_is_skipped_and_does_not_block_the_journal(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    journal = Journal(tmp_path, 10**9, 10**9)
+    journal.open()
+    journal.append(
+        time.time(), None, b'"S1"', b'"G1"', "visitor-good1", "ok", 1.0, 1.0, 1.0, 1.0, "gcj02"
+    )
+    path = journal._current.path  # type: ignore[union-attr]
+    with path.open("ab") as f:
+        f.write(b"not-a-uuid,garbage\n")
+    journal._size = path.stat().st_size  # as if this worker had written it
+    journal.append(
+        time.time(), None, b'"S1"', b'"G1"', "visitor-good2", "ok", 1.0, 1.0, 1.0, 1.0, "gcj02"
+    )
+    await journal.flush(pool)
+    assert sorted(r["visitor"] for r in await pool.fetch("SELECT visitor FROM scan_events")) == [
+        "visitor-good1",
+        "visitor-good2",
+    ]
+    assert journal.backlog() == 0
+    journal.close()
