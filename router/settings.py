@@ -57,7 +57,7 @@ class Settings:
     wechat_qr_lifetime_h: float = 168.0
     low_water: int = 2
     group_provider: str = "ops"
-    keeper_interval_s: float = 2.0
+    keeper_interval_s: float = 10.0
     sticky_s: float = 86_400.0
 
     # Scan events.
