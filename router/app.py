@@ -8,7 +8,8 @@ import functools
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -32,6 +33,18 @@ RELOAD_DEBOUNCE_S = 0.05
 # How often the listening connection is checked when nothing is happening, seconds.
 LISTEN_KEEPALIVE_S = 5.0
 LISTEN_RETRY_MAX_S = 10.0
+
+
+@contextlib.asynccontextmanager
+async def running(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    """A background task for the duration of a block: cancelled and awaited on the way out."""
+    task = asyncio.create_task(coro, name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -220,13 +233,8 @@ async def catalogue(app: web.Application) -> AsyncIterator[None]:
     except BaseException:
         await conn.close()
         raise
-    task = asyncio.create_task(_listen(app, lock, conn, dirty), name="huoma-reload-listener")
-    try:
+    async with running(_listen(app, lock, conn, dirty), "huoma-reload-listener"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 # ---- display leases -----------------------------------------------------------------------------
@@ -289,13 +297,10 @@ async def return_leases(app: web.Application) -> int:
 
 
 async def leases(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_refill(app), name="huoma-lease-refill")
     try:
-        yield
+        async with running(_refill(app), "huoma-lease-refill"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         try:
             returned = await return_leases(app)
             log.info("returned %d unshown display(s)", returned)
@@ -306,13 +311,8 @@ async def leases(app: web.Application) -> AsyncIterator[None]:
 async def keeper_task(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     provider = make_provider(settings.group_provider, keeper.wechat_lifetime(settings))
-    task = asyncio.create_task(keeper.run(app[POOL], settings, provider), name="huoma-keeper")
-    try:
+    async with running(keeper.run(app[POOL], settings, provider), "huoma-keeper"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 # ---- scan events --------------------------------------------------------------------------------
@@ -347,13 +347,10 @@ async def _final_flush(app: web.Application) -> None:
 async def scan_events(app: web.Application) -> AsyncIterator[None]:
     journal = app[JOURNAL]
     journal.open()
-    task = asyncio.create_task(_flush_forever(app), name="huoma-event-flusher")
     try:
-        yield
+        async with running(_flush_forever(app), "huoma-event-flusher"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         try:
             await asyncio.wait_for(_final_flush(app), app[SETTINGS].shutdown_timeout_s)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:

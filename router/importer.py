@@ -615,19 +615,25 @@ async def write_stores(
     _count(await conn.fetch(sql.UPSERT_STORES), summary, len(rows))
 
 
-async def write_groups(
-    conn: asyncpg.Connection, rows: Sequence[GroupRow], summary: ImportSummary
-) -> None:
-    store_ids = sorted({r.store_id for r in rows})
-    unknown = {rec["store_id"] for rec in await conn.fetch(sql.UNKNOWN_STORE_IDS, store_ids)}
+async def _reject_unknown_stores(conn: asyncpg.Connection, store_ids: Sequence[str]) -> None:
+    """Rows naming stores that do not exist (row numbers are put on by `_row_numbers`)."""
+    unknown = {
+        rec["store_id"] for rec in await conn.fetch(sql.UNKNOWN_STORE_IDS, sorted(set(store_ids)))
+    }
     if unknown:
         raise ImportRejected(
             [
-                RowError(0, "store_id", r.store_id, "no such store; import the stores first")
-                for r in rows
-                if r.store_id in unknown
+                RowError(0, "store_id", sid, "no such store; import the stores first")
+                for sid in store_ids
+                if sid in unknown
             ]
         )
+
+
+async def write_groups(
+    conn: asyncpg.Connection, rows: Sequence[GroupRow], summary: ImportSummary
+) -> None:
+    await _reject_unknown_stores(conn, [r.store_id for r in rows])
     await conn.execute(sql.LOCK_IMPORTS)
     await conn.execute(sql.CREATE_GROUP_STAGING)
     await conn.copy_records_to_table("import_groups", records=[r.record() for r in rows])
@@ -638,16 +644,7 @@ async def write_groups(
 async def write_fallbacks(
     conn: asyncpg.Connection, rows: Sequence[FallbackRow], summary: ImportSummary
 ) -> None:
-    store_ids = sorted({r.store_id for r in rows if r.store_id is not None})
-    unknown = {rec["store_id"] for rec in await conn.fetch(sql.UNKNOWN_STORE_IDS, store_ids)}
-    if unknown:
-        raise ImportRejected(
-            [
-                RowError(0, "store_id", r.store_id, "no such store; import the stores first")
-                for r in rows
-                if r.store_id is not None and r.store_id in unknown
-            ]
-        )
+    await _reject_unknown_stores(conn, [r.store_id for r in rows if r.store_id is not None])
     await conn.execute(sql.LOCK_IMPORTS)
     await conn.execute(sql.CREATE_FALLBACK_STAGING)
     await conn.copy_records_to_table("import_fallbacks", records=[r.record() for r in rows])
@@ -729,28 +726,23 @@ async def import_table(
     """Validate and write rows already read into a table (files, the demo generator)."""
     if not table.rows:
         raise _file_error("the file has a header but no rows")
+    validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow]
+    writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any]
     if kind == "stores":
-        stores, errors, ignored = validate_stores(table)
-        if errors:
-            raise ImportRejected(errors)
-        summary = ImportSummary(kind, len(stores), dry_run=dry_run, ignored_columns=ignored)
-        return await import_rows(pool, kind, stores, summary, write_stores)
-    if kind == "fallbacks":
-        fallbacks, errors, ignored = validate_fallbacks(table)
-        if errors:
-            raise ImportRejected(errors)
-        summary = ImportSummary(kind, len(fallbacks), dry_run=dry_run, ignored_columns=ignored)
-        try:
-            return await import_rows(pool, kind, fallbacks, summary, write_fallbacks)
-        except ImportRejected as exc:
-            raise ImportRejected(_row_numbers(exc.errors, table)) from None
-    groups, errors, ignored = validate_groups(
-        table, zoneinfo.ZoneInfo(timezone), wechat_lifetime=wechat_lifetime
-    )
+        validated, errors, ignored = validate_stores(table)
+        writer = write_stores
+    elif kind == "fallbacks":
+        validated, errors, ignored = validate_fallbacks(table)
+        writer = write_fallbacks
+    else:
+        validated, errors, ignored = validate_groups(
+            table, zoneinfo.ZoneInfo(timezone), wechat_lifetime=wechat_lifetime
+        )
+        writer = write_groups
     if errors:
         raise ImportRejected(errors)
-    summary = ImportSummary(kind, len(groups), dry_run=dry_run, ignored_columns=ignored)
+    summary = ImportSummary(kind, len(validated), dry_run=dry_run, ignored_columns=ignored)
     try:
-        return await import_rows(pool, kind, groups, summary, write_groups)
+        return await import_rows(pool, kind, validated, summary, writer)
     except ImportRejected as exc:
         raise ImportRejected(_row_numbers(exc.errors, table)) from None
