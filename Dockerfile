@@ -14,7 +14,9 @@ RUN /opt/huoma/bin/pip install .
 FROM python:3.11-slim-bookworm
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/huoma --create-home huoma
 COPY --from=build /opt/huoma /opt/huoma
+COPY static /opt/huoma/static
 ENV PATH=/opt/huoma/bin:$PATH \
+    HUOMA_STATIC_DIR=/opt/huoma/static \
     PYTHONUNBUFFERED=1 \
     HUOMA_HOST=0.0.0.0 \
     HUOMA_PORT=8080 \

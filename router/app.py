@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from router import admin, keeper, sql
+from router import admin, keeper, pages, sql
 from router.catalogue import Catalogue, CatalogueRef, build_catalogue
 from router.db import create_pool, migrate
 from router.events import Journal
@@ -69,6 +69,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(keeper_task)
     add_routes(app)
     admin.add_routes(app)
+    pages.add_routes(app)
     return app
 
 

@@ -247,7 +247,10 @@ def route(
     visitor = q.visitor or ""
     if store is None:
         status = NO_LOCATION if gcj is None else NO_STORE_NEARBY
-        return RouteResult(status, None, None, None, alternatives, coarse, None, visitor, q.sticky)
+        # The last rung of the page's ladder: the brand's fallback group, when there is one.
+        return RouteResult(
+            status, None, cat.brand_fallback, None, alternatives, coarse, None, visitor, q.sticky
+        )
 
     group: Group | None = None
     token = q.sticky

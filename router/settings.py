@@ -69,6 +69,14 @@ class Settings:
     qr_cache_images: int = 20_000
     qr_max_age_s: int = 86_400
 
+    # WeChat JS-SDK for the customer page (optional): both set means the page asks WeChat for a
+    # GCJ-02 location before the browser's.
+    wechat_appid: str = ""
+    wechat_jsapi_ticket: str = field(default="", repr=False)
+
+    # The customer page's files (static/h5). Unset: static/ beside the router package.
+    static_dir: str = ""
+
     # Time zone used for upload times written without one (Excel dates usually are).
     timezone: str = "Asia/Shanghai"
 
@@ -172,7 +180,7 @@ GROUP_PROVIDERS = ("ops", "simulated")
 
 
 def _shown(name: str, raw: str) -> str:
-    if name in ("secret", "admin_tokens"):
+    if name in ("secret", "admin_tokens", "wechat_jsapi_ticket"):
         return "<hidden>"
     if name == "database_url":
         return repr(re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", raw))
@@ -260,6 +268,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "journal_rotate_bytes": _int,
     "qr_cache_images": _int,
     "qr_max_age_s": _int,
+    "wechat_appid": _str,
+    "wechat_jsapi_ticket": _str,
+    "static_dir": _str,
     "timezone": _str,
     "import_max_bytes": _int,
     "import_max_rows": _int,
@@ -310,6 +321,12 @@ SETTINGS_DOC: dict[str, str] = {
     "one, bytes.",
     "qr_cache_images": "Rendered QR images kept in memory per worker.",
     "qr_max_age_s": "Cache-Control max-age of QR images, seconds.",
+    "wechat_appid": "WeChat official account AppID for the page's JS-SDK (optional).",
+    "wechat_jsapi_ticket": "Current jsapi_ticket of that account (valid 7200 s: whoever holds the "
+    "account's access token refreshes this setting). With the AppID set, the page prefers "
+    "wx.getLocation(gcj02).",
+    "static_dir": "Directory holding h5/ (the customer page). Unset: static/ beside the code "
+    "(the Docker image sets /opt/huoma/static).",
     "timezone": "Time zone for upload times written without one.",
     "import_max_bytes": "Largest import file, bytes.",
     "import_max_rows": "Most rows in one import file.",
