@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hmac
 import logging
+from datetime import timedelta
 
 import asyncpg
 import orjson
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from router import sql
 from router.errors import BadInput, HuomaError, NotFound, Unauthorized, Unavailable
 from router.handlers import JSON
+from router.importer import KINDS, import_file
 from router.keys import POOL, SETTINGS
 
 log = logging.getLogger("huoma.admin")
@@ -86,7 +88,65 @@ async def set_member_count(request: web.Request) -> web.Response:
     )
 
 
+_TRUE = ("1", "true", "yes")
+
+
+async def _upload_body(request: web.Request, max_bytes: int) -> tuple[str | None, bytes]:
+    """The uploaded file: the first file part of a multipart form, or the raw body (its name
+    from ?filename=)."""
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        async for part in reader:
+            if isinstance(part, BodyPartReader) and part.filename:
+                data = bytearray()
+                while chunk := await part.read_chunk():
+                    data.extend(chunk)
+                    if len(data) > max_bytes:
+                        raise HuomaError(
+                            f"the file is larger than {max_bytes} bytes",
+                            code="payload_too_large",
+                            status=413,
+                        )
+                return part.filename, bytes(data)
+        raise BadInput("the form has no file", code="no_file")
+    return request.query.get("filename"), await request.read()
+
+
+async def upload(request: web.Request) -> web.Response:
+    """POST /admin/api/uploads/{kind}[?dry_run=1]: validate every row, then write all or nothing."""
+    actor = authorize(request)
+    kind = request.match_info["kind"]
+    if kind not in KINDS:
+        raise NotFound(f"no upload kind {kind!r}; use {', '.join(KINDS)}", code="unknown_kind")
+    settings = request.app[SETTINGS]
+    filename, data = await _upload_body(request, settings.import_max_bytes)
+    dry_run = request.query.get("dry_run", "").lower() in _TRUE
+    try:
+        summary = await import_file(
+            request.app[POOL],
+            kind,
+            data,
+            filename,
+            timezone=settings.timezone,
+            max_bytes=settings.import_max_bytes,
+            max_rows=settings.import_max_rows,
+            dry_run=dry_run,
+            wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
+        )
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        raise Unavailable(
+            f"the database did not answer: {exc}", code="database_unavailable"
+        ) from exc
+    log.info("admin: %s uploaded %s (%s): %s", actor, kind, filename, summary.as_dict())
+    return web.Response(
+        body=orjson.dumps(summary.as_dict()),
+        content_type=JSON,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_post("/admin/api/uploads/{kind}", upload, name="admin_upload")
     app.router.add_post(
         "/admin/api/groups/{group_id}/member-count", set_member_count, name="admin_member_count"
     )

@@ -53,7 +53,10 @@ def create_app(settings: Settings) -> web.Application:
         raise SettingsError("HUOMA_DATABASE_URL must be resolved before create_app")
     if not settings.secret:
         raise SettingsError("HUOMA_SECRET must be resolved before create_app")
-    app = web.Application(middlewares=[observe], client_max_size=1024**2)
+    # Uploads are the only large bodies; every other handler reads none.
+    app = web.Application(
+        middlewares=[observe], client_max_size=max(1024**2, settings.import_max_bytes + 65_536)
+    )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[QR_IMAGES] = QrImages(settings.qr_cache_images)

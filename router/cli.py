@@ -281,12 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser(
         "import",
-        help="import stores, groups or fallbacks from CSV or JSON",
+        help="import stores, groups, fallbacks or entry codes from XLSX, CSV or JSON",
         description="Validate every row and write all or nothing. Rows with errors are listed "
         "with row, column, value and reason; exit status 1 when the file is rejected.",
     )
-    i.add_argument("kind", choices=("stores", "groups", "fallbacks"))
-    i.add_argument("file", help="CSV (UTF-8, UTF-8 with BOM, or GB18030) or JSON file")
+    i.add_argument("kind", choices=("stores", "groups", "fallbacks", "entries"))
+    i.add_argument(
+        "file", help="XLSX (first sheet), CSV (UTF-8, UTF-8 with BOM, or GB18030) or JSON file"
+    )
     i.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
 
     sub.add_parser("migrate", help="apply pending database migrations and exit")

@@ -13,6 +13,8 @@ import io
 import json
 import math
 import re
+import warnings
+import zipfile
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
+import openpyxl
 import shapely
 
 from geo.areas import AreaError, parse_area
@@ -27,8 +30,8 @@ from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
 from router import sql
 from router.errors import BadInput, HuomaError
 
-KINDS = ("stores", "groups", "fallbacks")
-FORMATS = ("csv", "json")
+KINDS = ("stores", "groups", "fallbacks", "entries")
+FORMATS = ("csv", "json", "xlsx")
 
 STORE_REQUIRED = ("store_id", "name", "city", "address", "lat", "lng", "coord")
 STORE_OPTIONAL = ("service_area", "active")
@@ -42,6 +45,14 @@ GROUP_OPTIONAL = (
     "qr_created_at",
 )
 FALLBACK_REQUIRED = ("store_id", "name", "qr_payload")
+ENTRY_REQUIRED = ("code", "kind")
+ENTRY_OPTIONAL = ("store_id", "label")
+ENTRY_KINDS = ("counter", "poster", "store")
+_CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# An XLSX is a zip: refuse one that would expand past this many times the upload limit, or whose
+# members compress better than any real sheet does (a zip bomb dressed as a workbook).
+XLSX_EXPANSION_LIMIT = 10
+XLSX_MAX_RATIO = 500  # repetitive sheets reach ~100; bombs reach thousands
 BRAND = "*"  # store_id of the brand-wide fallback
 # Personal WeChat group codes ("加入群聊" QR) expire 7 days after they are made.
 PERSONAL_GROUP_CODE = re.compile(r"^https?://weixin\.qq\.com/g/", re.IGNORECASE)
@@ -126,10 +137,82 @@ def detect_format(data: bytes, filename: str | None) -> str:
         return "json"
     if name.endswith((".csv", ".txt")):
         return "csv"
-    if name.endswith((".xlsx", ".xls")):
-        raise _file_error("Excel files are not accepted here yet: save the sheet as CSV (UTF-8)")
+    if name.endswith(".xls"):
+        raise _file_error("old .xls workbooks are not read: save the sheet as .xlsx or CSV")
+    if name.endswith(".xlsx") or data.startswith(b"PK\x03\x04"):
+        return "xlsx"
     head = data.lstrip(codecs.BOM_UTF8).lstrip()[:1]
     return "json" if head in (b"[", b"{") else "csv"
+
+
+def _xlsx_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))  # Excel stores whole numbers as floats
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+def read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> Table:
+    """The first sheet of a workbook; its first row is the header."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise _file_error("not a readable XLSX file (it is not a valid zip archive)") from None
+    expanded = sum(m.file_size for m in members)
+    if expanded > max_bytes * XLSX_EXPANSION_LIMIT:
+        raise _file_error(f"the workbook expands to {expanded} bytes; refused")
+    for m in members:
+        if m.compress_size and m.file_size / m.compress_size > XLSX_MAX_RATIO:
+            raise _file_error(
+                f"the workbook member {m.filename} is suspiciously compressed; refused"
+            )
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about features it ignores (data validation, styles); not our concern.
+            warnings.simplefilter("ignore")
+            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            try:
+                sheet = workbook.worksheets[0]
+                rows_iter = sheet.iter_rows(values_only=True)
+                header = next(rows_iter, None)
+                if header is None:
+                    raise _file_error("the first sheet is empty")
+                columns = tuple(_norm_header(_xlsx_cell(h)) for h in header)
+                while columns and not columns[-1]:
+                    columns = columns[:-1]
+                _check_header(columns)
+                rows: list[tuple[int, dict[str, str]]] = []
+                for n, record in enumerate(rows_iter, start=2):
+                    cells = [_xlsx_cell(v) for v in record]
+                    if not any(c.strip() for c in cells):
+                        continue
+                    if len(rows) >= max_rows:
+                        raise _file_error(f"more than {max_rows} rows; split the file")
+                    rows.append(
+                        (
+                            n,
+                            {
+                                c: (cells[i] if i < len(cells) else "")
+                                for i, c in enumerate(columns)
+                                if c
+                            },
+                        )
+                    )
+            finally:
+                workbook.close()
+    except ImportRejected:
+        raise
+    except Exception as exc:  # openpyxl raises many kinds on a broken workbook
+        raise _file_error(f"not a readable XLSX file ({type(exc).__name__})") from None
+    return Table(columns, rows)
 
 
 def decode_text(data: bytes) -> str:
@@ -244,6 +327,8 @@ def read_table(
     if len(data) > max_bytes:
         raise _file_error(f"the file is {len(data)} bytes; the limit is {max_bytes}")
     fmt = detect_format(data, filename)
+    if fmt == "xlsx":
+        return read_xlsx(data, max_bytes, max_rows)
     text = decode_text(data)
     if fmt == "json":
         return read_json(text, kind, max_rows)
@@ -572,6 +657,42 @@ def validate_groups(
     return out, errors, ignored
 
 
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    code: str
+    kind: str
+    store_id: str | None
+    label: str
+
+    def record(self) -> tuple[Any, ...]:
+        return (self.code, self.kind, self.store_id, self.label)
+
+
+def validate_entries(table: Table) -> tuple[list[EntryRow], list[RowError], list[str]]:
+    ignored = _check_columns(table, ENTRY_REQUIRED, ENTRY_OPTIONAL)
+    errors: list[RowError] = []
+    out: list[EntryRow] = []
+    seen: dict[str, int] = {}
+    for n, values in table.rows:
+        r = _Row(n, values, errors)
+        code = values.get("code", "").strip()
+        if not _CODE_RE.fullmatch(code):
+            r.fail("code", "must be 1-64 letters, digits, '-' or '_' (it goes into a URL)")
+        _duplicates(r, "code", code, seen)
+        kind = values.get("kind", "").strip().lower()
+        if kind not in ENTRY_KINDS:
+            r.fail("kind", f"must be one of {', '.join(ENTRY_KINDS)}")
+        store_id = values.get("store_id", "").strip() or None
+        if kind == "store" and store_id is None:
+            r.fail("store_id", "is required for a store's own counter code")
+        elif kind in ("counter", "poster") and store_id is not None:
+            r.fail("store_id", f"must be empty for a {kind} code (only kind store pins a store)")
+        label = r.text("label", 100, required=False)
+        if r.ok:
+            out.append(EntryRow(code, kind, store_id, label))
+    return out, errors, ignored
+
+
 def validate_fallbacks(table: Table) -> tuple[list[FallbackRow], list[RowError], list[str]]:
     ignored = _check_columns(table, FALLBACK_REQUIRED, ())
     errors: list[RowError] = []
@@ -630,6 +751,16 @@ async def _reject_unknown_stores(conn: asyncpg.Connection, store_ids: Sequence[s
         )
 
 
+async def write_entries(
+    conn: asyncpg.Connection, rows: Sequence[EntryRow], summary: ImportSummary
+) -> None:
+    await _reject_unknown_stores(conn, [r.store_id for r in rows if r.store_id is not None])
+    await conn.execute(sql.LOCK_IMPORTS)
+    await conn.execute(sql.CREATE_ENTRY_STAGING)
+    await conn.copy_records_to_table("import_entries", records=[r.record() for r in rows])
+    _count(await conn.fetch(sql.UPSERT_ENTRIES), summary, len(rows))
+
+
 async def write_groups(
     conn: asyncpg.Connection, rows: Sequence[GroupRow], summary: ImportSummary
 ) -> None:
@@ -658,7 +789,7 @@ class _Rollback(Exception):
 async def import_rows(
     pool: asyncpg.Pool,
     kind: str,
-    validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow],
+    validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow],
     summary: ImportSummary,
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any],
 ) -> ImportSummary:
@@ -705,9 +836,7 @@ async def import_file(
 ) -> ImportSummary:
     """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error."""
     if kind not in KINDS:
-        raise BadInput(
-            f"unknown import kind {kind!r}; use stores, groups or fallbacks", code="bad_kind"
-        )
+        raise BadInput(f"unknown import kind {kind!r}; use {', '.join(KINDS)}", code="bad_kind")
     table = read_table(data, filename, kind, max_bytes, max_rows)
     return await import_table(
         pool, kind, table, timezone=timezone, dry_run=dry_run, wechat_lifetime=wechat_lifetime
@@ -726,7 +855,7 @@ async def import_table(
     """Validate and write rows already read into a table (files, the demo generator)."""
     if not table.rows:
         raise _file_error("the file has a header but no rows")
-    validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow]
+    validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow]
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any]
     if kind == "stores":
         validated, errors, ignored = validate_stores(table)
@@ -734,6 +863,9 @@ async def import_table(
     elif kind == "fallbacks":
         validated, errors, ignored = validate_fallbacks(table)
         writer = write_fallbacks
+    elif kind == "entries":
+        validated, errors, ignored = validate_entries(table)
+        writer = write_entries
     else:
         validated, errors, ignored = validate_groups(
             table, zoneinfo.ZoneInfo(timezone), wechat_lifetime=wechat_lifetime

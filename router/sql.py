@@ -227,6 +227,20 @@ WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = i.group_id)
 RETURNING true AS inserted
 """
 
+CREATE_ENTRY_STAGING = """
+CREATE TEMP TABLE import_entries (code text, kind text, store_id text, label text) ON COMMIT DROP
+"""
+
+UPSERT_ENTRIES = """
+INSERT INTO entries AS e (code, kind, store_id, label)
+SELECT code, kind, store_id, label FROM import_entries
+ON CONFLICT (code) DO UPDATE SET
+    kind = EXCLUDED.kind, store_id = EXCLUDED.store_id, label = EXCLUDED.label
+WHERE (e.kind, e.store_id, e.label)
+      IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.store_id, EXCLUDED.label)
+RETURNING (xmax = 0) AS inserted
+"""
+
 CREATE_FALLBACK_STAGING = """
 CREATE TEMP TABLE import_fallbacks (group_id text, store_id text, name text, qr_payload text)
 ON COMMIT DROP

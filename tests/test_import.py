@@ -286,8 +286,3 @@ async def test_an_import_notifies_every_listener(pool: asyncpg.Pool, settings: S
         assert got == ["stores"]
     finally:
         await conn.close()
-
-
-async def test_excel_files_get_a_clear_message_until_xlsx_support_lands(pool: asyncpg.Pool) -> None:
-    with pytest.raises(ImportRejected, match="save the sheet as CSV"):
-        await import_file(pool, "stores", b"PK\x03\x04", "stores.xlsx", **LIMITS)

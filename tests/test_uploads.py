@@ -1,0 +1,252 @@
+"""Admin uploads: XLSX (what ops use), CSV and JSON through one path, dry runs, hostile files."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import asyncpg
+import openpyxl
+import pytest
+
+from .conftest import ADMIN_TOKEN, seed, store_row
+
+pytestmark = pytest.mark.db
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+STORE_HEADER = ["store_id", "name", "city", "address", "lat", "lng", "coord"]
+
+
+def workbook(rows: list[list[Any]]) -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+async def post(client: Any, kind: str, data: bytes, filename: str, **params: str) -> Any:
+    return await client.post(
+        f"/admin/api/uploads/{kind}",
+        data=data,
+        params={"filename": filename, **params},
+        headers=AUTH,
+    )
+
+
+async def test_an_xlsx_with_errors_in_several_rows_reports_them_all_and_writes_nothing(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client()
+    data = workbook(
+        [
+            STORE_HEADER,
+            ["S1", "人民广场店", "上海", "人民大道 1 号", 31.2304, 121.4737, "gcj02"],
+            ["S2", None, "上海", "x", 31.2, 121.4, "gcj02"],
+            ["S3", "坏", "上海", "x", 95, 121.4, "gcj02"],
+            [None, None, None, None, None, None, None],
+            ["S4", "坏系统", "上海", "x", 31.2, 121.4, "utm"],
+        ]
+    )
+    response = await post(client, "stores", data, "stores.xlsx")
+    assert response.status == 422
+    body = await response.json()
+    assert body["error"]["code"] == "import_rejected"
+    assert [(e["row"], e["column"]) for e in body["error"]["errors"]] == [
+        (3, "name"),
+        (4, "lat"),
+        (6, "coord"),
+    ]
+    assert await pool.fetchval("SELECT count(*) FROM stores") == 0
+
+
+async def test_a_good_xlsx_is_imported_with_excel_number_and_date_cells(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client()
+    await post(
+        client,
+        "stores",
+        workbook([STORE_HEADER, [1001, "店", "上海", "x", 31.2, 121.4, "GCJ-02"]]),
+        "s.xlsx",
+    )
+    data = workbook(
+        [
+            ["group_id", "store_id", "name", "qr_payload", "capacity", "expires_at"],
+            ["G1", 1001, "群", "https://weixin.qq.com/g/X", 200.0, datetime(2030, 1, 2, 18, 30)],
+        ]
+    )
+    dry = await post(client, "groups", data, "groups.xlsx", dry_run="1")
+    assert (dry.status, (await dry.json())["dry_run"], (await dry.json())["inserted"]) == (
+        200,
+        True,
+        1,
+    )
+    assert await pool.fetchval("SELECT count(*) FROM groups") == 0
+    response = await post(client, "groups", data, "groups.xlsx")
+    assert response.status == 200, await response.text()
+    row = await pool.fetchrow("SELECT store_id, capacity, expires_at FROM groups")
+    assert (row["store_id"], row["capacity"]) == ("1001", 200)
+    assert row["expires_at"].isoformat() == "2030-01-02T10:30:00+00:00"
+
+
+async def test_csv_in_gb18030_and_json_go_through_the_same_checks(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client()
+    csv = "store_id,name,city,address,lat,lng,coord\nS1,静安寺店,上海,南京西路,31.22,121.44,gcj02\nS2,,上海,x,abc,121.4,gcj02\n"
+    response = await post(client, "stores", csv.encode("gb18030"), "stores.csv")
+    assert [(e["row"], e["column"]) for e in (await response.json())["error"]["errors"]] == [
+        (3, "name"),
+        (3, "lat"),
+    ]
+    rows = [
+        {
+            "store_id": "S1",
+            "name": "a",
+            "city": "上海",
+            "address": "",
+            "lat": 31.2,
+            "lng": 121.4,
+            "coord": "gcj02",
+        },
+        {
+            "store_id": "S2",
+            "name": "b",
+            "city": "",
+            "address": "",
+            "lat": 31.2,
+            "lng": 200,
+            "coord": "gcj02",
+        },
+    ]
+    response = await post(client, "stores", json.dumps(rows).encode(), "stores.json")
+    assert [(e["row"], e["column"]) for e in (await response.json())["error"]["errors"]] == [
+        (2, "city"),
+        (2, "lng"),
+    ]
+
+
+async def test_a_browser_form_upload_works_too(pool: asyncpg.Pool, make_client: Any) -> None:
+    client = await make_client()
+    form = aiohttp.FormData()
+    form.add_field(
+        "file",
+        workbook([STORE_HEADER, ["S1", "店", "上海", "x", 31.2, 121.4, "gcj02"]]),
+        filename="门店.xlsx",
+    )
+    response = await client.post("/admin/api/uploads/stores", data=form, headers=AUTH)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["inserted"] == 1
+
+
+async def test_a_zip_bomb_dressed_as_a_workbook_is_refused(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/worksheets/sheet1.xml", b"\0" * (5 * 1024 * 1024))
+    response = await post(client, "stores", buf.getvalue(), "stores.xlsx")
+    assert response.status == 422
+    assert "refused" in (await response.json())["error"]["message"]
+
+
+@pytest.mark.parametrize("data", [b"PK\x03\x04 not really a zip", b"PK\x03\x04" + b"\0" * 100])
+async def test_a_broken_workbook_is_a_clear_error(
+    pool: asyncpg.Pool, make_client: Any, data: bytes
+) -> None:
+    client = await make_client()
+    response = await post(client, "stores", data, "stores.xlsx")
+    assert response.status == 422
+    assert "XLSX" in (await response.json())["error"]["message"]
+
+
+async def test_an_empty_sheet_and_an_old_xls_are_clear_errors(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client()
+    assert (
+        "empty"
+        in (await (await post(client, "stores", workbook([]), "s.xlsx")).json())["error"]["message"]
+    )
+    assert (
+        ".xlsx"
+        in (await (await post(client, "stores", b"\xd0\xcf\x11\xe0", "s.xls")).json())["error"][
+            "message"
+        ]
+    )
+
+
+async def test_an_oversized_upload_is_refused(pool: asyncpg.Pool, make_client: Any) -> None:
+    client = await make_client(import_max_bytes=1000)
+    response = await post(client, "stores", b"x" * 2000, "s.csv")
+    assert response.status in (413, 422)
+    assert (await response.json())["error"]["code"] in ("payload_too_large", "import_rejected")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"), [({}, 401), ({"Authorization": "Bearer nope-nope-nope-nope"}, 401)]
+)
+async def test_uploads_need_a_valid_token(
+    pool: asyncpg.Pool, make_client: Any, headers: dict[str, str], status: int
+) -> None:
+    client = await make_client()
+    response = await client.post("/admin/api/uploads/stores", data=b"x", headers=headers)
+    assert response.status == status
+    assert await pool.fetchval("SELECT count(*) FROM stores") == 0
+
+
+async def test_an_unknown_upload_kind_is_404(pool: asyncpg.Pool, make_client: Any) -> None:
+    client = await make_client()
+    response = await post(client, "planets", b"x", "p.csv")
+    assert (response.status, (await response.json())["error"]["code"]) == (404, "unknown_kind")
+
+
+async def test_entry_codes_are_validated_and_pin_only_real_stores(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seed(pool, [store_row("S1")])
+    client = await make_client()
+    bad = workbook(
+        [
+            ["code", "kind", "store_id", "label"],
+            ["counter-1", "counter", None, "收银台"],
+            ["bad code!", "poster", None, ""],
+            ["s1", "store", None, ""],
+            ["p1", "poster", "S1", ""],
+            ["x", "flyer", None, ""],
+        ]
+    )
+    response = await post(client, "entries", bad, "entries.xlsx")
+    assert [(e["row"], e["column"]) for e in (await response.json())["error"]["errors"]] == [
+        (3, "code"),
+        (4, "store_id"),
+        (5, "store_id"),
+        (6, "kind"),
+    ]
+    good = workbook(
+        [
+            ["code", "kind", "store_id", "label"],
+            ["counter-1", "counter", None, "收银台"],
+            ["s1-counter", "store", "S1", "S1 收银台"],
+        ]
+    )
+    assert (await post(client, "entries", good, "entries.xlsx")).status == 200
+    rows = await pool.fetch("SELECT code, kind, store_id FROM entries ORDER BY code")
+    assert [(r["code"], r["kind"], r["store_id"]) for r in rows] == [
+        ("counter-1", "counter", None),
+        ("s1-counter", "store", "S1"),
+    ]
+    unknown = workbook([["code", "kind", "store_id"], ["s9", "store", "S9"]])
+    response = await post(client, "entries", unknown, "entries.xlsx")
+    assert [(e["row"], e["value"]) for e in (await response.json())["error"]["errors"]] == [
+        (2, "S9")
+    ]
