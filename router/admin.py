@@ -1,19 +1,23 @@
-"""The admin API (bearer token): for now, reporting a group's member count."""
+"""The admin API under /admin/api/ (bearer token): uploads, exports, group health, entry codes,
+alerts and the funnel. Every request is logged with its actor."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 import orjson
 from aiohttp import BodyPartReader, web
 
-from router import sql
+from router import exports, sql
 from router.errors import BadInput, HuomaError, NotFound, Unauthorized, Unavailable
 from router.handlers import JSON
-from router.importer import KINDS, import_file
+from router.importer import FORMATS, KINDS, import_file
 from router.keys import POOL, SETTINGS
 
 log = logging.getLogger("huoma.admin")
@@ -48,6 +52,51 @@ def authorize(request: web.Request) -> str:
     return actor
 
 
+@contextlib.contextmanager
+def database_errors() -> Iterator[None]:
+    """A database that does not answer is a 503 with a clear code, never a 500."""
+    try:
+        yield
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        raise Unavailable(
+            f"the database did not answer: {exc}", code="database_unavailable"
+        ) from exc
+
+
+def _kind(request: web.Request) -> str:
+    kind = request.match_info["kind"]
+    if kind not in KINDS:
+        raise NotFound(f"no upload kind {kind!r}; use {', '.join(KINDS)}", code="unknown_kind")
+    return kind
+
+
+def _format(request: web.Request) -> str:
+    fmt = request.match_info["fmt"]
+    if fmt not in FORMATS:
+        raise NotFound(f"no format {fmt!r}; use {', '.join(FORMATS)}", code="unknown_format")
+    return fmt
+
+
+def _json(body: object, status: int = 200) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        content_type=JSON,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def attachment(body: bytes, content_type: str, filename: str) -> web.Response:
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": content_type,
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 async def _json_body(request: web.Request) -> dict[str, object]:
     if request.content_type != "application/json":
         raise HuomaError("send application/json", code="unsupported_media_type", status=415)
@@ -70,22 +119,14 @@ async def set_member_count(request: web.Request) -> web.Response:
             f"member_count must be a whole number from 0 to {MAX_MEMBER_COUNT}",
             code="bad_member_count",
         )
-    try:
+    with database_errors():
         async with request.app[POOL].acquire() as conn, conn.transaction():
             pk = await conn.fetchval(sql.SET_MEMBER_COUNT, group_id, count)
             if pk is None:
                 raise NotFound(f"no group {group_id!r}", code="group_not_found")
             # Delivered at commit to every worker, which patches its overlay at once.
             await conn.execute(sql.NOTIFY_MEMBERS, f"{pk}:{count}")
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-        raise Unavailable(
-            f"the database did not answer: {exc}", code="database_unavailable"
-        ) from exc
-    return web.Response(
-        body=orjson.dumps({"group_id": group_id, "member_count": count}),
-        content_type=JSON,
-        headers={"Cache-Control": "no-store"},
-    )
+    return _json({"group_id": group_id, "member_count": count})
 
 
 _TRUE = ("1", "true", "yes")
@@ -115,13 +156,11 @@ async def _upload_body(request: web.Request, max_bytes: int) -> tuple[str | None
 async def upload(request: web.Request) -> web.Response:
     """POST /admin/api/uploads/{kind}[?dry_run=1]: validate every row, then write all or nothing."""
     actor = authorize(request)
-    kind = request.match_info["kind"]
-    if kind not in KINDS:
-        raise NotFound(f"no upload kind {kind!r}; use {', '.join(KINDS)}", code="unknown_kind")
+    kind = _kind(request)
     settings = request.app[SETTINGS]
     filename, data = await _upload_body(request, settings.import_max_bytes)
     dry_run = request.query.get("dry_run", "").lower() in _TRUE
-    try:
+    with database_errors():
         summary = await import_file(
             request.app[POOL],
             kind,
@@ -133,19 +172,228 @@ async def upload(request: web.Request) -> web.Response:
             dry_run=dry_run,
             wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
         )
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-        raise Unavailable(
-            f"the database did not answer: {exc}", code="database_unavailable"
-        ) from exc
     log.info("admin: %s uploaded %s (%s): %s", actor, kind, filename, summary.as_dict())
-    return web.Response(
-        body=orjson.dumps(summary.as_dict()),
-        content_type=JSON,
-        headers={"Cache-Control": "no-store"},
+    return _json(summary.as_dict())
+
+
+async def download_template(request: web.Request) -> web.Response:
+    """GET /admin/api/templates/{kind}.{fmt}: the columns and one example row."""
+    authorize(request)
+    kind, fmt = _kind(request), _format(request)
+    return attachment(
+        exports.template(kind, fmt), exports.CONTENT_TYPES[fmt], f"huoma-{kind}-template.{fmt}"
     )
 
 
+async def download_export(request: web.Request) -> web.Response:
+    """GET /admin/api/exports/{kind}.{fmt}: every current row, ready to edit and upload again."""
+    authorize(request)
+    kind, fmt = _kind(request), _format(request)
+    with database_errors():
+        body = await exports.export(request.app[POOL], kind, fmt, request.app[SETTINGS].timezone)
+    return attachment(body, exports.CONTENT_TYPES[fmt], f"huoma-{kind}.{fmt}")
+
+
+# ---- group health -----------------------------------------------------------------------------
+
+HEALTH_STATUSES = ("all", "low", "fallback")
+
+
+def _page(request: web.Request, default: int = 50) -> tuple[int, int]:
+    """?limit= and ?offset=, bounded by HUOMA_ADMIN_PAGE_MAX."""
+    top = request.app[SETTINGS].admin_page_max
+    values = []
+    for name, fallback, high in (("limit", min(default, top), top), ("offset", 0, 10**9)):
+        raw = request.query.get(name, "")
+        try:
+            value = int(raw) if raw else fallback
+        except ValueError:
+            value = -1
+        if not 0 <= value <= high:
+            raise BadInput(f"{name} must be a whole number from 0 to {high}", code="bad_" + name)
+        values.append(value)
+    return values[0], values[1]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _fill(members: int | None, capacity: int | None, displays: int, cap: int) -> dict[str, Any]:
+    return {
+        "member_count": members,
+        "capacity": capacity,
+        "member_fill": None if members is None or not capacity else round(members / capacity, 4),
+        "displays_leased": displays,
+        "display_cap": cap,
+        "display_fill": round(displays / cap, 4) if cap else None,
+    }
+
+
+async def health(request: web.Request) -> web.Response:
+    """GET /admin/api/health: per store, usable groups left and the active group's fill and
+    expiry; ?status=low|fallback lists the stores running low or on their fallback."""
+    authorize(request)
+    settings = request.app[SETTINGS]
+    status = request.query.get("status", "all")
+    if status not in HEALTH_STATUSES:
+        raise BadInput(f"status must be one of {', '.join(HEALTH_STATUSES)}", code="bad_status")
+    city = request.query.get("city", "").strip() or None
+    q = request.query.get("q", "").strip() or None
+    limit, offset = _page(request)
+    with database_errors():
+        async with request.app[POOL].acquire() as conn:
+            rows = await conn.fetch(
+                sql.HEALTH_STORES,
+                settings.display_cap,
+                settings.low_water,
+                status,
+                city,
+                q,
+                limit,
+                offset,
+            )
+            summary = await conn.fetchrow(sql.HEALTH_SUMMARY, settings.low_water)
+    stores = []
+    for r in rows:
+        active = None
+        if r["group_id"] is not None:
+            active = {
+                "group_id": r["group_id"],
+                "name": r["group_name"],
+                **_fill(r["member_count"], r["capacity"], r["displays_leased"], r["display_cap"]),
+                "expires_at": _iso(r["expires_at"]),
+                "expires_in_s": r["expires_in_s"],
+            }
+        usable = r["usable"]
+        condition = "fallback" if usable == 0 else "low" if usable < settings.low_water else "ok"
+        stores.append(
+            {
+                "store_id": r["store_id"],
+                "name": r["name"],
+                "city": r["city"],
+                "usable": usable,
+                "full": r["full"],
+                "expired": r["expired"],
+                "status": condition,
+                "has_fallback": r["has_fallback"],
+                "active_group": active,
+            }
+        )
+    body = {
+        "summary": dict(summary) if summary is not None else {},
+        "low_water": settings.low_water,
+        "total": rows[0]["total"] if rows else 0,
+        "limit": limit,
+        "offset": offset,
+        "stores": stores,
+    }
+    return _json(body)
+
+
+async def store_groups(request: web.Request) -> web.Response:
+    """GET /admin/api/stores/{store_id}/groups: every group of the store, retired ones last."""
+    authorize(request)
+    store_id = request.match_info["store_id"]
+    settings = request.app[SETTINGS]
+    with database_errors():
+        async with request.app[POOL].acquire() as conn:
+            name = await conn.fetchval(sql.STORE_EXISTS, store_id)
+            if name is None:
+                raise NotFound(f"no store {store_id!r}", code="store_not_found")
+            rows = await conn.fetch(sql.STORE_GROUPS, store_id, settings.display_cap)
+    groups = [
+        {
+            "group_id": r["group_id"],
+            "name": r["name"],
+            "kind": r["kind"],
+            "state": r["state"],
+            "qr_payload": r["qr_payload"],
+            **_fill(r["member_count"], r["capacity"], r["displays_leased"], r["display_cap"]),
+            "expires_at": _iso(r["expires_at"]),
+            "expires_in_s": r["expires_in_s"],
+            "position": r["position"],
+            "source": r["source"],
+        }
+        for r in rows
+    ]
+    return _json({"store_id": store_id, "name": name, "groups": groups})
+
+
+async def _set_retired(request: web.Request, retired: bool) -> web.Response:
+    actor = authorize(request)
+    group_id = request.match_info["group_id"]
+    settings = request.app[SETTINGS]
+    with database_errors():
+        async with request.app[POOL].acquire() as conn, conn.transaction():
+            store_id = await conn.fetchval(sql.SET_GROUP_RETIRED, group_id, retired)
+            if store_id is None:
+                raise NotFound(f"no group {group_id!r}", code="group_not_found")
+            await conn.fetch(
+                sql.SWEEP_STORE_STATES, settings.display_cap, settings.expiry_margin_s, store_id
+            )
+            state = await conn.fetchval(sql.GROUP_STATE, group_id)
+            await conn.execute(sql.NOTIFY_CATALOGUE, "admin")
+    log.info("admin: %s %s group %s", actor, "retired" if retired else "restored", group_id)
+    return _json({"group_id": group_id, "store_id": store_id, "state": state})
+
+
+async def retire_group(request: web.Request) -> web.Response:
+    """POST /admin/api/groups/{group_id}/retire: never hand this group out again."""
+    return await _set_retired(request, True)
+
+
+async def restore_group(request: web.Request) -> web.Response:
+    """POST /admin/api/groups/{group_id}/restore: undo a retire (its state is derived again)."""
+    return await _set_retired(request, False)
+
+
+async def reorder_groups(request: web.Request) -> web.Response:
+    """PUT /admin/api/stores/{store_id}/order {"group_ids": [...]}: these groups first, in this
+    order; the store's other groups follow in their current order."""
+    actor = authorize(request)
+    store_id = request.match_info["store_id"]
+    body = await _json_body(request)
+    wanted = body.get("group_ids")
+    if (
+        not isinstance(wanted, list)
+        or not wanted
+        or not all(isinstance(g, str) for g in wanted)
+        or len(set(wanted)) != len(wanted)
+    ):
+        raise BadInput("group_ids must be a list of distinct group ids", code="bad_order")
+    settings = request.app[SETTINGS]
+    with database_errors():
+        async with request.app[POOL].acquire() as conn, conn.transaction():
+            if await conn.fetchval(sql.STORE_EXISTS, store_id) is None:
+                raise NotFound(f"no store {store_id!r}", code="store_not_found")
+            current = [r["group_id"] for r in await conn.fetch(sql.STORE_GROUP_IDS, store_id)]
+            strangers = sorted(set(wanted) - set(current))
+            if strangers:
+                raise BadInput(
+                    f"not groups of store {store_id}: {', '.join(strangers[:10])}",
+                    code="bad_order",
+                )
+            order = wanted + [g for g in current if g not in set(wanted)]
+            await conn.execute(sql.SET_GROUP_POSITIONS, store_id, order)
+            await conn.fetch(
+                sql.SWEEP_STORE_STATES, settings.display_cap, settings.expiry_margin_s, store_id
+            )
+            await conn.execute(sql.NOTIFY_CATALOGUE, "admin")
+    log.info("admin: %s reordered the groups of store %s", actor, store_id)
+    return _json({"store_id": store_id, "group_ids": order})
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/api/health", health, name="admin_health")
+    app.router.add_get("/admin/api/stores/{store_id}/groups", store_groups, name="admin_groups")
+    app.router.add_put("/admin/api/stores/{store_id}/order", reorder_groups, name="admin_order")
+    app.router.add_post("/admin/api/groups/{group_id}/retire", retire_group, name="admin_retire")
+    app.router.add_post("/admin/api/groups/{group_id}/restore", restore_group, name="admin_restore")
+    app.router.add_get(
+        "/admin/api/templates/{kind}.{fmt}", download_template, name="admin_template"
+    )
+    app.router.add_get("/admin/api/exports/{kind}.{fmt}", download_export, name="admin_export")
     app.router.add_post("/admin/api/uploads/{kind}", upload, name="admin_upload")
     app.router.add_post(
         "/admin/api/groups/{group_id}/member-count", set_member_count, name="admin_member_count"

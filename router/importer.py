@@ -351,6 +351,7 @@ class StoreRow:
     source_coord: str
     service_area: str | None  # GeoJSON in GCJ-02
     active: bool
+    source_area: str | None = None  # as uploaded, in source_coord
 
     def record(self) -> tuple[Any, ...]:
         return (
@@ -365,6 +366,7 @@ class StoreRow:
             self.source_coord,
             self.service_area,
             self.active,
+            self.source_area,
         )
 
 
@@ -565,6 +567,7 @@ def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[
                     system.value,
                     area,
                     active,
+                    raw_area or None,
                 )
             )
     return out, errors, ignored
@@ -612,7 +615,8 @@ def validate_groups(
     now: datetime | None = None,
 ) -> tuple[list[GroupRow], list[RowError], list[str]]:
     ignored = _check_columns(table, GROUP_REQUIRED, GROUP_OPTIONAL)
-    now = now or datetime.now(UTC)
+    # Whole seconds, as exports write times: an export uploaded again changes nothing.
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     errors: list[RowError] = []
     out: list[GroupRow] = []
     seen: dict[str, int] = {}

@@ -80,9 +80,17 @@ class Settings:
     # Time zone used for upload times written without one (Excel dates usually are).
     timezone: str = "Asia/Shanghai"
 
-    # Uploads through the CLI.
+    # Uploads (the admin API and the CLI).
     import_max_bytes: int = 20 * 1024 * 1024
     import_max_rows: int = 200_000
+
+    # The ops console.
+    admin_page_max: int = 500
+    alert_webhook_url: str = field(default="", repr=False)
+    alert_cooldown_s: float = 3_600.0
+    alert_expiry_h: float = 24.0
+    alert_timeout_s: float = 5.0
+    funnel_max_days: int = 366
 
     def __post_init__(self) -> None:
         _check_positive("HUOMA_DB_POOL_MAX", self.db_pool_max)
@@ -115,6 +123,14 @@ class Settings:
         _check_range("HUOMA_QR_MAX_AGE_S", self.qr_max_age_s, 0, 31_536_000)
         _check_positive("HUOMA_IMPORT_MAX_BYTES", self.import_max_bytes)
         _check_positive("HUOMA_IMPORT_MAX_ROWS", self.import_max_rows)
+        _check_range("HUOMA_ADMIN_PAGE_MAX", self.admin_page_max, 1, 100_000)
+        if self.alert_webhook_url and not re.match(r"^https?://\S+$", self.alert_webhook_url):
+            # The URL carries the robot's key: never echo it.
+            raise SettingsError("HUOMA_ALERT_WEBHOOK_URL: expected an http(s) URL")
+        _check_range("HUOMA_ALERT_COOLDOWN_S", int(self.alert_cooldown_s), 0, 604_800)
+        _check_positive("HUOMA_ALERT_EXPIRY_H", self.alert_expiry_h)
+        _check_positive("HUOMA_ALERT_TIMEOUT_S", self.alert_timeout_s)
+        _check_range("HUOMA_FUNNEL_MAX_DAYS", self.funnel_max_days, 1, 3_660)
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(
                 f"HUOMA_LOG_LEVEL={self.log_level!r}: use one of {', '.join(_LOG_LEVELS)}"
@@ -274,6 +290,12 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "timezone": _str,
     "import_max_bytes": _int,
     "import_max_rows": _int,
+    "admin_page_max": _int,
+    "alert_webhook_url": _str,
+    "alert_cooldown_s": _float,
+    "alert_expiry_h": _float,
+    "alert_timeout_s": _float,
+    "funnel_max_days": _int,
 }
 
 # name -> what it is; the defaults come from the dataclass. Printed by `huoma settings`.
@@ -330,6 +352,14 @@ SETTINGS_DOC: dict[str, str] = {
     "timezone": "Time zone for upload times written without one.",
     "import_max_bytes": "Largest import file, bytes.",
     "import_max_rows": "Most rows in one import file.",
+    "admin_page_max": "Most rows one admin list request returns (group health, entries, alerts).",
+    "alert_webhook_url": "WeCom group-robot webhook (https://qyapi.weixin.qq.com/cgi-bin/webhook/"
+    "send?key=...) that alerts are posted to as markdown. Unset: alerts are only recorded.",
+    "alert_cooldown_s": "An alert of the same kind for the same store (and group) is posted at "
+    "most once per this many seconds; repeats within it are recorded as suppressed.",
+    "alert_expiry_h": "A usable group expiring within this many hours raises an alert.",
+    "alert_timeout_s": "Timeout of one webhook post, seconds.",
+    "funnel_max_days": "Longest date range one funnel query may ask for, days.",
 }
 
 

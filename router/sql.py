@@ -72,7 +72,7 @@ TRY_KEEPER_LOCK = "SELECT pg_try_advisory_lock(7245002)"
 
 # Derive every group's state from its data: full (members or displays at the cap), expired (within
 # the margin), else the first usable group of its store is active and the rest standby.
-SWEEP_STATES = """
+_SWEEP = """
 WITH cond AS (
     SELECT g.id, g.store_id, g.position,
            CASE
@@ -82,7 +82,7 @@ WITH cond AS (
                ELSE 'usable'
            END AS c
     FROM groups g
-    WHERE g.kind = 'group' AND g.state <> 'retired'
+    WHERE g.kind = 'group' AND g.state <> 'retired' {scope}
 ), ranked AS (
     SELECT id,
            CASE
@@ -98,6 +98,9 @@ FROM ranked r
 WHERE g.id = r.id AND g.state <> r.new_state
 RETURNING g.store_id, g.group_id, r.new_state
 """
+SWEEP_STATES = _SWEEP.format(scope="")
+# The same for one store ($3), right after ops retire or reorder its groups.
+SWEEP_STORE_STATES = _SWEEP.format(scope="AND g.store_id = $3")
 
 LOW_STORES = """
 SELECT s.store_id, s.name, s.city,
@@ -123,7 +126,8 @@ RETURNING id
 # The partial unique index alerts_open makes raising an open alert twice a no-op.
 RAISE_ALERT = """
 INSERT INTO alerts (kind, store_id, message) VALUES ($1, $2, $3)
-ON CONFLICT (kind, coalesce(store_id, '*')) WHERE resolved_at IS NULL DO NOTHING
+ON CONFLICT (kind, coalesce(store_id, '*'), coalesce(group_id, '*')) WHERE resolved_at IS NULL
+DO NOTHING
 RETURNING id
 """
 
@@ -143,7 +147,8 @@ COUNT_STORES = "SELECT count(*) FROM stores"
 CREATE_STORE_STAGING = """
 CREATE TEMP TABLE import_stores (
     store_id text, name text, city text, address text, lat float8, lng float8,
-    source_lat float8, source_lng float8, source_coord text, service_area text, active boolean
+    source_lat float8, source_lng float8, source_coord text, service_area text, active boolean,
+    source_area text
 ) ON COMMIT DROP
 """
 
@@ -151,19 +156,21 @@ CREATE TEMP TABLE import_stores (
 # transaction's id in xmax): a well-known PostgreSQL detail used here just to count inserts.
 UPSERT_STORES = """
 INSERT INTO stores AS s (store_id, name, city, address, lat, lng, source_lat, source_lng,
-                         source_coord, service_area, active)
+                         source_coord, service_area, active, source_area)
 SELECT store_id, name, city, address, lat, lng, source_lat, source_lng, source_coord,
-       service_area, active
+       service_area, active, source_area
 FROM import_stores
 ON CONFLICT (store_id) DO UPDATE SET
     name = EXCLUDED.name, city = EXCLUDED.city, address = EXCLUDED.address,
     lat = EXCLUDED.lat, lng = EXCLUDED.lng, source_lat = EXCLUDED.source_lat,
     source_lng = EXCLUDED.source_lng, source_coord = EXCLUDED.source_coord,
-    service_area = EXCLUDED.service_area, active = EXCLUDED.active, updated_at = now()
-WHERE (s.name, s.city, s.address, s.lat, s.lng, s.source_coord, s.service_area, s.active)
+    service_area = EXCLUDED.service_area, active = EXCLUDED.active,
+    source_area = EXCLUDED.source_area, updated_at = now()
+WHERE (s.name, s.city, s.address, s.lat, s.lng, s.source_coord, s.service_area, s.active,
+       s.source_area)
       IS DISTINCT FROM
       (EXCLUDED.name, EXCLUDED.city, EXCLUDED.address, EXCLUDED.lat, EXCLUDED.lng,
-       EXCLUDED.source_coord, EXCLUDED.service_area, EXCLUDED.active)
+       EXCLUDED.source_coord, EXCLUDED.service_area, EXCLUDED.active, EXCLUDED.source_area)
 RETURNING (xmax = 0) AS inserted
 """
 
@@ -254,8 +261,126 @@ ON CONFLICT (group_id) DO UPDATE SET
     qr_version = g.qr_version + (g.qr_payload IS DISTINCT FROM EXCLUDED.qr_payload)::int,
     updated_at = now()
 WHERE g.kind = 'fallback'
+  AND (g.name, g.qr_payload) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.qr_payload)
 RETURNING (xmax = 0) AS inserted
 """
+
+# ---- group health (the ops console) ---------------------------------------------------------
+
+# Per active store: usable groups and the active group's fill and expiry, as of the last sweep.
+# $1 default display cap, $2 low-water mark, $3 status filter (all | low | fallback),
+# $4 city or NULL, $5 search text or NULL, $6 limit, $7 offset.
+HEALTH_STORES = """
+WITH pool AS (
+    SELECT store_id,
+           count(*) FILTER (WHERE state IN ('active', 'standby')) AS usable,
+           count(*) FILTER (WHERE state = 'full') AS full,
+           count(*) FILTER (WHERE state = 'expired') AS expired
+    FROM groups WHERE kind = 'group' GROUP BY store_id
+), head AS (
+    SELECT DISTINCT ON (store_id) store_id, group_id, name, member_count, capacity,
+           displays_leased, coalesce(display_cap, $1) AS display_cap, expires_at
+    FROM groups WHERE kind = 'group' AND state = 'active'
+    ORDER BY store_id, position, id
+), rows AS (
+    SELECT s.store_id, s.name, s.city, coalesce(p.usable, 0) AS usable,
+           coalesce(p.full, 0) AS full, coalesce(p.expired, 0) AS expired,
+           h.group_id, h.name AS group_name, h.member_count, h.capacity, h.displays_leased,
+           h.display_cap, h.expires_at,
+           EXISTS (SELECT 1 FROM groups f WHERE f.kind = 'fallback' AND f.store_id = s.store_id)
+               AS has_fallback
+    FROM stores s
+    LEFT JOIN pool p USING (store_id)
+    LEFT JOIN head h USING (store_id)
+    WHERE s.active
+      AND ($4::text IS NULL OR s.city = $4)
+      AND ($5::text IS NULL OR s.store_id ILIKE '%' || $5 || '%' OR s.name ILIKE '%' || $5 || '%')
+)
+SELECT *, count(*) OVER () AS total,
+       extract(epoch FROM expires_at - now())::bigint AS expires_in_s
+FROM rows
+WHERE $3 = 'all' OR ($3 = 'low' AND usable < $2) OR ($3 = 'fallback' AND usable = 0)
+ORDER BY usable, store_id
+LIMIT $6 OFFSET $7
+"""
+
+# Stores counted by condition, for the console's headline.
+HEALTH_SUMMARY = """
+WITH pool AS (
+    SELECT s.store_id,
+           count(g.id) FILTER (WHERE g.state IN ('active', 'standby')) AS usable
+    FROM stores s
+    LEFT JOIN groups g ON g.store_id = s.store_id AND g.kind = 'group'
+    WHERE s.active
+    GROUP BY s.store_id
+)
+SELECT count(*) AS stores,
+       count(*) FILTER (WHERE usable < $1) AS low,
+       count(*) FILTER (WHERE usable = 0) AS on_fallback
+FROM pool
+"""
+
+STORE_EXISTS = "SELECT name FROM stores WHERE store_id = $1"
+
+STORE_GROUPS = """
+SELECT group_id, name, kind, state, qr_payload, member_count, capacity, displays_leased,
+       coalesce(display_cap, $2) AS display_cap, expires_at, position, source,
+       extract(epoch FROM expires_at - now())::bigint AS expires_in_s
+FROM groups
+WHERE store_id = $1
+ORDER BY kind DESC, state = 'retired', position, id
+"""
+
+# Retired groups never reach a worker; restoring one lets the next sweep give it a state.
+SET_GROUP_RETIRED = """
+UPDATE groups SET state = CASE WHEN $2 THEN 'retired' ELSE 'standby' END, updated_at = now()
+WHERE group_id = $1 AND kind = 'group'
+RETURNING store_id
+"""
+
+GROUP_STATE = "SELECT state FROM groups WHERE group_id = $1"
+
+STORE_GROUP_IDS = """
+SELECT group_id FROM groups
+WHERE store_id = $1 AND kind = 'group'
+ORDER BY position, id
+"""
+
+SET_GROUP_POSITIONS = """
+UPDATE groups g SET position = o.position, updated_at = now()
+FROM unnest($2::text[]) WITH ORDINALITY AS o(group_id, position)
+WHERE g.group_id = o.group_id AND g.store_id = $1 AND g.position <> o.position
+"""
+
+# ---- exports (the import columns, as uploaded) ---------------------------------------------------
+
+# A store uploaded before source_area existed has only its GCJ-02 area: export it in GCJ-02.
+EXPORT_STORES = """
+SELECT store_id, name, city, address,
+       CASE WHEN service_area IS NOT NULL AND source_area IS NULL THEN lat ELSE source_lat END
+           AS lat,
+       CASE WHEN service_area IS NOT NULL AND source_area IS NULL THEN lng ELSE source_lng END
+           AS lng,
+       CASE WHEN service_area IS NOT NULL AND source_area IS NULL THEN 'gcj02'
+            ELSE source_coord END AS coord,
+       coalesce(source_area, service_area) AS service_area, active
+FROM stores
+ORDER BY store_id
+"""
+
+EXPORT_GROUPS = """
+SELECT group_id, store_id, name, qr_payload, capacity, member_count, expires_at, position,
+       display_cap
+FROM groups
+WHERE kind = 'group' AND state <> 'retired'
+ORDER BY store_id, position, id
+"""
+
+EXPORT_FALLBACKS = """
+SELECT store_id, name, qr_payload FROM groups WHERE kind = 'fallback' ORDER BY store_id NULLS FIRST
+"""
+
+EXPORT_ENTRIES = "SELECT code, kind, store_id, label FROM entries ORDER BY code"
 
 # ---- scan events -------------------------------------------------------------------------------
 

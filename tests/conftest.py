@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,11 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     """A pool on the session database, emptied before each test."""
     p = await create_pool(settings)
     async with p.acquire() as conn:
-        await conn.execute("TRUNCATE stores, groups, entries, scan_events RESTART IDENTITY CASCADE")
+        await conn.execute(
+            "TRUNCATE stores, groups, entries, scan_events, alerts, funnel_daily, funnel_days "
+            "RESTART IDENTITY CASCADE"
+        )
+        await conn.execute("UPDATE funnel_state SET last_seq = 0")
     try:
         yield p
     finally:
@@ -165,3 +170,29 @@ def make_client(aiohttp_client: Any, settings: Settings) -> Any:
         return client
 
     return start
+
+
+# ---- helpers for tests that scan --------------------------------------------------------------
+
+HERE = "/api/v1/route?store=S1"
+
+
+async def scan(client: Any, url: str = HERE, visitor: str | None = None) -> dict[str, Any]:
+    """One scan by a fresh visitor (no cookies), or by `visitor` when given."""
+    client.session.cookie_jar.clear()
+    full = url + (f"&vid={visitor}" if visitor else "")
+    response = await client.get(full)
+    assert response.status == 200, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+async def eventually(check: Any, within: float = 5.0) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)

@@ -214,7 +214,7 @@ async def test_a_personal_wechat_code_without_expiry_lives_seven_days_from_its_m
         b"G2,S1,b,https://weixin.qq.com/g/BBB,2026-11-20 09:00\n"
         b"G3,S1,c,https://work.weixin.qq.com/gm/CCC,\n"
     )
-    before = datetime.now(UTC)
+    before = datetime.now(UTC).replace(microsecond=0)  # derived expiries are whole seconds
     await import_file(pool, "groups", data, "groups.csv", **LIMITS)
     rows = {
         r["group_id"]: r["expires_at"]

@@ -14,33 +14,11 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from .conftest import ADMIN_TOKEN, group_row, seed, store_row
+from .conftest import ADMIN_TOKEN, HERE, eventually, group_row, scan, seed, store_row
 
 pytestmark = pytest.mark.db
 
-HERE = "/api/v1/route?store=S1"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-async def scan(client: Any, url: str = HERE, visitor: str | None = None) -> dict[str, Any]:
-    """One scan by a fresh visitor (no cookies), or by `visitor` when given."""
-    client.session.cookie_jar.clear()
-    full = url + (f"&vid={visitor}" if visitor else "")
-    response = await client.get(full)
-    assert response.status == 200, await response.text()
-    body: dict[str, Any] = await response.json()
-    return body
-
-
-async def eventually(check: Any, within: float = 5.0) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_a_full_group_by_member_count_rotates_to_the_next_in_every_worker(
