@@ -3,9 +3,11 @@ alerts and the funnel. Every request is logged with its actor."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import logging
+import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,8 +19,9 @@ from aiohttp import BodyPartReader, web
 from router import exports, sql
 from router.errors import BadInput, HuomaError, NotFound, Unauthorized, Unavailable
 from router.handlers import JSON
-from router.importer import FORMATS, KINDS, import_file
+from router.importer import FORMATS, KINDS, ImportRejected, Table, import_file, import_table
 from router.keys import POOL, SETTINGS
+from router.qr import render_print_png, render_print_svg
 
 log = logging.getLogger("huoma.admin")
 
@@ -384,7 +387,104 @@ async def reorder_groups(request: web.Request) -> web.Response:
     return _json({"store_id": store_id, "group_ids": order})
 
 
+# ---- entry codes ------------------------------------------------------------------------------
+
+# Generated codes avoid look-alikes (0/o, 1/l/i): ops sometimes type them from a poster.
+CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+CODE_LENGTH = 8
+
+
+def _entry_json(row: Any, base_url: str) -> dict[str, Any]:
+    code = row["code"]
+    return {
+        "code": code,
+        "kind": row["kind"],
+        "store_id": row["store_id"],
+        "store_name": row["store_name"],
+        "label": row["label"],
+        "created_at": _iso(row["created_at"]),
+        "url": f"{base_url}/s/{code}",
+        "qr_png": f"/admin/api/entries/{code}/qr.png",
+        "qr_svg": f"/admin/api/entries/{code}/qr.svg",
+    }
+
+
+async def list_entries(request: web.Request) -> web.Response:
+    """GET /admin/api/entries: entry codes, newest first, with their URLs and QR downloads."""
+    authorize(request)
+    q = request.query.get("q", "").strip() or None
+    limit, offset = _page(request)
+    with database_errors():
+        rows = await request.app[POOL].fetch(sql.LIST_ENTRIES, q, limit, offset)
+    base = request.app[SETTINGS].base_url
+    return _json(
+        {
+            "total": rows[0]["total"] if rows else 0,
+            "limit": limit,
+            "offset": offset,
+            "entries": [_entry_json(r, base) for r in rows],
+        }
+    )
+
+
+async def create_entry(request: web.Request) -> web.Response:
+    """POST /admin/api/entries {kind, store_id?, label?, code?}: a new entry code (generated
+    unless given). kind store pins the code to its store."""
+    actor = authorize(request)
+    body = await _json_body(request)
+    fields = {}
+    for name in ("code", "kind", "store_id", "label"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise BadInput(f"{name} must be a string", code="bad_entry")
+        fields[name] = (value or "").strip()
+    settings = request.app[SETTINGS]
+    pool = request.app[POOL]
+    with database_errors():
+        if fields["code"]:
+            if await pool.fetchval(sql.ENTRY_EXISTS, fields["code"]):
+                raise HuomaError(
+                    f"entry code {fields['code']!r} already exists", code="entry_exists", status=409
+                )
+        else:
+            while True:
+                fields["code"] = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+                if not await pool.fetchval(sql.ENTRY_EXISTS, fields["code"]):
+                    break
+        try:
+            await import_table(
+                pool, "entries", Table(tuple(fields), [(2, fields)]), timezone=settings.timezone
+            )
+        except ImportRejected as exc:
+            raise BadInput(
+                "; ".join(f"{e.column}: {e.message}" for e in exc.errors), code="bad_entry"
+            ) from None
+        row = await pool.fetchrow(sql.GET_ENTRY, fields["code"])
+    log.info("admin: %s created entry code %s (%s)", actor, fields["code"], fields["kind"])
+    return _json(_entry_json(row, settings.base_url), status=201)
+
+
+async def entry_qr(request: web.Request) -> web.Response:
+    """GET /admin/api/entries/{code}/qr.{png|svg}: the printable code for {base}/s/{code}."""
+    authorize(request)
+    code, fmt = request.match_info["code"], request.match_info["fmt"]
+    if fmt not in ("png", "svg"):
+        raise NotFound("entry QR codes come as .png or .svg", code="unknown_format")
+    with database_errors():
+        if not await request.app[POOL].fetchval(sql.ENTRY_EXISTS, code):
+            raise NotFound(f"no entry code {code!r}", code="entry_not_found")
+    url = f"{request.app[SETTINGS].base_url}/s/{code}"
+    if fmt == "png":
+        body = await asyncio.to_thread(render_print_png, url)
+        return attachment(body, "image/png", f"huoma-entry-{code}.png")
+    body = await asyncio.to_thread(render_print_svg, url)
+    return attachment(body, "image/svg+xml", f"huoma-entry-{code}.svg")
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/api/entries", list_entries, name="admin_entries")
+    app.router.add_post("/admin/api/entries", create_entry, name="admin_create_entry")
+    app.router.add_get("/admin/api/entries/{code}/qr.{fmt}", entry_qr, name="admin_entry_qr")
     app.router.add_get("/admin/api/health", health, name="admin_health")
     app.router.add_get("/admin/api/stores/{store_id}/groups", store_groups, name="admin_groups")
     app.router.add_put("/admin/api/stores/{store_id}/order", reorder_groups, name="admin_order")

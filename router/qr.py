@@ -8,8 +8,9 @@ import io
 from collections import OrderedDict
 
 import qrcode
-from qrcode.constants import ERROR_CORRECT_M
+from qrcode.constants import ERROR_CORRECT_M, ERROR_CORRECT_Q
 from qrcode.image.pil import PilImage
+from qrcode.image.svg import SvgPathFillImage
 
 from router.catalogue import Catalogue, Group, qr_signature
 from router.errors import NotFound
@@ -20,14 +21,41 @@ BOX_SIZE = 8
 BORDER = 4
 
 
-def render_png(payload: str) -> bytes:
-    """The QR code of `payload` as a PNG (black on white, error correction M)."""
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=BOX_SIZE, border=BORDER)
+# Printed entry codes live on counters and posters for years: error correction Q survives
+# scratches and glare, and 20 px modules print sharp at 8 cm and more.
+PRINT_BOX_SIZE = 20
+
+
+def _code(payload: str, correction: int, box_size: int) -> qrcode.QRCode:
+    code = qrcode.QRCode(error_correction=correction, box_size=box_size, border=BORDER)
     code.add_data(payload)
     code.make(fit=True)
-    image = code.make_image(image_factory=PilImage)
+    return code
+
+
+def _png(code: qrcode.QRCode) -> bytes:
     buf = io.BytesIO()
-    image.save(buf, format="PNG", optimize=True)
+    code.make_image(image_factory=PilImage).save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def render_png(payload: str) -> bytes:
+    """The QR code of `payload` as a PNG (black on white, error correction M)."""
+    return _png(_code(payload, ERROR_CORRECT_M, BOX_SIZE))
+
+
+def render_print_png(payload: str) -> bytes:
+    """A printable QR code (error correction Q, large modules) as a PNG."""
+    return _png(_code(payload, ERROR_CORRECT_Q, PRINT_BOX_SIZE))
+
+
+def render_print_svg(payload: str) -> bytes:
+    """A printable QR code as an SVG: one path on a white background (the quiet zone included),
+    scalable to any print size."""
+    buf = io.BytesIO()
+    _code(payload, ERROR_CORRECT_Q, PRINT_BOX_SIZE).make_image(image_factory=SvgPathFillImage).save(
+        buf
+    )
     return buf.getvalue()
 
 

@@ -352,6 +352,25 @@ FROM unnest($2::text[]) WITH ORDINALITY AS o(group_id, position)
 WHERE g.group_id = o.group_id AND g.store_id = $1 AND g.position <> o.position
 """
 
+# ---- entry codes (the ops console) -------------------------------------------------------------
+
+_ENTRIES = """
+SELECT e.code, e.kind, e.store_id, s.name AS store_name, e.label, e.created_at,
+       count(*) OVER () AS total
+FROM entries e
+LEFT JOIN stores s USING (store_id)
+"""
+LIST_ENTRIES = (
+    _ENTRIES
+    + """WHERE $1::text IS NULL OR e.code ILIKE '%' || $1 || '%' OR e.label ILIKE '%' || $1 || '%'
+ORDER BY e.created_at DESC, e.code
+LIMIT $2 OFFSET $3
+"""
+)
+GET_ENTRY = _ENTRIES + "WHERE e.code = $1"
+
+ENTRY_EXISTS = "SELECT EXISTS (SELECT 1 FROM entries WHERE code = $1)"
+
 # ---- exports (the import columns, as uploaded) ---------------------------------------------------
 
 # A store uploaded before source_area existed has only its GCJ-02 area: export it in GCJ-02.
