@@ -481,7 +481,37 @@ async def entry_qr(request: web.Request) -> web.Response:
     return attachment(body, "image/svg+xml", f"huoma-entry-{code}.svg")
 
 
+# ---- alerts -----------------------------------------------------------------------------------
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    """GET /admin/api/alerts[?open=1]: alerts, newest first, with what the webhook was told."""
+    authorize(request)
+    only_open = request.query.get("open", "").lower() in _TRUE
+    limit, offset = _page(request)
+    with database_errors():
+        rows = await request.app[POOL].fetch(sql.LIST_ALERTS, only_open, limit, offset)
+    alerts = [
+        {
+            "id": r["id"],
+            "kind": r["kind"],
+            "store_id": r["store_id"],
+            "store_name": r["store_name"],
+            "group_id": r["group_id"],
+            "message": r["message"],
+            "created_at": _iso(r["created_at"]),
+            "resolved_at": _iso(r["resolved_at"]),
+            "delivery": r["delivery"],
+            "notified_at": _iso(r["notified_at"]),
+        }
+        for r in rows
+    ]
+    total = rows[0]["total"] if rows else 0
+    return _json({"total": total, "limit": limit, "offset": offset, "alerts": alerts})
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/api/alerts", list_alerts, name="admin_alerts")
     app.router.add_get("/admin/api/entries", list_entries, name="admin_entries")
     app.router.add_post("/admin/api/entries", create_entry, name="admin_create_entry")
     app.router.add_get("/admin/api/entries/{code}/qr.{fmt}", entry_qr, name="admin_entry_qr")

@@ -1,5 +1,6 @@
 """The keeper: one worker per deployment sweeps group states and refills pools at the low-water
-mark through the group provider, and raises alerts for stores it cannot refill."""
+mark through the group provider, raises alerts (stores it cannot refill, stores on their
+fallback, groups about to expire) and posts them to the ops webhook."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from router import sql
+from router.alerts import KIND_FALLBACK, KIND_LOW, AlertSender, drain, raise_expiring
 from router.providers import GroupProvider, StoreRef
 from router.settings import Settings
 
@@ -19,12 +21,14 @@ log = logging.getLogger(__name__)
 # Stores refilled per sweep: a provider outage or a fresh import cannot start a stampede.
 MAX_CREATIONS_PER_SWEEP = 50
 
-ALERT_LOW = "low_groups"
-ALERT_FALLBACK = "on_fallback"
 
-
-async def sweep(pool: asyncpg.Pool, settings: Settings, provider: GroupProvider) -> int:
-    """One pass: states, then low stores. Returns how many groups were created."""
+async def sweep(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    provider: GroupProvider,
+    alerts: AlertSender | None = None,
+) -> int:
+    """One pass: states, then low stores, then alerts. Returns how many groups were created."""
     created = 0
     async with pool.acquire() as conn:
         await conn.fetch(sql.SWEEP_STATES, settings.display_cap, settings.expiry_margin_s)
@@ -58,7 +62,7 @@ async def sweep(pool: asyncpg.Pool, settings: Settings, provider: GroupProvider)
         for store_id in waiting:
             await conn.execute(
                 sql.RAISE_ALERT,
-                ALERT_LOW,
+                KIND_LOW,
                 store_id,
                 f"store {store_id} has fewer than {settings.low_water} usable groups; "
                 "upload new groups",
@@ -66,21 +70,35 @@ async def sweep(pool: asyncpg.Pool, settings: Settings, provider: GroupProvider)
         for store_id in empty:
             await conn.execute(
                 sql.RAISE_ALERT,
-                ALERT_FALLBACK,
+                KIND_FALLBACK,
                 store_id,
                 f"store {store_id} has no usable group; customers see its fallback",
             )
         # Only the stores seen this pass can still be low; a full scan would be needed to
         # resolve others, and LOW_STORES is bounded, so resolve only when nothing was cut off.
         if len(low) < MAX_CREATIONS_PER_SWEEP:
-            await conn.execute(sql.RESOLVE_ALERTS, ALERT_LOW, waiting)
-            await conn.execute(sql.RESOLVE_ALERTS, ALERT_FALLBACK, empty)
+            await conn.execute(sql.RESOLVE_ALERTS, KIND_LOW, waiting)
+            await conn.execute(sql.RESOLVE_ALERTS, KIND_FALLBACK, empty)
+        await raise_expiring(conn, settings)
+    if alerts is not None:
+        async with pool.acquire() as conn:
+            await alerts.deliver(conn)
     return created
 
 
 async def run(pool: asyncpg.Pool, settings: Settings, provider: GroupProvider) -> None:
     """Forever: hold the keeper lock (or wait for it), and sweep every keeper interval."""
     assert settings.database_url is not None
+    alerts = AlertSender(settings)
+    try:
+        await _lead(pool, settings, provider, alerts)
+    finally:
+        await drain(alerts)
+
+
+async def _lead(
+    pool: asyncpg.Pool, settings: Settings, provider: GroupProvider, alerts: AlertSender
+) -> None:
     while True:
         lock_conn: asyncpg.Connection | None = None
         try:
@@ -92,7 +110,7 @@ async def run(pool: asyncpg.Pool, settings: Settings, provider: GroupProvider) -
                 await asyncio.sleep(settings.keeper_interval_s)
             log.info("this worker is the keeper (provider: %s)", provider.name)
             while True:
-                created = await sweep(pool, settings, provider)
+                created = await sweep(pool, settings, provider, alerts)
                 if created:
                     log.info("keeper created %d group(s)", created)
                 await asyncio.sleep(settings.keeper_interval_s)

@@ -136,6 +136,67 @@ UPDATE alerts SET resolved_at = now()
 WHERE kind = $1 AND resolved_at IS NULL AND NOT (coalesce(store_id, '*') = ANY($2::text[]))
 """
 
+# A usable group that expires within $1 seconds (beyond the hand-out margin it is still shown).
+RAISE_EXPIRING_ALERTS = """
+INSERT INTO alerts (kind, store_id, group_id, message)
+SELECT $2, g.store_id, g.group_id,
+       format('group %s of store %s expires at %s', g.group_id, g.store_id,
+              to_char(g.expires_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI'))
+FROM groups g
+WHERE g.kind = 'group' AND g.state IN ('active', 'standby')
+  AND g.expires_at <= now() + make_interval(secs => $1)
+ON CONFLICT (kind, coalesce(store_id, '*'), coalesce(group_id, '*')) WHERE resolved_at IS NULL
+DO NOTHING
+"""
+
+# Renewed, retired, expired or gone: the expiring alert is over.
+RESOLVE_EXPIRING_ALERTS = """
+UPDATE alerts a SET resolved_at = now()
+WHERE a.kind = $2 AND a.resolved_at IS NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM groups g
+      WHERE g.group_id = a.group_id AND g.kind = 'group' AND g.state IN ('active', 'standby')
+        AND g.expires_at <= now() + make_interval(secs => $1))
+"""
+
+# Alerts not yet told to the webhook, oldest first, with their store's name.
+PENDING_ALERTS = """
+SELECT a.id, a.kind, a.store_id, a.group_id, a.message, a.created_at, s.name AS store_name,
+       EXISTS (
+           SELECT 1 FROM alerts p
+           WHERE p.kind = a.kind AND p.store_id IS NOT DISTINCT FROM a.store_id
+             AND p.group_id IS NOT DISTINCT FROM a.group_id AND p.delivery = 'sent'
+             AND p.notified_at > now() - make_interval(secs => $1)
+       ) AS cooling
+FROM alerts a
+LEFT JOIN stores s ON s.store_id = a.store_id
+WHERE a.delivery = 'pending'
+ORDER BY a.id
+LIMIT $2
+"""
+
+SET_ALERT_DELIVERY = """
+UPDATE alerts SET delivery = $2,
+    notified_at = CASE WHEN $2 = 'sent' THEN now() ELSE notified_at END
+WHERE id = ANY($1::bigint[])
+"""
+
+# A webhook that has refused an alert for a day will not take it: stop trying, keep the record.
+GIVE_UP_ALERTS = """
+UPDATE alerts SET delivery = 'failed'
+WHERE delivery = 'pending' AND created_at < now() - make_interval(secs => $1)
+"""
+
+LIST_ALERTS = """
+SELECT a.id, a.kind, a.store_id, s.name AS store_name, a.group_id, a.message, a.created_at,
+       a.resolved_at, a.delivery, a.notified_at, count(*) OVER () AS total
+FROM alerts a
+LEFT JOIN stores s ON s.store_id = a.store_id
+WHERE NOT $1 OR a.resolved_at IS NULL
+ORDER BY a.id DESC
+LIMIT $2 OFFSET $3
+"""
+
 PING = "SELECT 1"
 
 COUNT_STORES = "SELECT count(*) FROM stores"
