@@ -8,15 +8,16 @@ import contextlib
 import hmac
 import logging
 import secrets
+import zoneinfo
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import orjson
 from aiohttp import BodyPartReader, web
 
-from router import exports, sql
+from router import exports, funnel, sql
 from router.errors import BadInput, HuomaError, NotFound, Unauthorized, Unavailable
 from router.handlers import JSON
 from router.importer import FORMATS, KINDS, ImportRejected, Table, import_file, import_table
@@ -481,6 +482,66 @@ async def entry_qr(request: web.Request) -> web.Response:
     return attachment(body, "image/svg+xml", f"huoma-entry-{code}.svg")
 
 
+# ---- the scan funnel ----------------------------------------------------------------------------
+
+
+def _date(request: web.Request, name: str, default: date) -> date:
+    raw = request.query.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadInput(f"{name} must be a date like 2026-11-23", code="bad_date") from None
+
+
+def _funnel_query(request: web.Request) -> funnel.FunnelQuery:
+    settings = request.app[SETTINGS]
+    today = funnel.today(zoneinfo.ZoneInfo(settings.timezone))
+    last = _date(request, "to", today)
+    first = _date(request, "from", last - timedelta(days=6))
+    if first > last:
+        raise BadInput("from must not be after to", code="bad_date")
+    if (last - first).days + 1 > settings.funnel_max_days:
+        raise BadInput(
+            f"ask for at most {settings.funnel_max_days} days at a time (HUOMA_FUNNEL_MAX_DAYS)",
+            code="range_too_long",
+        )
+    raw_by = request.query.get("by", "day,store,entry")
+    wanted = {d.strip() for d in raw_by.split(",") if d.strip()}
+    unknown = wanted - set(funnel.DIMENSIONS)
+    if unknown:
+        raise BadInput(
+            f"by takes {', '.join(funnel.DIMENSIONS)}; not {', '.join(sorted(unknown))}",
+            code="bad_by",
+        )
+    by = tuple(d for d in funnel.DIMENSIONS if d in wanted)
+    store_id = request.query.get("store", "").strip() or None
+    entry = request.query.get("entry", "").strip() or None
+    return funnel.FunnelQuery(first, last, by, store_id, entry)
+
+
+async def funnel_stats(request: web.Request) -> web.Response:
+    """GET /admin/api/funnel?from=&to=&by=day,store,entry&store=&entry=: grouped rows and
+    totals."""
+    authorize(request)
+    q = _funnel_query(request)
+    limit, offset = _page(request, default=request.app[SETTINGS].admin_page_max)
+    with database_errors():
+        body = await funnel.query(request.app[POOL], q, request.app[SETTINGS], limit, offset)
+    return _json(body)
+
+
+async def funnel_csv(request: web.Request) -> web.Response:
+    """GET /admin/api/funnel.csv: the same rows, all of them, as CSV."""
+    authorize(request)
+    q = _funnel_query(request)
+    with database_errors():
+        body = await funnel.export_csv(request.app[POOL], q, request.app[SETTINGS])
+    name = f"huoma-funnel-{q.first.isoformat()}-{q.last.isoformat()}.csv"
+    return attachment(body, exports.CONTENT_TYPES["csv"], name)
+
+
 # ---- alerts -----------------------------------------------------------------------------------
 
 
@@ -511,6 +572,8 @@ async def list_alerts(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/api/funnel", funnel_stats, name="admin_funnel")
+    app.router.add_get("/admin/api/funnel.csv", funnel_csv, name="admin_funnel_csv")
     app.router.add_get("/admin/api/alerts", list_alerts, name="admin_alerts")
     app.router.add_get("/admin/api/entries", list_entries, name="admin_entries")
     app.router.add_post("/admin/api/entries", create_entry, name="admin_create_entry")

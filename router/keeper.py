@@ -1,6 +1,6 @@
 """The keeper: one worker per deployment sweeps group states and refills pools at the low-water
 mark through the group provider, raises alerts (stores it cannot refill, stores on their
-fallback, groups about to expire) and posts them to the ops webhook."""
+fallback, groups about to expire), posts them to the ops webhook, and rolls up the scan funnel."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from router import sql
+from router import funnel, sql
 from router.alerts import KIND_FALLBACK, KIND_LOW, AlertSender, drain, raise_expiring
 from router.providers import GroupProvider, StoreRef
 from router.settings import Settings
@@ -80,9 +80,10 @@ async def sweep(
             await conn.execute(sql.RESOLVE_ALERTS, KIND_LOW, waiting)
             await conn.execute(sql.RESOLVE_ALERTS, KIND_FALLBACK, empty)
         await raise_expiring(conn, settings)
-    if alerts is not None:
-        async with pool.acquire() as conn:
+    async with pool.acquire() as conn:
+        if alerts is not None:
             await alerts.deliver(conn)
+        await funnel.refresh(conn, settings)
     return created
 
 

@@ -23,10 +23,13 @@ UPDATE alerts SET delivery = 'off';
 ALTER TABLE scan_events ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY;
 CREATE INDEX scan_events_seq ON scan_events (seq);
 
--- One row per local day x store x entry ('' when there is none). Days are closed (rolled up)
--- once they are over; the current day is always read from scan_events.
+-- Per local day, rolled up at four grains: 0 the whole day, 1 per store, 2 per entry, 3 per
+-- store x entry (store_id and entry are '' where the grain does not split by them, and for
+-- events without one). Visitors are distinct within each row. Days are rolled up once they are
+-- over; the current day is always read from scan_events.
 CREATE TABLE funnel_daily (
     day              date NOT NULL,
+    grain            smallint NOT NULL CHECK (grain BETWEEN 0 AND 3),
     store_id         text NOT NULL,
     entry            text NOT NULL,
     scans            integer NOT NULL,
@@ -39,7 +42,7 @@ CREATE TABLE funnel_daily (
     no_location      integer NOT NULL,
     bad_input        integer NOT NULL,
     groups_shown     integer NOT NULL,
-    PRIMARY KEY (day, store_id, entry)
+    PRIMARY KEY (grain, day, store_id, entry)
 );
 
 -- Which days funnel_daily holds, and whether events arrived for them since (dirty).
