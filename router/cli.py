@@ -32,11 +32,9 @@ log = logging.getLogger("huoma")
 T = TypeVar("T")
 
 
-def resolve_secret(settings: Settings) -> Settings:
-    """The configured secret, or one generated once into data_dir/secret (mode 0600)."""
-    if settings.secret:
-        return settings
-    path = settings.data_dir / "secret"
+def _kept_secret(settings: Settings, name: str) -> str:
+    """A random secret generated once into data_dir/name (mode 0600) and read back after."""
+    path = settings.data_dir / name
     if not path.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -45,7 +43,14 @@ def resolve_secret(settings: Settings) -> Settings:
     value = path.read_text().strip()
     if len(value) < 16:
         raise SettingsError(f"{path} holds a secret shorter than 16 characters")
-    return settings.with_(secret=value)
+    return value
+
+
+def resolve_secret(settings: Settings) -> Settings:
+    """The configured secret, or one generated once into data_dir/secret."""
+    if settings.secret:
+        return settings
+    return settings.with_(secret=_kept_secret(settings, "secret"))
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -221,6 +226,10 @@ async def _load_demo(pool: asyncpg.Pool, stores: int, timezone: str) -> bool:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    # The demo opens the ops page with a token of its own unless tokens are configured (`serve`
+    # never does: without HUOMA_ADMIN_TOKENS its admin API stays closed).
+    if not settings.admin_tokens:
+        settings = settings.with_(admin_tokens=(_kept_secret(settings, "demo-admin-token"),))
     loaded = _run(
         _with_pool(settings, lambda pool: _load_demo(pool, args.stores, settings.timezone))
     )
@@ -237,6 +246,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
             f"  {base}/openapi.yaml\n"
             f"  {base}/metrics\n"
             f"  {base}/readyz\n"
+            f"  {base}/s/demo  (the customer page)\n"
+            f"  {base}/admin  (the ops page; token in {settings.data_dir / 'demo-admin-token'} "
+            "unless HUOMA_ADMIN_TOKENS is set)\n"
             "Stop with Ctrl-C.",
             flush=True,
         )

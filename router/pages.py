@@ -1,5 +1,6 @@
-"""The customer page: /s/{entry} and its assets, with security headers on every response, and
-the optional WeChat JS-SDK signature the page uses to ask WeChat for its location."""
+"""The customer page (/s/{entry}) and the ops page (/admin) with their assets and security headers
+on every response, and the optional WeChat JS-SDK signature the customer page uses to ask WeChat
+for its location."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from router.settings import Settings
 WX_SDK = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
 
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+ADMIN_ASSETS = {"admin.js": "text/javascript", "admin.css": "text/css"}
 
 
 # Everything comes from this origin; the page needs no inline script or style, no frames, no
@@ -32,6 +34,11 @@ def csp(wechat: bool) -> str:
 
 
 CSP = csp(False)
+# The ops page shows QR images it fetched with the token, as blob: URLs.
+ADMIN_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -48,20 +55,32 @@ def default_static_dir() -> Path:
 
 
 class Pages:
-    """Reads the page and assets once; the page links assets by content hash, so they can be
+    """Reads a page and its assets once; the page links assets by content hash, so they can be
     cached for a year while a new release is picked up at once."""
 
-    def __init__(self, static_dir: Path, wechat: bool = False) -> None:
-        h5 = static_dir / "h5"
-        if not (h5 / "index.html").is_file():
-            raise FileNotFoundError(f"the customer page is missing: {h5 / 'index.html'}")
-        self.assets = {name: (h5 / name).read_bytes() for name in ASSETS}
+    def __init__(
+        self,
+        folder: Path,
+        assets: dict[str, str] = ASSETS,
+        *,
+        wechat: bool = False,
+        policy: str | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        if not (folder / "index.html").is_file():
+            raise FileNotFoundError(f"a page is missing: {folder / 'index.html'}")
+        self.kinds = assets
+        self.assets = {name: (folder / name).read_bytes() for name in assets}
         digest = hashlib.sha256(b"".join(self.assets[n] for n in sorted(self.assets)))
         self.version = digest.hexdigest()[:12]
-        page = (h5 / "index.html").read_bytes().replace(b"{{v}}", self.version.encode())
+        page = (folder / "index.html").read_bytes().replace(b"{{v}}", self.version.encode())
         sdk = f'<script src="{WX_SDK}" defer></script>\n'.encode() if wechat else b""
         self.page = page.replace(b"<!--wx-->\n", sdk)
-        self.headers = {**PAGE_HEADERS, "Content-Security-Policy": csp(wechat)}
+        self.headers = {
+            **PAGE_HEADERS,
+            "Content-Security-Policy": policy or csp(wechat),
+            **(extra_headers or {}),
+        }
 
     async def page_handler(self, request: web.Request) -> web.Response:
         # Any entry code serves the page, known or not: a printed code must never break. The
@@ -72,7 +91,7 @@ class Pages:
 
     async def asset_handler(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        kind = ASSETS.get(name)
+        kind = self.kinds.get(name)
         if kind is None:
             raise NotFound("no such file", code="not_found")
         cache = (
@@ -84,7 +103,7 @@ class Pages:
             body=self.assets[name],
             content_type=kind,
             charset="utf-8",
-            headers={**PAGE_HEADERS, "Cache-Control": cache},
+            headers={**self.headers, "Cache-Control": cache},
         )
 
 
@@ -130,10 +149,19 @@ class WeChatConfig:
 def add_routes(app: web.Application) -> None:
     settings = app[SETTINGS]
     wechat = WeChatConfig(settings)
-    pages = Pages(
-        Path(settings.static_dir) if settings.static_dir else default_static_dir(), wechat.enabled
+    static = Path(settings.static_dir) if settings.static_dir else default_static_dir()
+    pages = Pages(static / "h5", wechat=wechat.enabled)
+    # The ops page is static too: it holds no data until the token it is given opens the API.
+    ops = Pages(
+        static / "admin",
+        ADMIN_ASSETS,
+        policy=ADMIN_CSP,
+        extra_headers={"Permissions-Policy": "geolocation=(), camera=(), microphone=()"},
     )
     app.router.add_get("/api/v1/wx-config", wechat.handler, name="wx_config")
     app.router.add_get("/s/", pages.page_handler, name="page_generic")
     app.router.add_get(r"/s/{entry:[^/]{0,200}}", pages.page_handler, name="page")
     app.router.add_get(r"/static/h5/{name}", pages.asset_handler, name="asset")
+    app.router.add_get("/admin", ops.page_handler, name="admin_page")
+    app.router.add_get("/admin/", ops.page_handler, name="admin_page_slash")
+    app.router.add_get(r"/static/admin/{name}", ops.asset_handler, name="admin_asset")

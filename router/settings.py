@@ -347,7 +347,8 @@ SETTINGS_DOC: dict[str, str] = {
     "wechat_jsapi_ticket": "Current jsapi_ticket of that account (valid 7200 s: whoever holds the "
     "account's access token refreshes this setting). With the AppID set, the page prefers "
     "wx.getLocation(gcj02).",
-    "static_dir": "Directory holding h5/ (the customer page). Unset: static/ beside the code "
+    "static_dir": "Directory holding h5/ (the customer page) and admin/ (the ops page). Unset: "
+    "static/ beside the code "
     "(the Docker image sets /opt/huoma/static).",
     "timezone": "Time zone for upload times written without one.",
     "import_max_bytes": "Largest import file, bytes.",

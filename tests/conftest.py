@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -196,3 +197,30 @@ async def eventually(check: Any, within: float = 5.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+# ---- a real headless Chromium (Debian's) for the page tests --------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_PRESENT = Path(CHROMIUM).exists()
+ARTIFACTS_ROOT = Path(__file__).resolve().parent.parent / "test-artifacts"
+# As root in a container, with a closed network: no sandbox, no background traffic to Google.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Any]:
+    if not CHROMIUM_PRESENT:
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run bash tests/run (it installs it)")
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

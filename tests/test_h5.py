@@ -5,9 +5,6 @@ test-artifacts/h5/."""
 from __future__ import annotations
 
 import io
-import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,37 +16,16 @@ from geo.coords import gcj02_to_wgs84
 from router.app import create_app
 from router.importer import import_file
 
-from .conftest import group_row, seed, store_row
-
-playwright_api = pytest.importorskip("playwright.async_api")
+from .conftest import ARTIFACTS_ROOT, group_row, seed, store_row
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "h5"
-CHROMIUM_PRESENT = Path(CHROMIUM).exists()
+ARTIFACTS = ARTIFACTS_ROOT / "h5"
 VIEWPORT = {"width": 375, "height": 667}
-# As root in a container, with a closed network: no sandbox, no background traffic to Google.
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 # GCJ-02 store positions; the phone reports WGS-84.
 S1 = (31.2304, 121.4737)
 S2 = (31.2322, 121.4760)
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Any]:
-    if not CHROMIUM_PRESENT:
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run bash tests/run (it installs it)")
-    async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture
