@@ -100,11 +100,20 @@ async def test_csv_in_gb18030_and_json_go_through_the_same_checks(
     pool: asyncpg.Pool, make_client: Any
 ) -> None:
     client = await make_client()
-    csv = "store_id,name,city,address,lat,lng,coord\nS1,静安寺店,上海,南京西路,31.22,121.44,gcj02\nS2,,上海,x,abc,121.4,gcj02\n"
+    csv = (
+        "store_id,name,city,address,lat,lng,coord\n"
+        "S1,静安寺店,上海,南京西路,31.22,121.44,gcj02\n"
+        "S2,,上海,x,abc,121.4,gcj02\n"
+        "S3,徐家汇店,上海,x,31.19,121.43,百度\n"
+        "S1,重复,上海,x,31.2,121.4,gcj02\n"
+    )
     response = await post(client, "stores", csv.encode("gb18030"), "stores.csv")
+    assert response.status == 422
     assert [(e["row"], e["column"]) for e in (await response.json())["error"]["errors"]] == [
         (3, "name"),
         (3, "lat"),
+        (4, "coord"),
+        (5, "store_id"),
     ]
     rows = [
         {
@@ -125,12 +134,24 @@ async def test_csv_in_gb18030_and_json_go_through_the_same_checks(
             "lng": 200,
             "coord": "gcj02",
         },
+        {
+            "store_id": "S3",
+            "name": "c",
+            "city": "上海",
+            "address": "",
+            "lat": 0,
+            "lng": 0,
+            "coord": "wgs84",
+        },
     ]
     response = await post(client, "stores", json.dumps(rows).encode(), "stores.json")
+    assert response.status == 422
     assert [(e["row"], e["column"]) for e in (await response.json())["error"]["errors"]] == [
         (2, "city"),
         (2, "lng"),
+        (3, "lat"),
     ]
+    assert await pool.fetchval("SELECT count(*) FROM stores") == 0
 
 
 async def test_a_browser_form_upload_works_too(pool: asyncpg.Pool, make_client: Any) -> None:
