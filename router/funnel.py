@@ -31,8 +31,10 @@ import asyncpg
 from router import sql
 from router.settings import Settings
 
-# Finished days rolled up per keeper pass: catching up after a long outage stays gentle.
+# Finished days rolled up per keeper pass, and new events looked at per pass: catching up on a
+# large history (or after a long outage) is spread over many passes, never one long stall.
 DAYS_PER_PASS = 7
+EVENTS_PER_PASS = 1_000_000
 
 DIMENSIONS = {
     "day": ("b.day", "b.day"),
@@ -50,24 +52,33 @@ def day_start(day: date, tz: zoneinfo.ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
 
 
+async def _long(conn: asyncpg.Connection, settings: Settings) -> None:
+    """Within a transaction: allow this one funnel_timeout_s on the server."""
+    await conn.execute(sql.LONG_STATEMENTS, f"{int(settings.funnel_timeout_s * 1000)}ms")
+
+
 async def refresh(conn: asyncpg.Connection, settings: Settings) -> int:
     """Mark days that got new events, and roll up finished ones. Returns days rolled up."""
     tz = zoneinfo.ZoneInfo(settings.timezone)
+    timeout = settings.funnel_timeout_s
     async with conn.transaction():
+        await _long(conn, settings)
         last = await conn.fetchval(sql.FUNNEL_STATE)
-        top = await conn.fetchval(sql.MAX_EVENT_SEQ)
+        top = min(await conn.fetchval(sql.MAX_EVENT_SEQ), last + EVENTS_PER_PASS)
         if top > last:
-            await conn.execute(sql.MARK_FUNNEL_DAYS, last, top, settings.timezone)
+            await conn.execute(sql.MARK_FUNNEL_DAYS, last, top, settings.timezone, timeout=timeout)
             await conn.execute(sql.SET_FUNNEL_SEQ, top)
     days = [r["day"] for r in await conn.fetch(sql.DIRTY_FUNNEL_DAYS, today(tz), DAYS_PER_PASS)]
     for day in days:
         async with conn.transaction():
+            await _long(conn, settings)
             await conn.execute(sql.DELETE_FUNNEL_DAY, day)
             await conn.execute(
                 sql.ROLL_UP_FUNNEL_DAY,
                 day,
                 day_start(day, tz),
                 day_start(day + timedelta(days=1), tz),
+                timeout=timeout,
             )
             await conn.execute(sql.CLOSE_FUNNEL_DAY, day)
     return len(days)
@@ -134,11 +145,13 @@ async def query(
     pool: asyncpg.Pool, q: FunnelQuery, settings: Settings, limit: int, offset: int
 ) -> dict[str, Any]:
     """One page of rows grouped by q.by, the number of such rows, and the totals."""
-    async with pool.acquire() as conn:
+    timeout = settings.funnel_timeout_s
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        await _long(conn, settings)
         args = await arguments(conn, q, settings, q.by)
-        rows = await conn.fetch(statement(q.by, paged=True), *args, limit, offset)
+        rows = await conn.fetch(statement(q.by, paged=True), *args, limit, offset, timeout=timeout)
         whole = await arguments(conn, q, settings, ())
-        totals = await conn.fetchrow(statement((), paged=False), *whole)
+        totals = await conn.fetchrow(statement((), paged=False), *whole, timeout=timeout)
     return {
         "from": q.first.isoformat(),
         "to": q.last.isoformat(),
@@ -153,9 +166,12 @@ async def query(
 
 async def export_csv(pool: asyncpg.Pool, q: FunnelQuery, settings: Settings) -> bytes:
     """Every row grouped by q.by, as CSV (UTF-8 with a BOM, for Excel)."""
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        await _long(conn, settings)
         args = await arguments(conn, q, settings, q.by)
-        records = await conn.fetch(statement(q.by, paged=False), *args)
+        records = await conn.fetch(
+            statement(q.by, paged=False), *args, timeout=settings.funnel_timeout_s
+        )
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     header = [c for d in q.by for c in (("store_id", "store_name") if d == "store" else (d,))]

@@ -83,7 +83,12 @@ async def sweep(
     async with pool.acquire() as conn:
         if alerts is not None:
             await alerts.deliver(conn)
-        await funnel.refresh(conn, settings)
+    try:
+        async with pool.acquire() as conn:
+            await funnel.refresh(conn, settings)
+    except (asyncpg.PostgresError, TimeoutError) as exc:
+        # Statistics must never stop the group sweeps: log, and try again next pass.
+        log.warning("keeper: funnel rollup failed (%s); retrying next pass", exc)
     return created
 
 

@@ -91,6 +91,7 @@ class Settings:
     alert_expiry_h: float = 24.0
     alert_timeout_s: float = 5.0
     funnel_max_days: int = 366
+    funnel_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
         _check_positive("HUOMA_DB_POOL_MAX", self.db_pool_max)
@@ -131,6 +132,7 @@ class Settings:
         _check_positive("HUOMA_ALERT_EXPIRY_H", self.alert_expiry_h)
         _check_positive("HUOMA_ALERT_TIMEOUT_S", self.alert_timeout_s)
         _check_range("HUOMA_FUNNEL_MAX_DAYS", self.funnel_max_days, 1, 3_660)
+        _check_positive("HUOMA_FUNNEL_TIMEOUT_S", self.funnel_timeout_s)
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(
                 f"HUOMA_LOG_LEVEL={self.log_level!r}: use one of {', '.join(_LOG_LEVELS)}"
@@ -296,6 +298,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "alert_expiry_h": _float,
     "alert_timeout_s": _float,
     "funnel_max_days": _int,
+    "funnel_timeout_s": _float,
 }
 
 # name -> what it is; the defaults come from the dataclass. Printed by `huoma settings`.
@@ -361,6 +364,8 @@ SETTINGS_DOC: dict[str, str] = {
     "alert_expiry_h": "A usable group expiring within this many hours raises an alert.",
     "alert_timeout_s": "Timeout of one webhook post, seconds.",
     "funnel_max_days": "Longest date range one funnel query may ask for, days.",
+    "funnel_timeout_s": "Timeout of one funnel query or one day's rollup, seconds (they read "
+    "far more rows than anything else, so HUOMA_DB_TIMEOUT_S does not apply to them).",
 }
 
 

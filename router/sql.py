@@ -486,6 +486,9 @@ FUNNEL_STATE = "SELECT last_seq FROM funnel_state WHERE id = 1 FOR UPDATE"
 
 MAX_EVENT_SEQ = "SELECT coalesce(max(seq), 0) FROM scan_events"
 
+# For this transaction only: the funnel reads many rows, beyond the pool's statement timeout.
+LONG_STATEMENTS = "SELECT set_config('statement_timeout', $1, true)"
+
 # Local days ($3) that received events since the last pass: their rollup is stale.
 MARK_FUNNEL_DAYS = """
 INSERT INTO funnel_days (day, dirty)
