@@ -130,6 +130,9 @@ def supervise(settings: Settings, workers: int) -> int:
         "HUOMA_HOST": settings.host,
         "HUOMA_PORT": str(settings.port),
         "HUOMA_DATA_DIR": str(settings.data_dir),
+        # What the command line decided (the demo's provider and token) holds in workers too.
+        "HUOMA_GROUP_PROVIDER": settings.group_provider,
+        "HUOMA_ADMIN_TOKENS": ",".join(settings.admin_tokens),
     }
     command = [sys.executable, "-m", "router.cli", "serve", "--reuse-port"]
     stopping = False
@@ -253,6 +256,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    if args.workers > 1:
+        started()
+        return supervise(settings, args.workers)
     _run(serve(settings, on_started=started))
     return 0
 
@@ -290,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--host", help="address to listen on (default: HUOMA_HOST)")
     d.add_argument("--port", type=int, help="port to listen on (default: HUOMA_PORT)")
+    d.add_argument(
+        "--workers", type=int, default=1, help="worker processes (default 1; one per core)"
+    )
 
     i = sub.add_parser(
         "import",
@@ -328,14 +337,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = resolve_secret(settings)
         settings, embedded = resolve_database(settings)
-        if args.command == "serve":
+        if args.command in ("serve", "demo"):
             if args.workers < 1:
                 print("huoma: --workers must be at least 1", file=sys.stderr)
                 return 2
+            if args.workers > 1 and settings.port == 0:
+                print("huoma: --workers needs a fixed port, not 0", file=sys.stderr)
+                return 2
+        if args.command == "serve":
             if args.workers > 1:
-                if settings.port == 0:
-                    print("huoma: --workers needs a fixed port, not 0", file=sys.stderr)
-                    return 2
                 return supervise(settings, args.workers)
             _run(serve(settings, reuse_port=args.reuse_port))
             return 0

@@ -58,6 +58,8 @@ BRAND = "*"  # store_id of the brand-wide fallback
 PERSONAL_GROUP_CODE = re.compile(r"^https?://weixin\.qq\.com/g/", re.IGNORECASE)
 
 MAX_ERRORS_REPORTED = 1_000
+# Imports that change at least this many rows refresh the table's planner statistics.
+ANALYZE_ROWS = 1_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -806,7 +808,9 @@ async def import_rows(
                     raise _Rollback
                 await conn.execute(sql.NOTIFY_CATALOGUE, kind)
         except _Rollback:
-            pass
+            return summary
+        if summary.inserted + summary.updated >= ANALYZE_ROWS:
+            await conn.execute(sql.ANALYZE_AFTER_IMPORT[kind])
     return summary
 
 

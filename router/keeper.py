@@ -57,7 +57,10 @@ async def sweep(
             )
             if pk is not None:
                 created += 1
-                await conn.execute(sql.NOTIFY_CATALOGUE, "keeper")
+    if created:
+        # One reload per sweep, not one per group: each reload rebuilds every worker's catalogue.
+        async with pool.acquire() as conn:
+            await conn.execute(sql.NOTIFY_CATALOGUE, "keeper")
     async with pool.acquire() as conn, conn.transaction():
         for store_id in waiting:
             await conn.execute(
