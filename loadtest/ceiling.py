@@ -172,6 +172,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record a py-spy profile of Huoma during the first timed route run into this file "
+        "(raw collapsed stacks; needs py-spy)",
+    )
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
@@ -238,7 +244,19 @@ def main() -> int:
         for round_no in range(args.rounds):
             for name, (port, script) in scripts.items():
                 wrk(port, script, args.warmup, args.connections)
+                spy = None
+                if args.profile and name in ("route", "qr") and round_no == 0:
+                    out = args.profile.with_name(f"{args.profile.stem}-{name}{args.profile.suffix}")
+                    spy = subprocess.Popen(
+                        [shutil.which("py-spy") or "py-spy", "record", "-p", str(procs[1].pid),
+                         "-d", str(args.seconds), "-r", "250", "-f", "raw", "-o", str(out),
+                         "--nonblocking"],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
                 result = wrk(port, script, args.seconds, args.connections)
+                if spy is not None:
+                    spy.wait(timeout=60)
                 print(
                     f"round {round_no + 1} {name:5s}: {result.rps:9.0f} req/s  "
                     f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "

@@ -8,14 +8,14 @@ import functools
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
 from router import admin, keeper, pages, sql
-from router.catalogue import Catalogue, CatalogueRef, build_catalogue
+from router.catalogue import Catalogue, CatalogueRef, Store, add_groups, build_catalogue
 from router.db import create_pool, migrate
 from router.events import Journal
 from router.handlers import add_routes, observe
@@ -126,14 +126,14 @@ async def load_catalogue(app: web.Application) -> Catalogue:
     )
 
 
-def _want_initial_leases(app: web.Application, cat: Catalogue) -> None:
+def _want_initial_leases(app: web.Application, stores: Iterable[Store]) -> None:
     """Lease the first two usable groups of every store ahead of the first scan, so that a worker
     that never served a store's active group still has its successor when that one fills."""
     live = app[LIVE]
     book = live.leases
     now = time.time()
     margin = app[SETTINGS].expiry_margin_s
-    for store in cat.stores:
+    for store in stores:
         ahead = 0
         for g in store.groups:
             count = live.members.get(g.pk, g.member_count)
@@ -151,7 +151,7 @@ def _want_initial_leases(app: web.Application, cat: Catalogue) -> None:
 def _install(app: web.Application, new: Catalogue) -> None:
     metrics = app[METRICS]
     app[CATALOGUE].swap(new)
-    _want_initial_leases(app, new)
+    _want_initial_leases(app, new.stores)
     # A catalogue is millions of long-lived objects; left to the cyclic collector, every full
     # collection walks all of them (pauses of hundreds of ms under load). Freezing moves what
     # exists now out of its sight; reference counting still frees a replaced catalogue.
@@ -159,6 +159,64 @@ def _install(app: web.Application, new: Catalogue) -> None:
     metrics.reloads.labels("ok").inc()
     metrics.catalogue_loaded.set(new.built_at)
     metrics.catalogue_build.set(new.build_seconds)
+
+
+class Changes:
+    """What notifications asked for since the last reload: everything, or just new groups."""
+
+    __slots__ = ("dirty", "everything", "new_groups")
+
+    def __init__(self) -> None:
+        self.dirty = asyncio.Event()
+        self.everything = False
+        self.new_groups: set[int] = set()
+
+    def note(self, payload: str) -> None:
+        if payload.startswith(sql.NEW_GROUPS_PREFIX):
+            try:
+                self.new_groups.update(
+                    int(p) for p in payload[len(sql.NEW_GROUPS_PREFIX) :].split(",")
+                )
+            except ValueError:
+                self.everything = True
+        else:
+            self.everything = True
+        self.dirty.set()
+
+    def take(self) -> tuple[bool, set[int]]:
+        taken = (self.everything, self.new_groups)
+        self.everything, self.new_groups = False, set()
+        self.dirty.clear()
+        return taken
+
+
+async def add_new_groups(app: web.Application, lock: asyncio.Lock, pks: set[int]) -> None:
+    """Add the keeper's new groups to the current catalogue; rebuild it when that is not enough
+    (a group that is not new after all, a store this worker does not know yet)."""
+    settings = app[SETTINGS]
+    async with lock:
+        try:
+            async with app[POOL].acquire() as conn:
+                rows = await conn.fetch(sql.SELECT_GROUPS_BY_PK, sorted(pks))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            app[METRICS].reloads.labels("error").inc()
+            log.exception("reading new groups failed; keeping the current catalogue")
+            return
+        patched = add_groups(
+            app[CATALOGUE].current,
+            rows,
+            secret=settings.secret.encode(),
+            base_url=settings.base_url,
+            default_display_cap=settings.display_cap,
+        )
+        if patched is not None:
+            new, changed = patched
+            app[CATALOGUE].swap(new)
+            _want_initial_leases(app, changed)
+            app[METRICS].reloads.labels("patch").inc()
+            log.info("catalogue: %d new group(s) added", len(rows))
+            return
+    await reload(app, lock)
 
 
 async def reload(app: web.Application, lock: asyncio.Lock) -> None:
@@ -172,7 +230,7 @@ async def reload(app: web.Application, lock: asyncio.Lock) -> None:
         _install(app, new)
 
 
-async def _subscribe(app: web.Application, dirty: asyncio.Event) -> asyncpg.Connection:
+async def _subscribe(app: web.Application, changes: Changes) -> asyncpg.Connection:
     settings = app[SETTINGS]
     members = app[LIVE].members
     assert settings.database_url is not None
@@ -183,13 +241,13 @@ async def _subscribe(app: web.Application, dirty: asyncio.Event) -> asyncpg.Conn
             members[int(pk)] = int(count)
 
     conn = await asyncpg.connect(settings.database_url, timeout=settings.db_connect_timeout_s)
-    await conn.add_listener(sql.CATALOGUE_CHANNEL, lambda *_: dirty.set())
+    await conn.add_listener(sql.CATALOGUE_CHANNEL, lambda *args: changes.note(args[3]))
     await conn.add_listener(sql.MEMBERS_CHANNEL, on_members)
     return conn
 
 
 async def _listen(
-    app: web.Application, lock: asyncio.Lock, conn: asyncpg.Connection, dirty: asyncio.Event
+    app: web.Application, lock: asyncio.Lock, conn: asyncpg.Connection, changes: Changes
 ) -> None:
     """Reload on every NOTIFY; reconnect (and reload, to catch missed changes) after a loss."""
     settings = app[SETTINGS]
@@ -198,13 +256,16 @@ async def _listen(
         try:
             while not conn.is_closed():
                 try:
-                    await asyncio.wait_for(dirty.wait(), LISTEN_KEEPALIVE_S)
+                    await asyncio.wait_for(changes.dirty.wait(), LISTEN_KEEPALIVE_S)
                 except TimeoutError:
                     await conn.fetchval(sql.PING, timeout=settings.db_timeout_s)
                     continue
                 await asyncio.sleep(RELOAD_DEBOUNCE_S)
-                dirty.clear()
-                await reload(app, lock)
+                everything, new_groups = changes.take()
+                if everything:
+                    await reload(app, lock)
+                elif new_groups:
+                    await add_new_groups(app, lock, new_groups)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             log.warning("reload listener lost its connection (%s); reconnecting", exc)
         finally:
@@ -212,22 +273,22 @@ async def _listen(
                 await conn.close(timeout=1.0)
         while True:
             try:
-                conn = await _subscribe(app, dirty)
+                conn = await _subscribe(app, changes)
                 break
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                 log.warning("reload listener cannot connect (%s); retrying in %.1fs", exc, retry)
                 await asyncio.sleep(retry)
                 retry = min(retry * 2, LISTEN_RETRY_MAX_S)
         retry = 0.5
-        dirty.set()  # changes may have happened while we were away
+        changes.note("reconnected")  # changes may have happened while we were away
 
 
 async def catalogue(app: web.Application) -> AsyncIterator[None]:
     lock = asyncio.Lock()
-    dirty = asyncio.Event()
+    changes = Changes()
     # Subscribe first, then load: a change committed between the two is then seen twice (harmless)
     # rather than never.
-    conn = await _subscribe(app, dirty)
+    conn = await _subscribe(app, changes)
     try:
         # The first load is not forgiving: a worker that cannot read its catalogue must not serve.
         _install(app, await load_catalogue(app))
@@ -237,7 +298,7 @@ async def catalogue(app: web.Application) -> AsyncIterator[None]:
     except BaseException:
         await conn.close()
         raise
-    async with running(_listen(app, lock, conn, dirty), "huoma-reload-listener"):
+    async with running(_listen(app, lock, conn, changes), "huoma-reload-listener"):
         yield
 
 

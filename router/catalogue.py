@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -125,6 +125,84 @@ def _epoch(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
 
+def make_group(
+    r: Mapping[str, Any], secret: bytes, base_url: str, default_display_cap: int
+) -> Group:
+    """A group from its database row, with its signed QR URL and its JSON fragment."""
+    pk = int(r["id"])
+    version = int(r["qr_version"])
+    sig = qr_signature(secret, pk, version)
+    qr_url = f"{base_url}/qr/{pk}.png?v={version}&s={sig}"
+    return Group(
+        pk=pk,
+        group_id=r["group_id"],
+        store_id=r["store_id"],
+        name=r["name"],
+        qr_payload=r["qr_payload"],
+        qr_version=version,
+        capacity=int(r["capacity"]),
+        member_count=r["member_count"],
+        expires_at=_epoch(r["expires_at"]),
+        position=int(r["position"]),
+        qr_url=qr_url,
+        kind=r["kind"],
+        display_cap=r["display_cap"] or default_display_cap,
+        json=orjson.dumps({"id": r["group_id"], "name": r["name"], "qr_url": qr_url}),
+        csv_id=csv_field(r["group_id"]),
+    )
+
+
+def add_groups(
+    cat: Catalogue,
+    group_rows: Iterable[Mapping[str, Any]],
+    *,
+    secret: bytes,
+    base_url: str,
+    default_display_cap: int = 500,
+) -> tuple[Catalogue, list[Store]] | None:
+    """The catalogue with new groups added to their stores, sharing everything else (stores'
+    positions, the index, the areas) with `cat`; and the stores that changed. None when the rows
+    are not just new groups of known stores: then only a full build is right."""
+    started = time.perf_counter()
+    new: dict[str, list[Group]] = {}
+    for r in group_rows:
+        g = make_group(r, secret, base_url, default_display_cap)
+        store_id = g.store_id
+        if g.pk in cat.groups_by_pk or g.kind != "group" or store_id not in cat.by_id:
+            return None
+        assert store_id is not None  # a known store
+        new.setdefault(store_id, []).append(g)
+    if not new:
+        return None
+    stores = list(cat.stores)
+    by_id = dict(cat.by_id)
+    groups_by_pk = dict(cat.groups_by_pk)
+    changed: list[Store] = []
+    for store_id, added in new.items():
+        old = cat.by_id[store_id]
+        pool = sorted((*old.groups, *added), key=lambda g: (g.position, g.pk))
+        store = replace(old, groups=tuple(pool))
+        stores[cat.position[store_id]] = store
+        by_id[store_id] = store
+        changed.append(store)
+        for g in added:
+            groups_by_pk[g.pk] = g
+    cities = {s.city for s in changed}
+    by_city = dict(cat.stores_by_city)
+    for city in cities:
+        by_city[city] = tuple(by_id[s.store_id] for s in cat.stores_by_city[city])
+    patched = replace(
+        cat,
+        stores=tuple(stores),
+        by_id=by_id,
+        groups_by_pk=groups_by_pk,
+        stores_by_city=by_city,
+        built_at=time.time(),
+        build_seconds=time.perf_counter() - started,
+    )
+    return patched, changed
+
+
 def build_catalogue(
     store_rows: Sequence[Mapping[str, Any]],
     group_rows: Iterable[Mapping[str, Any]],
@@ -142,27 +220,8 @@ def build_catalogue(
     fallbacks: dict[str | None, Group] = {}
     groups_by_pk: dict[int, Group] = {}
     for r in group_rows:
-        pk = int(r["id"])
-        version = int(r["qr_version"])
-        sig = qr_signature(secret, pk, version)
-        qr_url = f"{base_url}/qr/{pk}.png?v={version}&s={sig}"
-        g = Group(
-            pk=pk,
-            group_id=r["group_id"],
-            store_id=r["store_id"],
-            name=r["name"],
-            qr_payload=r["qr_payload"],
-            qr_version=version,
-            capacity=int(r["capacity"]),
-            member_count=r["member_count"],
-            expires_at=_epoch(r["expires_at"]),
-            position=int(r["position"]),
-            qr_url=qr_url,
-            kind=r["kind"],
-            display_cap=r["display_cap"] or default_display_cap,
-            json=orjson.dumps({"id": r["group_id"], "name": r["name"], "qr_url": qr_url}),
-            csv_id=csv_field(r["group_id"]),
-        )
+        g = make_group(r, secret, base_url, default_display_cap)
+        pk = g.pk
         if g.kind == "fallback":
             fallbacks[g.store_id] = g
         elif g.store_id is not None:  # always, for kind "group" (a table constraint)

@@ -66,7 +66,7 @@ class Metrics:
         )
         self.reloads = Counter(
             "huoma_catalogue_reloads_total",
-            "Catalogue reloads by result (ok, error).",
+            "Catalogue reloads by result (ok: rebuilt, patch: new groups added, error).",
             ("result",),
             registry=self.registry,
         )

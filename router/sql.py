@@ -43,6 +43,16 @@ ORDER BY g.store_id, g.position, g.id
 
 SELECT_ENTRIES = "SELECT code, kind, store_id, label FROM entries ORDER BY code"
 
+# New groups announced by the keeper ("groups:pk,pk,..."): workers add just these.
+SELECT_GROUPS_BY_PK = """
+SELECT g.id, g.group_id, g.store_id, g.name, g.qr_payload, g.qr_version, g.capacity,
+       g.member_count, g.expires_at, g.position, g.kind, g.display_cap
+FROM groups g
+WHERE g.id = ANY($1::bigint[]) AND g.state <> 'retired'
+"""
+# The payload prefix of such a notification (anything else means: rebuild everything).
+NEW_GROUPS_PREFIX = "groups:"
+
 NOTIFY_CATALOGUE = "SELECT pg_notify('huoma_catalogue', $1)"
 
 # Member counts change often (integrations report them); they travel as "group_pk:count" on their

@@ -99,6 +99,9 @@ async def test_the_simulated_provider_refills_a_store_at_the_low_water_mark(
     # The new group reaches the workers: once G1 is full, customers get it.
     await client.post("/admin/api/groups/G1/member-count", json={"member_count": 200}, headers=AUTH)
     await eventually(lambda: _group_is(client, row["group_id"]))
+    # It got there as an addition to the catalogue, not a rebuild of it.
+    metrics = await (await client.get("/metrics")).text()
+    assert 'huoma_catalogue_reloads_total{result="patch"}' in metrics
 
 
 async def test_the_ops_provider_raises_one_alert_and_waits_for_an_upload(
