@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -20,6 +21,24 @@ log = logging.getLogger(__name__)
 
 # Stores refilled per sweep: a provider outage or a fresh import cannot start a stampede.
 MAX_CREATIONS_PER_SWEEP = 50
+# Incremental passes look only where something changed; every this many passes one looks at
+# everything (drift such as displays returned by a stopping worker), and expiry alerts are
+# checked every EXPIRY_EVERY passes (a day's warning does not need ten-second precision).
+FULL_SWEEP_EVERY = 30
+EXPIRY_EVERY = 6
+# Writes are looked for since the previous pass's start minus this much: a transaction that
+# began before that start and committed after it is not missed.
+SINCE_MARGIN = timedelta(seconds=60)
+
+
+@dataclass
+class SweepState:
+    """What the keeper remembers between passes, so that most passes touch only what changed
+    (a full pass at 100k stores costs PostgreSQL about a second)."""
+
+    passes: int = 0
+    last_start: datetime | None = None
+    still_low: bool = False
 
 
 async def sweep(
@@ -27,13 +46,42 @@ async def sweep(
     settings: Settings,
     provider: GroupProvider,
     alerts: AlertSender | None = None,
+    state: SweepState | None = None,
 ) -> int:
-    """One pass: states, then low stores, then alerts. Returns how many groups were created."""
+    """One pass: states, then low stores, then alerts. Returns how many groups were created.
+    Without a state (tests, one-off calls) the pass is a full one."""
     created = 0
     new_pks: list[int] = []
+    full = state is None or state.passes % FULL_SWEEP_EVERY == 0 or state.last_start is None
+    check_expiry = state is None or state.passes % EXPIRY_EVERY == 0
     async with pool.acquire() as conn:
-        await conn.fetch(sql.SWEEP_STATES, settings.display_cap, settings.expiry_margin_s)
-        low = await conn.fetch(sql.LOW_STORES, settings.low_water, MAX_CREATIONS_PER_SWEEP)
+        started = await conn.fetchval(sql.NOW)
+        if full or state is None or state.last_start is None:
+            changed = await conn.fetch(
+                sql.SWEEP_STATES, settings.display_cap, settings.expiry_margin_s
+            )
+            look_for_low = True
+        else:
+            since = state.last_start - SINCE_MARGIN
+            changed = await conn.fetch(
+                sql.SWEEP_CHANGED_STATES, settings.display_cap, settings.expiry_margin_s, since
+            )
+            # Low stores appear when states change, when stores are added, and while the
+            # provider is still refilling; uploads that change no state are seen within a minute.
+            look_for_low = (
+                bool(changed)
+                or state.still_low
+                or check_expiry
+                or await conn.fetchval(sql.STORES_CHANGED, since)
+            )
+        low = (
+            await conn.fetch(sql.LOW_STORES, settings.low_water, MAX_CREATIONS_PER_SWEEP)
+            if look_for_low
+            else []
+        )
+    if state is not None:
+        state.passes += 1
+        state.last_start = started
     now = datetime.now(UTC)
     waiting: list[str] = []
     empty: list[str] = []
@@ -59,6 +107,9 @@ async def sweep(
             if pk is not None:
                 created += 1
                 new_pks.append(pk)
+    if state is not None:
+        # Keep looking while refilling works (or more stores were low than one pass takes).
+        state.still_low = bool(new_pks) or len(low) >= MAX_CREATIONS_PER_SWEEP
     if new_pks:
         # One notification per sweep naming the new groups: workers add them to their catalogue
         # instead of rebuilding it (a rebuild at 100k stores costs seconds of CPU per worker).
@@ -83,10 +134,11 @@ async def sweep(
             )
         # Only the stores seen this pass can still be low; a full scan would be needed to
         # resolve others, and LOW_STORES is bounded, so resolve only when nothing was cut off.
-        if len(low) < MAX_CREATIONS_PER_SWEEP:
+        if look_for_low and len(low) < MAX_CREATIONS_PER_SWEEP:
             await conn.execute(sql.RESOLVE_ALERTS, KIND_LOW, waiting)
             await conn.execute(sql.RESOLVE_ALERTS, KIND_FALLBACK, empty)
-        await raise_expiring(conn, settings)
+        if check_expiry:
+            await raise_expiring(conn, settings)
     async with pool.acquire() as conn:
         if alerts is not None:
             await alerts.deliver(conn)
@@ -122,8 +174,9 @@ async def _lead(
             while not await lock_conn.fetchval(sql.TRY_KEEPER_LOCK):  # noqa: ASYNC110
                 await asyncio.sleep(settings.keeper_interval_s)
             log.info("this worker is the keeper (provider: %s)", provider.name)
+            state = SweepState()
             while True:
-                created = await sweep(pool, settings, provider, alerts)
+                created = await sweep(pool, settings, provider, alerts, state)
                 if created:
                     log.info("keeper created %d group(s)", created)
                 await asyncio.sleep(settings.keeper_interval_s)

@@ -83,7 +83,7 @@ TRY_KEEPER_LOCK = "SELECT pg_try_advisory_lock(7245002)"
 # Derive every group's state from its data: full (members or displays at the cap), expired (within
 # the margin), else the first usable group of its store is active and the rest standby.
 _SWEEP = """
-WITH cond AS (
+WITH {touched}cond AS (
     SELECT g.id, g.store_id, g.position,
            CASE
                WHEN g.member_count >= g.capacity
@@ -108,9 +108,29 @@ FROM ranked r
 WHERE g.id = r.id AND g.state <> r.new_state
 RETURNING g.store_id, g.group_id, r.new_state
 """
-SWEEP_STATES = _SWEEP.format(scope="")
+SWEEP_STATES = _SWEEP.format(touched="", scope="")
 # The same for one store ($3), right after ops retire or reorder its groups.
-SWEEP_STORE_STATES = _SWEEP.format(scope="AND g.store_id = $3")
+SWEEP_STORE_STATES = _SWEEP.format(touched="", scope="AND g.store_id = $3")
+# The same for the stores where something may have changed: a group written since $3 (an
+# upload, a member count, a new or restored group, the last sweep's own changes), or a usable
+# group that has just become full or about to expire. Everything else keeps its state.
+SWEEP_CHANGED_STATES = _SWEEP.format(
+    touched="""touched AS (
+    SELECT DISTINCT t.store_id FROM groups t
+    WHERE t.kind = 'group'
+      AND (t.updated_at >= $3
+           OR (t.state IN ('active', 'standby')
+               AND (t.member_count >= t.capacity
+                    OR t.displays_leased >= coalesce(t.display_cap, $1)
+                    OR t.expires_at <= now() + make_interval(secs => $2))))
+), """,
+    scope="AND g.store_id IN (SELECT store_id FROM touched)",
+)
+
+# Whether any store was written since $1 (a new store needs its first groups).
+STORES_CHANGED = "SELECT EXISTS (SELECT 1 FROM stores WHERE updated_at >= $1)"
+
+NOW = "SELECT now()"
 
 LOW_STORES = """
 SELECT s.store_id, s.name, s.city,
