@@ -104,6 +104,7 @@ async def database(app: web.Application) -> AsyncIterator[None]:
         async with pool.acquire() as conn:
             await migrate(conn)
         app[POOL] = pool
+        app[QR_IMAGES].pool = pool
         yield
     finally:
         await pool.close()

@@ -1,20 +1,26 @@
-"""Group QR images: rendered once per group version with `qrcode`, kept in a bounded cache."""
+"""Group QR images: rendered once per group version with `qrcode`, kept in a bounded cache in
+each worker and in PostgreSQL for all of them."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import io
+import logging
 import struct
 import zlib
 from collections import OrderedDict
 
+import asyncpg
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M, ERROR_CORRECT_Q
 from qrcode.image.svg import SvgPathFillImage
 
+from router import sql
 from router.catalogue import Catalogue, Group, qr_signature
 from router.errors import NotFound
+
+log = logging.getLogger(__name__)
 
 # 8 px modules and the standard 4-module quiet zone: a 33-module code is 328 px, sharp at the
 # 160-240 CSS px the page shows on 2-3x screens, and WeChat's long-press scanner reads it reliably.
@@ -97,15 +103,19 @@ def verified_group(cat: Catalogue, secret: bytes, pk: int, version: str, sig: st
 class QrImages:
     """PNG bytes per (group, version), least recently used evicted past `max_images`.
 
-    Rendering takes a few milliseconds, so a miss renders in a worker thread; concurrent misses
-    for the same image share one render.
+    A miss looks in PostgreSQL's qr_images first (another worker, or this one before a restart,
+    may have rendered it), and only then renders in a worker thread and stores the result there;
+    concurrent misses for the same image share one lookup and render. The database is a cache
+    here: when it does not answer, the image is rendered all the same.
     """
 
-    def __init__(self, max_images: int) -> None:
+    def __init__(self, max_images: int, pool: asyncpg.Pool | None = None) -> None:
         self._max = max_images
         self._images: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._pending: dict[tuple[int, int], asyncio.Future[bytes]] = {}
+        self.pool = pool
         self.renders = 0
+        self.shared_hits = 0
 
     def __len__(self) -> int:
         return len(self._images)
@@ -115,6 +125,35 @@ class QrImages:
         png = self._images.get(key)
         if png is not None:
             self._images.move_to_end(key)
+        return png
+
+    async def _shared(self, key: tuple[int, int]) -> bytes | None:
+        if self.pool is None:
+            return None
+        try:
+            png: bytes | None = await self.pool.fetchval(sql.GET_QR_IMAGE, *key)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("QR image store unavailable (%s); rendering", exc)
+            return None
+        return png
+
+    async def _share(self, key: tuple[int, int], png: bytes) -> None:
+        if self.pool is None:
+            return
+        try:
+            await self.pool.execute(sql.PUT_QR_IMAGE, key[0], key[1], png)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("QR image not stored (%s); it will be rendered again elsewhere", exc)
+
+    async def _load(self, group: Group, key: tuple[int, int]) -> bytes:
+        png = await self._shared(key)
+        if png is not None:
+            self.shared_hits += 1
+            return png
+        loop = asyncio.get_running_loop()
+        png = await loop.run_in_executor(None, render_png, group.qr_payload)
+        self.renders += 1
+        await self._share(key, png)
         return png
 
     async def get(self, group: Group) -> bytes:
@@ -129,8 +168,7 @@ class QrImages:
         fut: asyncio.Future[bytes] = loop.create_future()
         self._pending[key] = fut
         try:
-            png = await loop.run_in_executor(None, render_png, group.qr_payload)
-            self.renders += 1
+            png = await self._load(group, key)
             self._images[key] = png
             while len(self._images) > self._max:
                 self._images.popitem(last=False)

@@ -100,7 +100,8 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     p = await create_pool(settings)
     async with p.acquire() as conn:
         await conn.execute(
-            "TRUNCATE stores, groups, entries, scan_events, alerts, funnel_daily, funnel_days "
+            "TRUNCATE stores, groups, entries, scan_events, alerts, funnel_daily, funnel_days, "
+            "qr_images "
             "RESTART IDENTITY CASCADE"
         )
         await conn.execute("UPDATE funnel_state SET last_seq = 0")
