@@ -96,8 +96,13 @@ class Journal:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"events-{os.getpid()}-{int(time.time() * 1000)}-{self._prefix[:6]}.jsonl"
         path = self.directory / name
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # Created and locked under a name other workers do not look at, then renamed: a journal
+        # is never visible unlocked, so no worker can take a live one for an orphan (one did:
+        # it replayed the empty new file, deleted it, and the owner wrote on into nowhere).
+        hidden = self.directory / f".{name}.new"
+        fd = os.open(hidden, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(hidden, path)
         self._current = JournalFile(path, fd, 0)
         self._size = 0
 
@@ -174,10 +179,11 @@ class Journal:
 
     def _rotate(self, old: JournalFile) -> None:
         self.open()
-        os.close(old.fd)
+        # Gone before its lock is: nobody can adopt a file that is being retired.
         for p in (old.path, old.offset_path):
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
+        os.close(old.fd)
 
     async def adopt_orphans(self, pool: asyncpg.Pool) -> int:
         """Replay and delete journal files whose worker is gone. Returns events replayed."""

@@ -122,6 +122,39 @@ async def test_a_dead_workers_journal_is_replayed_exactly_once(
     alive.close()
 
 
+async def test_a_new_journal_is_never_visible_to_other_workers_before_it_is_locked(
+    pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker adopting orphans at the very moment this one opens its journal (between
+    creating the file and locking it) must not take it: that lost a worker's events once."""
+    import fcntl
+
+    from router import events
+
+    directory = tmp_path / "journal"
+    adopter = Journal(directory, 10**9, 10**9)
+    seen_unlocked: list[list[Path]] = []
+    real_flock = fcntl.flock
+
+    def flock_after_a_look(fd: int, op: int) -> None:
+        # What an adopter scanning right now would find, before the owner holds its lock.
+        seen_unlocked.append(sorted(directory.glob("events-*.jsonl")))
+        real_flock(fd, op)
+
+    monkeypatch.setattr(events.fcntl, "flock", flock_after_a_look)
+    owner = Journal(directory, 10**9, 10**9)
+    owner.open()
+    monkeypatch.setattr(events.fcntl, "flock", real_flock)
+    assert seen_unlocked == [[]]
+    adopter.open()
+    assert await adopter.adopt_orphans(pool) == 0
+    assert owner._current is not None and owner._current.path.exists()
+    owner.append(1.0, None, b'"S1"', b'"G1"', "visitor-x", "ok", 1.0, 1.0, 1.0, 1.0, "gcj02")
+    assert await owner.flush(pool) == 1
+    owner.close()
+    adopter.close()
+
+
 async def test_a_replay_after_a_crash_between_commit_and_offset_inserts_nothing_twice(
     pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
