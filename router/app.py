@@ -59,7 +59,9 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app[QR_IMAGES] = QrImages(settings.qr_cache_images)
+    app[QR_IMAGES] = QrImages(
+        settings.qr_cache_images, lookup_timeout_s=settings.qr_store_timeout_s
+    )
     app[CATALOGUE] = CatalogueRef(empty_catalogue(settings))
     app[LIVE] = LiveState(LeaseBook(settings.lease_block), StickySigner(settings.secret.encode()))
     app[JOURNAL] = Journal(
@@ -107,6 +109,7 @@ async def database(app: web.Application) -> AsyncIterator[None]:
         app[QR_IMAGES].pool = pool
         yield
     finally:
+        await app[QR_IMAGES].drain()
         await pool.close()
 
 

@@ -109,16 +109,25 @@ class QrImages:
     here: when it does not answer, the image is rendered all the same.
     """
 
-    def __init__(self, max_images: int, pool: asyncpg.Pool | None = None) -> None:
+    def __init__(
+        self, max_images: int, pool: asyncpg.Pool | None = None, lookup_timeout_s: float = 0.1
+    ) -> None:
         self._max = max_images
         self._images: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._pending: dict[tuple[int, int], asyncio.Future[bytes]] = {}
+        self._writes: set[asyncio.Task[None]] = set()
         self.pool = pool
+        self.lookup_timeout_s = lookup_timeout_s
         self.renders = 0
         self.shared_hits = 0
 
     def __len__(self) -> int:
         return len(self._images)
+
+    async def drain(self, within_s: float = 2.0) -> None:
+        """Let background writes finish (before the pool closes), within a bound."""
+        if self._writes:
+            await asyncio.wait(set(self._writes), timeout=within_s)
 
     def cached(self, group: Group) -> bytes | None:
         key = (group.pk, group.qr_version)
@@ -130,10 +139,14 @@ class QrImages:
     async def _shared(self, key: tuple[int, int]) -> bytes | None:
         if self.pool is None:
             return None
+        timeout = self.lookup_timeout_s
         try:
-            png: bytes | None = await self.pool.fetchval(sql.GET_QR_IMAGE, *key)
+            # A busy database must not slow the image down: past the timeout, rendering is
+            # the faster way.
+            async with self.pool.acquire(timeout=timeout) as conn:
+                png: bytes | None = await conn.fetchval(sql.GET_QR_IMAGE, *key, timeout=timeout)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.warning("QR image store unavailable (%s); rendering", exc)
+            log.debug("QR image store did not answer in time (%s); rendering", exc)
             return None
         return png
 
@@ -153,7 +166,10 @@ class QrImages:
         loop = asyncio.get_running_loop()
         png = await loop.run_in_executor(None, render_png, group.qr_payload)
         self.renders += 1
-        await self._share(key, png)
+        # Stored in the background: the customer's image does not wait for the write.
+        task = asyncio.create_task(self._share(key, png))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
         return png
 
     async def get(self, group: Group) -> bytes:

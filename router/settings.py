@@ -68,6 +68,7 @@ class Settings:
     # Group QR images.
     qr_cache_images: int = 20_000
     qr_max_age_s: int = 86_400
+    qr_store_timeout_s: float = 0.1
 
     # WeChat JS-SDK for the customer page (optional): both set means the page asks WeChat for a
     # GCJ-02 location before the browser's.
@@ -122,6 +123,7 @@ class Settings:
             )
         _check_range("HUOMA_QR_CACHE_IMAGES", self.qr_cache_images, 1, 10_000_000)
         _check_range("HUOMA_QR_MAX_AGE_S", self.qr_max_age_s, 0, 31_536_000)
+        _check_positive("HUOMA_QR_STORE_TIMEOUT_S", self.qr_store_timeout_s)
         _check_positive("HUOMA_IMPORT_MAX_BYTES", self.import_max_bytes)
         _check_positive("HUOMA_IMPORT_MAX_ROWS", self.import_max_rows)
         _check_range("HUOMA_ADMIN_PAGE_MAX", self.admin_page_max, 1, 100_000)
@@ -286,6 +288,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "journal_rotate_bytes": _int,
     "qr_cache_images": _int,
     "qr_max_age_s": _int,
+    "qr_store_timeout_s": _float,
     "wechat_appid": _str,
     "wechat_jsapi_ticket": _str,
     "static_dir": _str,
@@ -346,6 +349,8 @@ SETTINGS_DOC: dict[str, str] = {
     "one, bytes.",
     "qr_cache_images": "Rendered QR images kept in memory per worker.",
     "qr_max_age_s": "Cache-Control max-age of QR images, seconds.",
+    "qr_store_timeout_s": "How long a worker waits for PostgreSQL's stored copy of a QR image "
+    "it does not hold before rendering it itself, seconds.",
     "wechat_appid": "WeChat official account AppID for the page's JS-SDK (optional).",
     "wechat_jsapi_ticket": "Current jsapi_ticket of that account (valid 7200 s: whoever holds the "
     "account's access token refreshes this setting). With the AppID set, the page prefers "

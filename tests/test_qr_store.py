@@ -34,6 +34,11 @@ async def test_a_second_worker_takes_the_image_the_first_rendered(
     assert first.status == 200
     png = await first.read()
     assert one.app[QR_IMAGES].renders == 1
+
+    async def stored() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM qr_images") == 1)
+
+    await eventually(stored)  # written in the background, after the answer
     second = await two.get(url)
     assert second.status == 200 and await second.read() == png
     assert (two.app[QR_IMAGES].renders, two.app[QR_IMAGES].shared_hits) == (0, 1)
@@ -51,7 +56,11 @@ async def test_a_second_worker_takes_the_image_the_first_rendered(
     fresh = await eventually(new_url)
     assert (await two.get(fresh)).status == 200
     assert two.app[QR_IMAGES].renders == 1
-    assert await pool.fetchval("SELECT count(*) FROM qr_images") == 2
+
+    async def both_stored() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM qr_images") == 2)
+
+    await eventually(both_stored)
 
 
 async def test_without_the_database_the_image_is_rendered_all_the_same(
