@@ -333,17 +333,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"huoma: {exc}", file=sys.stderr)
         return 2
     configure(settings.log_level)
+    if args.command in ("serve", "demo"):
+        # Before anything starts (the embedded database among them).
+        if args.workers < 1:
+            print("huoma: --workers must be at least 1", file=sys.stderr)
+            return 2
+        if args.workers > 1 and settings.port == 0:
+            print("huoma: --workers needs a fixed port, not 0", file=sys.stderr)
+            return 2
     embedded: EmbeddedPostgres | None = None
     try:
         settings = resolve_secret(settings)
         settings, embedded = resolve_database(settings)
-        if args.command in ("serve", "demo"):
-            if args.workers < 1:
-                print("huoma: --workers must be at least 1", file=sys.stderr)
-                return 2
-            if args.workers > 1 and settings.port == 0:
-                print("huoma: --workers needs a fixed port, not 0", file=sys.stderr)
-                return 2
         if args.command == "serve":
             if args.workers > 1:
                 return supervise(settings, args.workers)

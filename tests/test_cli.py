@@ -57,6 +57,15 @@ def test_a_bad_setting_stops_the_command_with_its_name() -> None:
     assert "HUOMA_PORT='http'" in out.stderr
 
 
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_bad_worker_counts_stop_before_anything_starts(command: str, tmp_path: Path) -> None:
+    out = run([command, "--workers", "0"], HUOMA_DATA_DIR=str(tmp_path))
+    assert (out.returncode, out.stderr.strip()) == (2, "huoma: --workers must be at least 1")
+    out = run([command, "--workers", "2", "--port", "0"], HUOMA_DATA_DIR=str(tmp_path))
+    assert (out.returncode, out.stderr.strip()) == (2, "huoma: --workers needs a fixed port, not 0")
+    assert not (tmp_path / "pg").exists()  # no database was started for a command that cannot run
+
+
 @pytest.mark.db
 async def test_import_reports_every_bad_row_and_exits_1(
     pool: asyncpg.Pool, settings: Settings, tmp_path: Path
