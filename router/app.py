@@ -217,6 +217,7 @@ async def add_new_groups(app: web.Application, lock: asyncio.Lock, pks: set[int]
             new, changed = patched
             app[CATALOGUE].swap(new)
             _want_initial_leases(app, changed)
+            gc.freeze()  # as after a full build: the new containers stay out of the collector's way
             app[METRICS].reloads.labels("patch").inc()
             log.info("catalogue: %d new group(s) added", len(rows))
             return

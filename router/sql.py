@@ -558,7 +558,8 @@ DIRTY_FUNNEL_DAYS = """
 SELECT day FROM funnel_days WHERE dirty AND day < $1 ORDER BY day LIMIT $2
 """
 
-DELETE_FUNNEL_DAY = "DELETE FROM funnel_daily WHERE day = $1"
+# Every grain named, so the primary key (grain, day, ...) finds the day's rows.
+DELETE_FUNNEL_DAY = "DELETE FROM funnel_daily WHERE grain IN (0, 1, 2, 3) AND day = $1"
 
 # $1 the day, [$2, $3) its instants in the local time zone; all four grains in one scan.
 ROLL_UP_FUNNEL_DAY = (
