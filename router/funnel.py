@@ -23,7 +23,7 @@ import io
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -180,3 +180,22 @@ async def export_csv(pool: asyncpg.Pool, q: FunnelQuery, settings: Settings) -> 
         row = _row(r, q.by)
         writer.writerow([row[c] if row[c] is not None else "" for c in header + list(MEASURES)])
     return "\ufeff".encode() + buf.getvalue().encode()
+
+
+# Events deleted per keeper pass at most: a first purge of a long history stays gentle.
+PURGE_PER_PASS = 50_000
+
+
+async def purge(conn: asyncpg.Connection, settings: Settings) -> int:
+    """Delete scan events past the retention period whose day is rolled up. Returns how many."""
+    cutoff = datetime.now(UTC) - timedelta(days=settings.event_retention_days)
+    async with conn.transaction():
+        await _long(conn, settings)
+        status: str = await conn.execute(
+            sql.DELETE_OLD_EVENTS,
+            cutoff,
+            settings.timezone,
+            PURGE_PER_PASS,
+            timeout=settings.funnel_timeout_s,
+        )
+    return int(status.rpartition(" ")[2] or 0)

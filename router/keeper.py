@@ -145,9 +145,13 @@ async def sweep(
     try:
         async with pool.acquire() as conn:
             await funnel.refresh(conn, settings)
+            if check_expiry:
+                purged = await funnel.purge(conn, settings)
+                if purged:
+                    log.info("keeper: deleted %d scan event(s) past their retention", purged)
     except (asyncpg.PostgresError, TimeoutError) as exc:
         # Statistics must never stop the group sweeps: log, and try again next pass.
-        log.warning("keeper: funnel rollup failed (%s); retrying next pass", exc)
+        log.warning("keeper: funnel rollup or retention failed (%s); retrying next pass", exc)
     return created
 
 

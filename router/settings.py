@@ -64,6 +64,7 @@ class Settings:
     events_flush_s: float = 0.5
     journal_max_bytes: int = 1024**3
     journal_rotate_bytes: int = 64 * 1024**2
+    event_retention_days: int = 180
 
     # Group QR images.
     qr_cache_images: int = 20_000
@@ -116,6 +117,7 @@ class Settings:
         _check_positive("HUOMA_EVENTS_FLUSH_S", self.events_flush_s)
         _check_positive("HUOMA_JOURNAL_MAX_BYTES", self.journal_max_bytes)
         _check_positive("HUOMA_JOURNAL_ROTATE_BYTES", self.journal_rotate_bytes)
+        _check_range("HUOMA_EVENT_RETENTION_DAYS", self.event_retention_days, 2, 3_660)
         if self.group_provider not in GROUP_PROVIDERS:
             raise SettingsError(
                 f"HUOMA_GROUP_PROVIDER={self.group_provider!r}: use one of "
@@ -286,6 +288,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "events_flush_s": _float,
     "journal_max_bytes": _int,
     "journal_rotate_bytes": _int,
+    "event_retention_days": _int,
     "qr_cache_images": _int,
     "qr_max_age_s": _int,
     "qr_store_timeout_s": _float,
@@ -347,6 +350,8 @@ SETTINGS_DOC: dict[str, str] = {
     "scan events are dropped and counted; scans are still answered.",
     "journal_rotate_bytes": "A fully flushed journal file larger than this is replaced by a new "
     "one, bytes.",
+    "event_retention_days": "Scan events older than this many days are deleted (their day's "
+    "funnel figures, which hold nothing personal, are kept).",
     "qr_cache_images": "Rendered QR images kept in memory per worker.",
     "qr_max_age_s": "Cache-Control max-age of QR images, seconds.",
     "qr_store_timeout_s": "How long a worker waits for PostgreSQL's stored copy of a QR image "

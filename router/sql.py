@@ -620,6 +620,20 @@ LEFT JOIN stores s ON s.store_id = b.store_id
 """
 )
 
+# Retention: events before $1, of days the funnel has rolled up (their figures survive them), at
+# most $3 per statement so a large first purge is spread over passes. $2 is the time zone.
+DELETE_OLD_EVENTS = """
+DELETE FROM scan_events
+WHERE event_id IN (
+    SELECT e.event_id FROM scan_events e
+    WHERE e.at < $1
+      AND EXISTS (SELECT 1 FROM funnel_days d
+                  WHERE d.day = (e.at AT TIME ZONE $2)::date AND NOT d.dirty
+                    AND d.computed_at IS NOT NULL)
+    LIMIT $3
+)
+"""
+
 # ---- scan events -------------------------------------------------------------------------------
 
 CREATE_EVENT_STAGING = """

@@ -223,3 +223,30 @@ async def test_a_large_backlog_is_caught_up_over_several_passes(
     client = await make_client()
     url = f"/admin/api/funnel?from={today - timedelta(days=2)}&to={today}"
     assert as_table(await (await client.get(url, headers=AUTH)).json()) == expected(rows, today)
+
+
+async def test_old_events_are_deleted_after_their_day_is_rolled_up_and_its_figures_stay(
+    pool: asyncpg.Pool, settings: Settings, make_client: Any
+) -> None:
+    settings = settings.with_(event_retention_days=30)
+    today = funnel.today(TZ)
+    await seed(pool, [store_row("S1"), store_row("S2")])
+    old: list[Event] = [
+        (-200, time(12, 0), "S1", "E1", f"v{i}", "ok", True, "G1") for i in range(5)
+    ]
+    recent: list[Event] = [(-3, time(12, 0), "S1", "E1", "v9", "ok", True, "G1")]
+    await insert(pool, old + recent, today)
+    async with pool.acquire() as conn:
+        # Not rolled up yet: nothing may go, or the day's figures would be lost with them.
+        assert await funnel.purge(conn, settings) == 0
+        while await funnel.refresh(conn, settings):
+            pass
+        assert await funnel.purge(conn, settings) == 5
+        assert await funnel.purge(conn, settings) == 0
+    assert await pool.fetchval("SELECT count(*) FROM scan_events") == 1
+    client = await make_client()
+    day = today - timedelta(days=200)
+    body = await (
+        await client.get(f"/admin/api/funnel?from={day}&to={day}&by=day", headers=AUTH)
+    ).json()
+    assert [(r["day"], r["scans"], r["visitors"]) for r in body["rows"]] == [(str(day), 5, 5)]
