@@ -210,6 +210,9 @@ def main() -> int:
             "HUOMA_GROUP_PROVIDER": "simulated",
             # The hot path, not rotation: no group fills during the benchmark.
             "HUOMA_DISPLAY_CAP": "100000000",
+            # wrk is one address sending thousands of scans a second: no per-address limit.
+            "HUOMA_RATE_ROUTE_PER_IP": "0",
+            "HUOMA_RATE_ROUTE_PER_VISITOR": "0",
         }
         pin = ["taskset", "-c", SERVER_CPU]
         procs.append(

@@ -18,6 +18,7 @@ from router.catalogue import CatalogueRef
 from router.errors import BadInput, HuomaError
 from router.importer import ImportRejected
 from router.keys import CATALOGUE, JOURNAL, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
+from router.limits import Buckets, RateLimited, check, client_address, parse_networks
 from router.live import new_visitor_id, valid_visitor_id
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from router.metrics import Metrics
@@ -70,6 +71,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = error_response(exc.status, exc.code, exc.message, **extra)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="huoma"'
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -127,6 +130,12 @@ class PublicApi:
             expiry_margin_s=settings.expiry_margin_s,
             sticky_s=settings.sticky_s,
         )
+        self.trusted = parse_networks(settings.trusted_proxies)
+        self.route_ip = Buckets(settings.rate_route_per_ip, settings.rate_route_ip_burst)
+        self.route_visitor = Buckets(
+            settings.rate_route_per_visitor, settings.rate_route_visitor_burst
+        )
+        self.picker_ip = Buckets(settings.rate_picker_per_ip, settings.rate_picker_ip_burst)
         secure = "; Secure" if settings.base_url.startswith("https://") else ""
         self.cookie_tail = f"; Path=/; Max-Age={_COOKIE_MAX_AGE_S}; SameSite=Lax; HttpOnly{secure}"
         self.qr_headers = {
@@ -146,7 +155,22 @@ class PublicApi:
     def images(self) -> QrImages:
         return self.app[QR_IMAGES]
 
+    def _client(self, request: web.Request) -> str:
+        return client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
+
+    def _limit_picker(self, request: web.Request) -> None:
+        try:
+            check(self.picker_ip, self._client(request), "store searches from this address")
+        except RateLimited:
+            self.metrics.outcome("rate_limited")
+            raise
+
     async def route(self, request: web.Request) -> web.Response:
+        try:
+            check(self.route_ip, self._client(request), "scans from this address")
+        except RateLimited:
+            self.metrics.outcome("rate_limited")
+            raise
         try:
             query = parse_route_query(request.query)
         except BadInput:
@@ -159,6 +183,13 @@ class PublicApi:
         cookie_vid, cookie_stk = _huoma_cookies(request.headers.get("Cookie"))
         visitor = query.visitor or cookie_vid
         new_visitor = visitor is None
+        if visitor is not None:
+            # A new visitor has no history to limit; a known one scans a few times at most.
+            try:
+                check(self.route_visitor, visitor, "scans by this visitor")
+            except RateLimited:
+                self.metrics.outcome("rate_limited")
+                raise
         if visitor is None:
             visitor = new_visitor_id()
         query = query._replace(visitor=visitor, sticky=query.sticky or cookie_stk)
@@ -209,10 +240,12 @@ class PublicApi:
         )
 
     async def stores(self, request: web.Request) -> web.Response:
+        self._limit_picker(request)
         body = search_stores(self.catalogue.current, request.query)
         return web.Response(body=orjson.dumps(body), content_type=JSON, headers=_SHORT_CACHE)
 
     async def cities(self, request: web.Request) -> web.Response:
+        self._limit_picker(request)
         cat = self.catalogue.current
         body = {"cities": [{"name": c, "stores": n} for c, n in cat.cities]}
         return web.Response(body=orjson.dumps(body), content_type=JSON, headers=_SHORT_CACHE)

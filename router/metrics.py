@@ -44,7 +44,7 @@ class Metrics:
         self.outcomes = Counter(
             "huoma_route_outcomes_total",
             "Answers of /api/v1/route by outcome (ok, no_store_nearby, no_group, no_location, "
-            "bad_input).",
+            "bad_input; rate_limited also counts refused picker requests).",
             ("outcome",),
             registry=self.registry,
         )

@@ -7,6 +7,7 @@ calls `Settings.from_env()` and tests build `Settings(...)` in code.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -59,6 +60,15 @@ class Settings:
     group_provider: str = "ops"
     keeper_interval_s: float = 10.0
     sticky_s: float = 86_400.0
+
+    # Rate limits (requests a minute, and the burst allowed at once; 0 turns one off). Per worker.
+    rate_route_per_ip: int = 600
+    rate_route_ip_burst: int = 120
+    rate_route_per_visitor: int = 30
+    rate_route_visitor_burst: int = 10
+    rate_picker_per_ip: int = 300
+    rate_picker_ip_burst: int = 60
+    trusted_proxies: tuple[str, ...] = ()
 
     # Scan events.
     events_flush_s: float = 0.5
@@ -114,6 +124,22 @@ class Settings:
         _check_range("HUOMA_LOW_WATER", self.low_water, 0, 100)
         _check_positive("HUOMA_KEEPER_INTERVAL_S", self.keeper_interval_s)
         _check_range("HUOMA_STICKY_S", int(self.sticky_s), 0, 31_536_000)
+        for name in (
+            "rate_route_per_ip",
+            "rate_route_ip_burst",
+            "rate_route_per_visitor",
+            "rate_route_visitor_burst",
+            "rate_picker_per_ip",
+            "rate_picker_ip_burst",
+        ):
+            _check_range(PREFIX + name.upper(), getattr(self, name), 0, 1_000_000)
+        for net in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"HUOMA_TRUSTED_PROXIES: {net!r} is not an address or a network (CIDR)"
+                ) from None
         _check_positive("HUOMA_EVENTS_FLUSH_S", self.events_flush_s)
         _check_positive("HUOMA_JOURNAL_MAX_BYTES", self.journal_max_bytes)
         _check_positive("HUOMA_JOURNAL_ROTATE_BYTES", self.journal_rotate_bytes)
@@ -285,6 +311,13 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "group_provider": lambda raw: raw.strip().lower(),
     "keeper_interval_s": _float,
     "sticky_s": _float,
+    "rate_route_per_ip": _int,
+    "rate_route_ip_burst": _int,
+    "rate_route_per_visitor": _int,
+    "rate_route_visitor_burst": _int,
+    "rate_picker_per_ip": _int,
+    "rate_picker_ip_burst": _int,
+    "trusted_proxies": _tokens,
     "events_flush_s": _float,
     "journal_max_bytes": _int,
     "journal_rotate_bytes": _int,
@@ -345,6 +378,17 @@ SETTINGS_DOC: dict[str, str] = {
     "keeper_interval_s": "How often the keeper sweeps group states and checks low-water marks.",
     "sticky_s": "A visitor re-scanning the same store within this many seconds gets the same "
     "group again, without spending a display (0 disables).",
+    "rate_route_per_ip": "Scans (/api/v1/route) a minute per client address (generous: mobile "
+    "carriers put many customers behind one address); over it, 429 with Retry-After. 0: no limit.",
+    "rate_route_ip_burst": "Scans one client address may make at once before the rate applies.",
+    "rate_route_per_visitor": "Scans a minute per visitor id (a customer scans a few times at "
+    "most).",
+    "rate_route_visitor_burst": "Scans one visitor may make at once before the rate applies.",
+    "rate_picker_per_ip": "Store picker requests (/api/v1/stores, /api/v1/cities) a minute per "
+    "client address.",
+    "rate_picker_ip_burst": "Picker requests one client address may make at once.",
+    "trusted_proxies": "Comma-separated addresses or networks (CIDR) of reverse proxies whose "
+    "X-Forwarded-For is believed; otherwise the TCP peer is the client.",
     "events_flush_s": "How often scan events move from the local journal into PostgreSQL, seconds.",
     "journal_max_bytes": "Unflushed journal bytes per worker (PostgreSQL down) beyond which new "
     "scan events are dropped and counted; scans are still answered.",

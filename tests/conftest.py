@@ -91,6 +91,10 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         public_base_url="http://huoma.test",
         db_pool_min=0,
         db_pool_max=4,
+        # Tests send many scans from one address and visitor; the limits have their own tests.
+        rate_route_per_ip=0,
+        rate_route_per_visitor=0,
+        rate_picker_per_ip=0,
     )
 
 

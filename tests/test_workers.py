@@ -45,6 +45,10 @@ class Server:
             HUOMA_ACCESS_LOG="false",
             HUOMA_LOG_LEVEL="warning",
             HUOMA_EVENTS_FLUSH_S="0.1",
+            # These tests load one address hard on purpose; the limits have their own tests.
+            HUOMA_RATE_ROUTE_PER_IP="0",
+            HUOMA_RATE_ROUTE_PER_VISITOR="0",
+            HUOMA_RATE_PICKER_PER_IP="0",
         )
         environ.update(env)
         self.log = Path(settings.data_dir) / "server.log"

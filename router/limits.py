@@ -1,0 +1,96 @@
+"""Rate limits for the public endpoints: token buckets per client address and per visitor, kept in
+each worker's memory (so with N workers a client gets up to N times the rate, at worst).
+
+The client address is the TCP peer, or, when the peer is one of HUOMA_TRUSTED_PROXIES, the
+right-most address in X-Forwarded-For that is not itself a trusted proxy (the left-most parts
+are whatever the client chose to send).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from router.errors import HuomaError
+
+# Buckets kept per limiter; the least recently seen are forgotten first (a forgotten client
+# starts again with a full bucket, which errs on the customer's side).
+MAX_BUCKETS = 100_000
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class RateLimited(HuomaError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Buckets:
+    """`per_minute` requests a minute per key on average, up to `burst` at once."""
+
+    __slots__ = ("_buckets", "burst", "rate")
+
+    def __init__(self, per_minute: int, burst: int) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """0.0 when the request may pass (a token is spent), else seconds until it could."""
+        if self.rate <= 0:
+            return 0.0  # a limit of 0 means: no limit
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            wait = 0.0
+        else:
+            self._buckets[key] = (tokens, now)
+            wait = (1.0 - tokens) / self.rate
+        if len(self._buckets) > MAX_BUCKETS:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+def parse_networks(raw: Sequence[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(n.strip(), strict=False) for n in raw if n.strip())
+
+
+def client_address(peer: str | None, forwarded: str | None, trusted: tuple[Network, ...]) -> str:
+    """The address to limit by: the peer, unless a trusted proxy forwarded the request."""
+    if not peer:
+        return "unknown"
+    if not trusted or not forwarded or not _is_trusted(peer, trusted):
+        return peer
+    for hop in reversed([h.strip() for h in forwarded.split(",")]):
+        if not hop:
+            continue
+        if not _is_trusted(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # garbage in the header: the proxy itself is what we know
+    return peer
+
+
+def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+def check(buckets: Buckets, key: str, what: str) -> None:
+    wait = buckets.take(key)
+    if wait > 0:
+        retry = max(1, math.ceil(wait))
+        raise RateLimited(f"too many {what}; try again in {retry} s", retry)

@@ -1,0 +1,98 @@
+"""Rate limits: per client address and per visitor, 429 with Retry-After, proxies believed only
+when configured."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import asyncpg
+import pytest
+
+from router.limits import Buckets, client_address, parse_networks
+
+from .conftest import eventually, group_row, seed, store_row
+
+SCAN = "/api/v1/route?store=S1"
+
+
+def test_a_bucket_allows_its_burst_then_its_rate() -> None:
+    b = Buckets(per_minute=60, burst=3)
+    assert [b.take("k", now=100.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert b.take("k", now=100.0) == pytest.approx(1.0)  # one a second
+    assert b.take("k", now=100.5) == pytest.approx(0.5)
+    assert b.take("k", now=101.0) == 0.0
+    assert b.take("other", now=101.0) == 0.0  # keys are independent
+    assert Buckets(per_minute=0, burst=0).take("k") == 0.0  # 0 is no limit
+
+
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies() -> None:
+    proxies = parse_networks(["10.0.0.0/8", "127.0.0.1"])
+    assert client_address("203.0.113.9", "1.2.3.4", proxies) == "203.0.113.9"
+    assert client_address("10.1.2.3", "1.2.3.4", proxies) == "1.2.3.4"
+    # The client may put anything on the left; the right-most untrusted hop is the truth.
+    assert client_address("127.0.0.1", "6.6.6.6, 1.2.3.4, 10.9.9.9", proxies) == "1.2.3.4"
+    assert client_address("10.1.2.3", "not-an-ip", proxies) == "10.1.2.3"
+    assert client_address("10.1.2.3", None, proxies) == "10.1.2.3"
+    assert client_address("10.1.2.3", "1.2.3.4", ()) == "10.1.2.3"
+    assert isinstance(proxies[0], ipaddress.IPv4Network)
+
+
+@pytest.mark.db
+async def test_a_visitor_scanning_too_often_gets_429_with_retry_after(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seed(pool, [store_row("S1")], [group_row("G1")])
+    client = await make_client(rate_route_per_visitor=6, rate_route_visitor_burst=2)
+    for _ in range(2):
+        assert (await client.get(SCAN + "&vid=visitor-aaaa")).status == 200
+    refused = await client.get(SCAN + "&vid=visitor-aaaa")
+    assert refused.status == 429
+    assert refused.headers["Retry-After"] == "10"  # 6 a minute: one every 10 s
+    error = (await refused.json())["error"]
+    assert error["code"] == "rate_limited" and "visitor" in error["message"]
+    assert (await client.get(SCAN + "&vid=visitor-bbbb")).status == 200
+
+    # A refused scan is not an answered one: it leaves no event (three answers, three events).
+    async def flushed() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM scan_events") == 3)
+
+    await eventually(flushed)
+    metrics = await (await client.get("/metrics")).text()
+    assert 'huoma_route_outcomes_total{outcome="rate_limited"} 1.0' in metrics
+
+
+@pytest.mark.db
+async def test_an_address_and_the_picker_are_limited_too(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seed(pool, [store_row("S1")], [group_row("G1")])
+    client = await make_client(
+        rate_route_per_ip=60, rate_route_ip_burst=3, rate_picker_per_ip=60, rate_picker_ip_burst=2
+    )
+    statuses = [(await client.get(SCAN)).status for _ in range(4)]  # new visitors every time
+    assert statuses == [200, 200, 200, 429]
+    picker = [(await client.get("/api/v1/cities")).status for _ in range(3)]
+    assert picker == [200, 200, 429]
+
+
+@pytest.mark.db
+async def test_behind_a_trusted_proxy_each_customer_has_their_own_limit(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seed(pool, [store_row("S1")], [group_row("G1")])
+    client = await make_client(
+        rate_route_per_ip=60, rate_route_ip_burst=1, trusted_proxies=("127.0.0.1",)
+    )
+
+    async def status(forwarded: str) -> int:
+        response = await client.get(SCAN, headers={"X-Forwarded-For": forwarded})
+        return int(response.status)
+
+    assert await status("198.51.100.1") == 200
+    assert await status("198.51.100.1") == 429
+    assert await status("198.51.100.2") == 200
+    # Untrusted, the same header would not split anyone: a new test client, no proxies.
+    plain = await make_client(rate_route_per_ip=60, rate_route_ip_burst=1)
+    assert (await plain.get(SCAN, headers={"X-Forwarded-For": "198.51.100.3"})).status == 200
+    assert (await plain.get(SCAN, headers={"X-Forwarded-For": "198.51.100.4"})).status == 429
