@@ -187,6 +187,34 @@ async def test_location_refused_at_a_pinned_counter_shows_that_store(
     await shot(page, "06-pinned")
 
 
+async def test_a_busy_network_is_told_to_wait_and_the_page_asks_again_by_itself(
+    chromium: Any, site: Any
+) -> None:
+    refused: list[str] = []
+
+    async def once_too_many(route: Any) -> None:
+        if not refused:
+            refused.append(route.request.url)
+            await route.fulfill(
+                status=429,
+                headers={"Retry-After": "2", "Content-Type": "application/json"},
+                body='{"error": {"code": "rate_limited", "message": "too many scans"}}',
+            )
+        else:
+            await route.continue_()
+
+    context = await chromium.new_context(viewport=VIEWPORT, locale="zh-CN", device_scale_factor=2)
+    page = await context.new_page()
+    await page.route("**/api/v1/route*", once_too_many)
+    await page.goto(str(site.make_url("/s/s3-counter")))  # pinned: no location needed
+    await page.locator("#busy-text", has_text="2 秒后自动重试").wait_for(state="visible")
+    await shot(page, "10-too-many")
+    await page.locator("#result").wait_for(state="visible", timeout=10_000)
+    assert len(refused) == 1
+    assert await page.locator("#store-name").inner_text() == "国贸店"
+    await context.close()
+
+
 async def test_a_location_that_never_comes_times_out_to_the_remembered_store(
     chromium: Any, site: Any
 ) -> None:

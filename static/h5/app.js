@@ -27,6 +27,7 @@
       netTitle: "网络开小差了",
       netBody: "请检查网络后重试。",
       retry: "重试",
+      busy: function (s) { return "扫码的人有点多，" + s + " 秒后自动重试…"; },
       away: function (m) { return m < 50 ? "就在附近" : m < 1000 ? "距您 " + m + " 米" : "距您 " + (m / 1000).toFixed(1) + " 公里"; },
       title: "加入门店福利群"
     },
@@ -52,6 +53,7 @@
       netTitle: "Network problem",
       netBody: "Please check your connection and try again.",
       retry: "Try again",
+      busy: function (s) { return "Lots of scans right now; trying again in " + s + " s…"; },
       away: function (m) { return m < 50 ? "Right here" : m < 1000 ? m + " m away" : (m / 1000).toFixed(1) + " km away"; },
       title: "Join the store's group"
     }
@@ -91,15 +93,23 @@
   var lastRequest = null;
   function api(path, done) {
     lastRequest = function () { api(path, done); };
+    $("busy-text").textContent = t.locating;
     show("busy");
     var vid = store("hm_vid"), stk = store("hm_stk");
     var sep = path.indexOf("?") < 0 ? "?" : "&";
-    if (vid && path.indexOf("/api/v1/route") === 0) path += sep + "vid=" + encodeURIComponent(vid) + (stk ? "&stk=" + encodeURIComponent(stk) : "");
+    var url = path;
+    if (vid && path.indexOf("/api/v1/route") === 0) url += sep + "vid=" + encodeURIComponent(vid) + (stk ? "&stk=" + encodeURIComponent(stk) : "");
     var xhr = new XMLHttpRequest();
-    xhr.open("GET", path);
+    xhr.open("GET", url);
     xhr.timeout = 8000;
     xhr.onload = function () {
       var body = null;
+      if (xhr.status === 429) {
+        // Too many scans (from this network, or this phone): wait as told, then ask again.
+        var wait = Math.min(30, Math.max(1, parseInt(xhr.getResponseHeader("Retry-After"), 10) || 5));
+        $("busy-text").textContent = t.busy(wait);
+        return setTimeout(function () { api(path, done); }, wait * 1000);
+      }
       try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
       if (xhr.status >= 500 || body === null) return show("failed");
       done(body, xhr.status);
