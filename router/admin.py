@@ -21,7 +21,8 @@ from router import exports, funnel, sql
 from router.errors import BadInput, HuomaError, NotFound, Unauthorized, Unavailable
 from router.handlers import JSON
 from router.importer import FORMATS, KINDS, ImportRejected, Table, import_file, import_table
-from router.keys import POOL, SETTINGS
+from router.keys import ADMIN_FAILURES, POOL, SETTINGS
+from router.limits import Buckets, client_address, parse_networks, refuse
 from router.qr import render_print_png, render_print_svg
 
 log = logging.getLogger("huoma.admin")
@@ -30,27 +31,42 @@ MAX_MEMBER_COUNT = 100_000
 
 
 def authorize(request: web.Request) -> str:
-    """The actor (which configured token, by position; never the token itself), or an error."""
-    tokens = request.app[SETTINGS].admin_tokens
+    """The actor (which configured token, by position; never the token itself), or an error.
+    An address that keeps failing is refused for a while, whatever it sends (no guessing)."""
+    settings = request.app[SETTINGS]
+    tokens = settings.admin_tokens
     if not tokens:
         raise HuomaError(
             "the admin API is closed: no HUOMA_ADMIN_TOKENS configured",
             code="admin_closed",
             status=403,
         )
+    failures = request.app[ADMIN_FAILURES]
+    client = client_address(
+        request.remote,
+        request.headers.get("X-Forwarded-For"),
+        parse_networks(settings.trusted_proxies),
+    )
+    refuse(failures.waiting(client), "failed logins from this address")
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given:
-        raise Unauthorized("send Authorization: Bearer <token>", code="unauthorized")
     actor = None
-    for i, token in enumerate(tokens, start=1):
-        # Compare against every token, always: timing reveals neither a match nor which one.
-        if hmac.compare_digest(given.strip().encode(), token.encode()):
-            actor = f"token#{i}"
+    if scheme.lower() == "bearer" and given:
+        for i, token in enumerate(tokens, start=1):
+            # Compare against every token, always: timing reveals neither a match nor which one.
+            if hmac.compare_digest(given.strip().encode(), token.encode()):
+                actor = f"token#{i}"
     if actor is None:
+        failures.take(client)
         log.warning(
-            "admin: rejected token from %s for %s %s", request.remote, request.method, request.path
+            "admin: rejected %s from %s for %s %s",
+            "token" if given else "request without a token",
+            client,
+            request.method,
+            request.path,
         )
+        if scheme.lower() != "bearer" or not given:
+            raise Unauthorized("send Authorization: Bearer <token>", code="unauthorized")
         raise Unauthorized("the token is not valid", code="unauthorized")
     log.info("admin: %s %s %s from %s", actor, request.method, request.path, request.remote)
     return actor
@@ -572,6 +588,10 @@ async def list_alerts(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    app[ADMIN_FAILURES] = Buckets(
+        settings.rate_admin_failures_per_ip, settings.rate_admin_failures_burst
+    )
     app.router.add_get("/admin/api/funnel", funnel_stats, name="admin_funnel")
     app.router.add_get("/admin/api/funnel.csv", funnel_csv, name="admin_funnel_csv")
     app.router.add_get("/admin/api/alerts", list_alerts, name="admin_alerts")

@@ -63,15 +63,20 @@ async def refresh(conn: asyncpg.Connection, settings: Settings) -> int:
     timeout = settings.funnel_timeout_s
     async with conn.transaction():
         await _long(conn, settings)
+        await conn.execute(sql.LOCK_FUNNEL)
         last = await conn.fetchval(sql.FUNNEL_STATE)
         top = min(await conn.fetchval(sql.MAX_EVENT_SEQ), last + EVENTS_PER_PASS)
         if top > last:
             await conn.execute(sql.MARK_FUNNEL_DAYS, last, top, settings.timezone, timeout=timeout)
             await conn.execute(sql.SET_FUNNEL_SEQ, top)
     days = [r["day"] for r in await conn.fetch(sql.DIRTY_FUNNEL_DAYS, today(tz), DAYS_PER_PASS)]
+    rolled = 0
     for day in days:
         async with conn.transaction():
             await _long(conn, settings)
+            await conn.execute(sql.LOCK_FUNNEL)
+            if not await conn.fetchval(sql.FUNNEL_DAY_DIRTY, day):
+                continue  # another pass got there first
             await conn.execute(sql.DELETE_FUNNEL_DAY, day)
             await conn.execute(
                 sql.ROLL_UP_FUNNEL_DAY,
@@ -81,7 +86,8 @@ async def refresh(conn: asyncpg.Connection, settings: Settings) -> int:
                 timeout=timeout,
             )
             await conn.execute(sql.CLOSE_FUNNEL_DAY, day)
-    return len(days)
+            rolled += 1
+    return rolled
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from router.catalogue import CatalogueRef
     from router.events import Journal
+    from router.limits import Buckets
     from router.live import LiveState
     from router.metrics import Metrics
     from router.qr import QrImages
@@ -22,3 +23,5 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 QR_IMAGES: web.AppKey[QrImages] = web.AppKey("qr_images")
 LIVE: web.AppKey[LiveState] = web.AppKey("live")
 JOURNAL: web.AppKey[Journal] = web.AppKey("journal")
+# Failed admin logins per client address (only failures spend from it).
+ADMIN_FAILURES: web.AppKey[Buckets] = web.AppKey("admin_failures")

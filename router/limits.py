@@ -42,6 +42,17 @@ class Buckets:
         self.burst = float(burst)
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
+    def waiting(self, key: str, now: float | None = None) -> float:
+        """Seconds until `key` has a token again (0.0: it has one); spends nothing."""
+        if self.rate <= 0:
+            return 0.0
+        found = self._buckets.get(key)
+        if found is None:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens = min(self.burst, found[0] + (now - found[1]) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def take(self, key: str, now: float | None = None) -> float:
         """0.0 when the request may pass (a token is spent), else seconds until it could."""
         if self.rate <= 0:
@@ -89,8 +100,12 @@ def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     return any(ip in net for net in trusted)
 
 
-def check(buckets: Buckets, key: str, what: str) -> None:
-    wait = buckets.take(key)
+def refuse(wait: float, what: str) -> None:
+    """Raise the 429 for a wait of `wait` seconds (nothing when there is none)."""
     if wait > 0:
         retry = max(1, math.ceil(wait))
         raise RateLimited(f"too many {what}; try again in {retry} s", retry)
+
+
+def check(buckets: Buckets, key: str, what: str) -> None:
+    refuse(buckets.take(key), what)

@@ -69,6 +69,8 @@ class Settings:
     rate_picker_per_ip: int = 300
     rate_picker_ip_burst: int = 60
     trusted_proxies: tuple[str, ...] = ()
+    rate_admin_failures_per_ip: int = 10
+    rate_admin_failures_burst: int = 10
 
     # Scan events.
     events_flush_s: float = 0.5
@@ -131,6 +133,8 @@ class Settings:
             "rate_route_visitor_burst",
             "rate_picker_per_ip",
             "rate_picker_ip_burst",
+            "rate_admin_failures_per_ip",
+            "rate_admin_failures_burst",
         ):
             _check_range(PREFIX + name.upper(), getattr(self, name), 0, 1_000_000)
         for net in self.trusted_proxies:
@@ -318,6 +322,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "rate_picker_per_ip": _int,
     "rate_picker_ip_burst": _int,
     "trusted_proxies": _tokens,
+    "rate_admin_failures_per_ip": _int,
+    "rate_admin_failures_burst": _int,
     "events_flush_s": _float,
     "journal_max_bytes": _int,
     "journal_rotate_bytes": _int,
@@ -389,6 +395,9 @@ SETTINGS_DOC: dict[str, str] = {
     "rate_picker_ip_burst": "Picker requests one client address may make at once.",
     "trusted_proxies": "Comma-separated addresses or networks (CIDR) of reverse proxies whose "
     "X-Forwarded-For is believed; otherwise the TCP peer is the client.",
+    "rate_admin_failures_per_ip": "Failed admin logins (wrong or missing token) a minute per "
+    "client address; past the burst, the admin API answers that address 429 whatever it sends.",
+    "rate_admin_failures_burst": "Failed admin logins one client address may make at once.",
     "events_flush_s": "How often scan events move from the local journal into PostgreSQL, seconds.",
     "journal_max_bytes": "Unflushed journal bytes per worker (PostgreSQL down) beyond which new "
     "scan events are dropped and counted; scans are still answered.",

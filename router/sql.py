@@ -537,6 +537,9 @@ FUNNEL_COLUMNS = (
 
 FUNNEL_STATE = "SELECT last_seq FROM funnel_state WHERE id = 1 FOR UPDATE"
 
+# Rollups are one at a time, even if two keepers overlap for a moment (a failover).
+LOCK_FUNNEL = "SELECT pg_advisory_xact_lock(7245003)"
+
 MAX_EVENT_SEQ = "SELECT coalesce(max(seq), 0) FROM scan_events"
 
 # For this transaction only: the funnel reads many rows, beyond the pool's statement timeout.
@@ -578,6 +581,8 @@ FROM (SELECT coalesce(store_id, '') AS s, coalesce(entry, '') AS e, visitor, lat
 GROUP BY GROUPING SETS ((), (s), (e), (s, e))
 """
 )
+
+FUNNEL_DAY_DIRTY = "SELECT dirty FROM funnel_days WHERE day = $1"
 
 CLOSE_FUNNEL_DAY = "UPDATE funnel_days SET dirty = false, computed_at = now() WHERE day = $1"
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import openpyxl
@@ -39,7 +40,10 @@ async def site(pool: asyncpg.Pool, aiohttp_server: Any, settings: Settings) -> A
         [group_row("G1", member_count=120), group_row("G2")],
     )
     await keeper.sweep(pool, settings, OpsProvider())  # states, and S2's alerts
-    now = datetime.now(UTC)
+    # At noon of each of the last three local days (Asia/Shanghai): never across a midnight.
+    tz = ZoneInfo("Asia/Shanghai")
+    noon = datetime.combine(datetime.now(tz).date(), time(12, 0), tzinfo=tz)
+    now = noon.astimezone(UTC)
     await pool.executemany(
         "INSERT INTO scan_events (event_id, at, entry, store_id, group_id, visitor, outcome, "
         "lat_approx, lng_approx) VALUES ($1, $2, 'C1', $3, $4, $5, $6, 31.23, 121.47)",

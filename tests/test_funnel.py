@@ -106,9 +106,11 @@ async def test_the_funnel_is_the_same_live_and_rolled_up(
     s1 = next(r for r in live["rows"] if r["store_id"] == "S1")
     assert s1["store_name"] == "人民广场店"
 
+    # (The app's own keeper may roll some days up first: either way, until nothing is left.)
     async with pool.acquire() as conn:
-        assert await funnel.refresh(conn, settings) == 2  # the finished days; today stays live
-        assert await funnel.refresh(conn, settings) == 0
+        while await funnel.refresh(conn, settings):
+            pass
+    # The finished days are rolled up; today stays live.
     assert await pool.fetchval("SELECT count(DISTINCT day) FROM funnel_daily") == 2
     rolled = await (await client.get(url, headers=AUTH)).json()
     assert rolled == live
@@ -117,7 +119,9 @@ async def test_the_funnel_is_the_same_live_and_rolled_up(
     late: list[Event] = [(-2, time(18, 0), "S1", "E1", "v8", "ok", True, "G1")]
     await insert(pool, late, today)
     async with pool.acquire() as conn:
-        assert await funnel.refresh(conn, settings) == 1
+        while await funnel.refresh(conn, settings):
+            pass
+    assert not await pool.fetchval("SELECT bool_or(dirty) FROM funnel_days WHERE day < $1", today)
     again = await (await client.get(url, headers=AUTH)).json()
     assert as_table(again) == expected(rows + late, today)
 

@@ -11,7 +11,7 @@ import pytest
 
 from router.limits import Buckets, client_address, parse_networks
 
-from .conftest import eventually, group_row, seed, store_row
+from .conftest import ADMIN_TOKEN, eventually, group_row, seed, store_row
 
 SCAN = "/api/v1/route?store=S1"
 
@@ -96,3 +96,31 @@ async def test_behind_a_trusted_proxy_each_customer_has_their_own_limit(
     plain = await make_client(rate_route_per_ip=60, rate_route_ip_burst=1)
     assert (await plain.get(SCAN, headers={"X-Forwarded-For": "198.51.100.3"})).status == 200
     assert (await plain.get(SCAN, headers={"X-Forwarded-For": "198.51.100.4"})).status == 429
+
+
+@pytest.mark.db
+async def test_an_address_that_keeps_failing_admin_logins_is_refused_for_a_while(
+    pool: asyncpg.Pool, make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await make_client(rate_admin_failures_per_ip=6, rate_admin_failures_burst=2)
+    wrong = {"Authorization": "Bearer guess-guess-guess-guess"}
+    assert (await client.get("/admin/api/health", headers=wrong)).status == 401
+    assert (await client.get("/admin/api/health")).status == 401  # no token counts too
+    refused = await client.get("/admin/api/health", headers=wrong)
+    assert refused.status == 429 and refused.headers["Retry-After"] == "10"
+    assert (await refused.json())["error"]["code"] == "rate_limited"
+    # Even the right token is refused from that address until the wait is over: no guessing.
+    right = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert (await client.get("/admin/api/health", headers=right)).status == 429
+    # Failures are logged with the address; no token ever reaches a log.
+    assert "rejected token from 127.0.0.1" in caplog.text
+    assert "guess-guess" not in caplog.text and ADMIN_TOKEN not in caplog.text
+
+
+@pytest.mark.db
+async def test_successful_logins_spend_nothing(pool: asyncpg.Pool, make_client: Any) -> None:
+    client = await make_client(rate_admin_failures_per_ip=6, rate_admin_failures_burst=1)
+    right = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert [(await client.get("/admin/api/health", headers=right)).status for _ in range(5)] == [
+        200
+    ] * 5

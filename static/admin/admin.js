@@ -497,28 +497,29 @@
   // ---- the funnel -----------------------------------------------------------------------------
 
   function isoDay(d) {
+    // A calendar day as YYYY-MM-DD, from a Date made at local midnight of that day.
     var z = new Date(d.getTime() - d.getTimezoneOffset() * 60000);
     return z.toISOString().slice(0, 10);
   }
 
   function funnelQuery(by) {
-    var q = "?from=" + $("f-from").value + "&to=" + $("f-to").value + "&by=" + encodeURIComponent(by);
+    // Without dates the server picks them (the last 7 days in its time zone, not the browser's).
+    var q = "?by=" + encodeURIComponent(by);
+    if ($("f-from").value) { q += "&from=" + $("f-from").value; }
+    if ($("f-to").value) { q += "&to=" + $("f-to").value; }
     if ($("f-store").value.trim()) { q += "&store=" + encodeURIComponent($("f-store").value.trim()); }
     return q;
   }
 
   function loadFunnel() {
-    if (!$("f-to").value) {
-      var now = new Date();
-      $("f-to").value = isoDay(now);
-      $("f-from").value = isoDay(new Date(now.getTime() - 13 * 86400000));
-    }
     var by = $("f-by").value;
     api("/admin/api/funnel" + funnelQuery(by) + "&limit=" + PAGE + "&offset=" + state.funnelOffset).then(function (body) {
+      $("f-from").value = body.from;
+      $("f-to").value = body.to;
       drawTotals(body.totals);
       drawFunnelTable(body);
-    }, failed);
-    api("/admin/api/funnel" + funnelQuery("day") + "&limit=366").then(drawChart, failed);
+      return api("/admin/api/funnel" + funnelQuery("day") + "&limit=366");
+    }).then(drawChart, failed);
   }
 
   function drawTotals(tot) {
