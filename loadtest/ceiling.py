@@ -213,6 +213,7 @@ def main() -> int:
             # wrk is one address sending thousands of scans a second: no per-address limit.
             "HUOMA_RATE_ROUTE_PER_IP": "0",
             "HUOMA_RATE_ROUTE_PER_VISITOR": "0",
+            "HUOMA_RATE_PICKS_PER_IP": "0",
         }
         pin = ["taskset", "-c", SERVER_CPU]
         procs.append(

@@ -136,6 +136,10 @@ class PublicApi:
             settings.rate_route_per_visitor, settings.rate_route_visitor_burst
         )
         self.picker_ip = Buckets(settings.rate_picker_per_ip, settings.rate_picker_ip_burst)
+        self.picks_visitor = Buckets(
+            settings.rate_picks_per_visitor, settings.rate_picks_visitor_burst
+        )
+        self.picks_ip = Buckets(settings.rate_picks_per_ip, settings.rate_picks_ip_burst)
         secure = "; Secure" if settings.base_url.startswith("https://") else ""
         self.cookie_tail = f"; Path=/; Max-Age={_COOKIE_MAX_AGE_S}; SameSite=Lax; HttpOnly{secure}"
         self.qr_headers = {
@@ -183,13 +187,19 @@ class PublicApi:
         cookie_vid, cookie_stk = _huoma_cookies(request.headers.get("Cookie"))
         visitor = query.visitor or cookie_vid
         new_visitor = visitor is None
-        if visitor is not None:
-            # A new visitor has no history to limit; a known one scans a few times at most.
-            try:
+        try:
+            if visitor is not None:
+                # A new visitor has no history to limit; a known one scans a few times at most.
                 check(self.route_visitor, visitor, "scans by this visitor")
-            except RateLimited:
-                self.metrics.outcome("rate_limited")
-                raise
+            if query.store_id is not None:
+                # A picked store answers with its group from anywhere: the way to harvest
+                # every store's group, so picks are limited much harder than scans.
+                check(self.picks_ip, self._client(request), "stores picked from this address")
+                if visitor is not None:
+                    check(self.picks_visitor, visitor, "stores picked by this visitor")
+        except RateLimited:
+            self.metrics.outcome("rate_limited")
+            raise
         if visitor is None:
             visitor = new_visitor_id()
         query = query._replace(visitor=visitor, sticky=query.sticky or cookie_stk)

@@ -68,6 +68,10 @@ class Settings:
     rate_route_visitor_burst: int = 10
     rate_picker_per_ip: int = 300
     rate_picker_ip_burst: int = 60
+    rate_picks_per_visitor: int = 1
+    rate_picks_visitor_burst: int = 5
+    rate_picks_per_ip: int = 20
+    rate_picks_ip_burst: int = 60
     trusted_proxies: tuple[str, ...] = ()
     rate_admin_failures_per_ip: int = 10
     rate_admin_failures_burst: int = 10
@@ -133,6 +137,10 @@ class Settings:
             "rate_route_visitor_burst",
             "rate_picker_per_ip",
             "rate_picker_ip_burst",
+            "rate_picks_per_visitor",
+            "rate_picks_visitor_burst",
+            "rate_picks_per_ip",
+            "rate_picks_ip_burst",
             "rate_admin_failures_per_ip",
             "rate_admin_failures_burst",
         ):
@@ -321,6 +329,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "rate_route_visitor_burst": _int,
     "rate_picker_per_ip": _int,
     "rate_picker_ip_burst": _int,
+    "rate_picks_per_visitor": _int,
+    "rate_picks_visitor_burst": _int,
+    "rate_picks_per_ip": _int,
+    "rate_picks_ip_burst": _int,
     "trusted_proxies": _tokens,
     "rate_admin_failures_per_ip": _int,
     "rate_admin_failures_burst": _int,
@@ -393,6 +405,14 @@ SETTINGS_DOC: dict[str, str] = {
     "rate_picker_per_ip": "Store picker requests (/api/v1/stores, /api/v1/cities) a minute per "
     "client address.",
     "rate_picker_ip_burst": "Picker requests one client address may make at once.",
+    "rate_picks_per_visitor": "Scans of a store picked by hand (/api/v1/route?store=, which "
+    "answers with that store's group wherever the phone is) a minute per visitor: the limit that "
+    "keeps anyone from walking the picker to collect every store's group.",
+    "rate_picks_visitor_burst": "Picked stores one visitor may scan at once (a customer picks one "
+    "or two).",
+    "rate_picks_per_ip": "Picked-store scans a minute per client address (visitors without "
+    "cookies are new each time, so the address limit is what binds a scraper).",
+    "rate_picks_ip_burst": "Picked-store scans one client address may make at once.",
     "trusted_proxies": "Comma-separated addresses or networks (CIDR) of reverse proxies whose "
     "X-Forwarded-For is believed; otherwise the TCP peer is the client.",
     "rate_admin_failures_per_ip": "Failed admin logins (wrong or missing token) a minute per "

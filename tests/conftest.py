@@ -95,6 +95,8 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         rate_route_per_ip=0,
         rate_route_per_visitor=0,
         rate_picker_per_ip=0,
+        rate_picks_per_visitor=0,
+        rate_picks_per_ip=0,
     )
 
 

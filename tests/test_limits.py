@@ -124,3 +124,30 @@ async def test_successful_logins_spend_nothing(pool: asyncpg.Pool, make_client: 
     assert [(await client.get("/admin/api/health", headers=right)).status for _ in range(5)] == [
         200
     ] * 5
+
+
+@pytest.mark.db
+async def test_nobody_walks_the_picker_to_collect_every_stores_group(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    stores = [store_row(f"S{i}", lat=31.2 + i / 1000) for i in range(1, 6)]
+    await seed(pool, stores, [group_row(f"G{i}", f"S{i}") for i in range(1, 6)])
+    client = await make_client(
+        rate_picks_per_visitor=1,
+        rate_picks_visitor_burst=2,
+        rate_picks_per_ip=2,
+        rate_picks_ip_burst=4,
+    )
+    vid = "&vid=visitor-picker"
+    picks = [(await client.get(f"/api/v1/route?store=S{i}{vid}")).status for i in (1, 2, 3)]
+    assert picks == [200, 200, 429]  # a customer picks one or two stores; a walker is stopped
+    # Located scans are not picks: the same visitor still gets answers where they stand.
+    located = await client.get("/api/v1/route?lat=31.2&lng=121.47&coord=gcj02" + vid)
+    assert located.status == 200
+    # Without cookies every request is a new visitor: the address limit binds then.
+    fresh = []
+    for i in (4, 5):
+        client.session.cookie_jar.clear()
+        fresh.append((await client.get(f"/api/v1/route?store=S{i}")).status)
+    # Four picks from this address in all (the refused one counted too), then it waits.
+    assert fresh == [200, 429]

@@ -49,6 +49,8 @@ class Server:
             HUOMA_RATE_ROUTE_PER_IP="0",
             HUOMA_RATE_ROUTE_PER_VISITOR="0",
             HUOMA_RATE_PICKER_PER_IP="0",
+            HUOMA_RATE_PICKS_PER_VISITOR="0",
+            HUOMA_RATE_PICKS_PER_IP="0",
         )
         environ.update(env)
         self.log = Path(settings.data_dir) / "server.log"
