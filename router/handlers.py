@@ -162,19 +162,20 @@ class PublicApi:
     def _client(self, request: web.Request) -> str:
         return client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
 
-    def _limit_picker(self, request: web.Request) -> None:
+    def _limit(self, buckets: Buckets, key: str, what: str) -> None:
+        """Spend from `key`'s bucket, or refuse (429) and count the refusal."""
         try:
-            check(self.picker_ip, self._client(request), "store searches from this address")
+            check(buckets, key, what)
         except RateLimited:
             self.metrics.outcome("rate_limited")
             raise
 
+    def _limit_picker(self, request: web.Request) -> None:
+        self._limit(self.picker_ip, self._client(request), "store searches from this address")
+
     async def route(self, request: web.Request) -> web.Response:
-        try:
-            check(self.route_ip, self._client(request), "scans from this address")
-        except RateLimited:
-            self.metrics.outcome("rate_limited")
-            raise
+        client = self._client(request)
+        self._limit(self.route_ip, client, "scans from this address")
         try:
             query = parse_route_query(request.query)
         except BadInput:
@@ -187,19 +188,15 @@ class PublicApi:
         cookie_vid, cookie_stk = _huoma_cookies(request.headers.get("Cookie"))
         visitor = query.visitor or cookie_vid
         new_visitor = visitor is None
-        try:
+        if visitor is not None:
+            # A new visitor has no history to limit; a known one scans a few times at most.
+            self._limit(self.route_visitor, visitor, "scans by this visitor")
+        if query.store_id is not None:
+            # A picked store answers with its group from anywhere: the way to harvest every
+            # store's group, so picks are limited much harder than scans.
+            self._limit(self.picks_ip, client, "stores picked from this address")
             if visitor is not None:
-                # A new visitor has no history to limit; a known one scans a few times at most.
-                check(self.route_visitor, visitor, "scans by this visitor")
-            if query.store_id is not None:
-                # A picked store answers with its group from anywhere: the way to harvest
-                # every store's group, so picks are limited much harder than scans.
-                check(self.picks_ip, self._client(request), "stores picked from this address")
-                if visitor is not None:
-                    check(self.picks_visitor, visitor, "stores picked by this visitor")
-        except RateLimited:
-            self.metrics.outcome("rate_limited")
-            raise
+                self._limit(self.picks_visitor, visitor, "stores picked by this visitor")
         if visitor is None:
             visitor = new_visitor_id()
         query = query._replace(visitor=visitor, sticky=query.sticky or cookie_stk)
