@@ -156,7 +156,8 @@ async def query(
         await _long(conn, settings)
         args = await arguments(conn, q, settings, q.by)
         rows = await conn.fetch(statement(q.by, paged=True), *args, limit, offset, timeout=timeout)
-        whole = await arguments(conn, q, settings, ())
+        # The totals read the same days, at the grain of no grouping (the last argument).
+        whole = [*args[:-1], grain((), q)]
         totals = await conn.fetchrow(statement((), paged=False), *whole, timeout=timeout)
     return {
         "from": q.first.isoformat(),
