@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -42,8 +43,6 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _with_database(url: str, name: str) -> str:
     """The same server URL, pointing at another database (keeps ?host=... for sockets)."""
-    from urllib.parse import urlsplit, urlunsplit
-
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
@@ -180,7 +179,27 @@ def make_client(aiohttp_client: Any, settings: Settings) -> Any:
     return start
 
 
+# ---- the admin API's door ------------------------------------------------------------------------
+
+WRONG_TOKEN = {"Authorization": "Bearer wrong-token-0123456789"}
+
+
+async def assert_needs_a_valid_token(client: Any, method: str, path: str) -> None:
+    """Without a token, and with a wrong one, the endpoint answers 401 unauthorized."""
+    for headers in ({}, WRONG_TOKEN):
+        response = await client.request(method, path, headers=headers)
+        assert response.status == 401
+        assert (await response.json())["error"]["code"] == "unauthorized"
+
+
 # ---- helpers for tests that scan --------------------------------------------------------------
+
+
+def qr_path(qr_url: str) -> str:
+    """The path and query of an absolute QR image URL, for the test client."""
+    parts = urlsplit(qr_url)
+    return f"{parts.path}?{parts.query}"
+
 
 HERE = "/api/v1/route?store=S1"
 

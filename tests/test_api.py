@@ -7,7 +7,6 @@ import io
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import jsonschema
@@ -19,7 +18,7 @@ from PIL import Image
 from geo.coords import gcj02_to_bd09, gcj02_to_wgs84
 from router.importer import import_file
 
-from .conftest import group_row, seed, store_row
+from .conftest import group_row, qr_path, seed, store_row
 
 pytestmark = pytest.mark.db
 
@@ -44,11 +43,6 @@ async def get_json(client: Any, url: str, status: int = 200) -> Any:
     assert response.status == status, await response.text()
     assert response.headers["Content-Type"].startswith("application/json")
     return await response.json()
-
-
-def qr_path(qr_url: str) -> str:
-    parts = urlsplit(qr_url)
-    return f"{parts.path}?{parts.query}"
 
 
 async def test_route_answers_the_nearest_store_with_its_group_and_alternatives(

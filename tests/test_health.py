@@ -9,7 +9,15 @@ import pytest
 
 from router import sql
 
-from .conftest import ADMIN_TOKEN, eventually, group_row, scan, seed, store_row
+from .conftest import (
+    ADMIN_TOKEN,
+    assert_needs_a_valid_token,
+    eventually,
+    group_row,
+    scan,
+    seed,
+    store_row,
+)
 
 pytestmark = pytest.mark.db
 
@@ -154,10 +162,6 @@ async def test_bad_health_requests_are_clear_4xx(
 async def test_health_endpoints_need_a_valid_token(
     pool: asyncpg.Pool, make_client: Any, method: str, path: str
 ) -> None:
-    client = await make_client()
-    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}):
-        response = await client.request(method, path, headers=headers)
-        assert response.status == 401
-        assert (await response.json())["error"]["code"] == "unauthorized"
+    await assert_needs_a_valid_token(await make_client(), method, path)
     closed = await make_client(admin_tokens=())
     assert (await closed.request(method, path, headers=AUTH)).status == 403

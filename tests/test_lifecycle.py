@@ -7,14 +7,13 @@ import io
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 import zxingcpp
 from PIL import Image
 
-from .conftest import ADMIN_TOKEN, HERE, eventually, group_row, scan, seed, store_row
+from .conftest import ADMIN_TOKEN, HERE, eventually, group_row, qr_path, scan, seed, store_row
 
 pytestmark = pytest.mark.db
 
@@ -154,7 +153,7 @@ async def test_nothing_usable_shows_the_store_fallback_then_the_brand_fallback(
         "fallback:S1",
         "店长微信",
     )
-    png = await (await client.get(_path(body["group"]["qr_url"]))).read()
+    png = await (await client.get(qr_path(body["group"]["qr_url"]))).read()
     assert (
         zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))[0].text == "https://u.wechat.com/STAFF1"
     )
@@ -317,11 +316,6 @@ async def seed_fallbacks(pool: asyncpg.Pool, csv_text: str) -> None:
         max_bytes=10**6,
         max_rows=100,
     )
-
-
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
 
 
 def test_a_busy_groups_lease_blocks_grow_and_a_quiet_ones_shrink_back() -> None:

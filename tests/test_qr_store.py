@@ -4,7 +4,6 @@ restart) take it from PostgreSQL."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -13,14 +12,9 @@ from router.db import create_pool
 from router.keys import QR_IMAGES
 from router.settings import Settings
 
-from .conftest import eventually, group_row, scan, seed, store_row
+from .conftest import eventually, group_row, qr_path, scan, seed, store_row
 
 pytestmark = pytest.mark.db
-
-
-def path(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
 
 
 async def test_a_second_worker_takes_the_image_the_first_rendered(
@@ -29,7 +23,7 @@ async def test_a_second_worker_takes_the_image_the_first_rendered(
     await seed(pool, [store_row("S1")], [group_row("G1")])
     one = await make_client()
     two = await make_client()
-    url = path((await scan(one))["group"]["qr_url"])
+    url = qr_path((await scan(one))["group"]["qr_url"])
     first = await one.get(url)
     assert first.status == 200
     png = await first.read()
@@ -50,7 +44,7 @@ async def test_a_second_worker_takes_the_image_the_first_rendered(
     await pool.execute("SELECT pg_notify('huoma_catalogue', 'test')")
 
     async def new_url() -> str | None:
-        u = path((await scan(two))["group"]["qr_url"])
+        u = qr_path((await scan(two))["group"]["qr_url"])
         return u if u != url else None
 
     fresh = await eventually(new_url)
@@ -68,7 +62,7 @@ async def test_without_the_database_the_image_is_rendered_all_the_same(
 ) -> None:
     await seed(pool, [store_row("S1")], [group_row("G1")])
     client = await make_client()
-    url = path((await scan(client))["group"]["qr_url"])
+    url = qr_path((await scan(client))["group"]["qr_url"])
     gone = await create_pool(settings)
     await gone.close()  # every use now fails, as with a database that went away
     client.app[QR_IMAGES].pool = gone
