@@ -28,7 +28,8 @@ ANSWER = {
     "group": {
         "id": "S000123-G1",
         "name": "示例咖啡上海1号店福利1群",
-        "qr_url": "http://127.0.0.1:8080/qr/12345.png?v=1&s=abcdefabcdefabcdefabcdefabcdef12",
+        "qr_url": "http://127.0.0.1:8080/qr/12345.png?v=1&e=1800000000&s=abcdefabcdefabcdefabcd",
+        "qr_expires_at": 1800000000,
     },
     "alternatives": [{"store": STORE, "distance_m": 300 + i} for i in range(5)],
     "coarse": False,

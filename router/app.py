@@ -88,8 +88,6 @@ def _build(
         stores,
         groups,
         entries,
-        secret=settings.secret.encode(),
-        base_url=settings.base_url,
         k_max=1 + settings.alternatives,
         cache_cells=settings.cell_cache_cells,
         default_display_cap=settings.display_cap,
@@ -209,8 +207,6 @@ async def add_new_groups(app: web.Application, lock: asyncio.Lock, pks: set[int]
         patched = add_groups(
             app[CATALOGUE].current,
             rows,
-            secret=settings.secret.encode(),
-            base_url=settings.base_url,
             default_display_cap=settings.display_cap,
         )
         if patched is not None:

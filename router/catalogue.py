@@ -6,9 +6,6 @@ A catalogue is built from database rows off the event loop and swapped in as one
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -24,12 +21,6 @@ from geo.areas import Area, ServiceAreas
 from geo.index import NearestIndex
 
 log = logging.getLogger(__name__)
-
-
-def qr_signature(secret: bytes, group_pk: int, qr_version: int) -> str:
-    """HMAC-SHA256 over the group's key and QR version, truncated to 128 bits, base64url."""
-    mac = hmac.new(secret, f"qr:{group_pk}:{qr_version}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode("ascii")
 
 
 def csv_field(text: str) -> bytes:
@@ -49,11 +40,11 @@ class Group:
     member_count: int | None
     expires_at: float | None  # Unix seconds
     position: int
-    qr_url: str
     kind: str  # "group" or "fallback"
     display_cap: int  # its own, or the default
-    # {"id", "name", "qr_url"} serialized once: responses splice these bytes in.
-    json: bytes = field(hash=False, compare=False, repr=False)
+    # `{"id":…,"name":…,"qr_url":` serialized once: answers splice these bytes in, followed by
+    # the signed, expiring image link of the moment (router.qr.QrLinks).
+    json_head: bytes = field(hash=False, compare=False, repr=False)
     csv_id: bytes = field(default=b"", hash=False, compare=False, repr=False)
 
     def expired(self, now: float, margin_s: float) -> bool:
@@ -125,29 +116,22 @@ def _epoch(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
 
-def make_group(
-    r: Mapping[str, Any], secret: bytes, base_url: str, default_display_cap: int
-) -> Group:
-    """A group from its database row, with its signed QR URL and its JSON fragment."""
-    pk = int(r["id"])
-    version = int(r["qr_version"])
-    sig = qr_signature(secret, pk, version)
-    qr_url = f"{base_url}/qr/{pk}.png?v={version}&s={sig}"
+def make_group(r: Mapping[str, Any], default_display_cap: int) -> Group:
+    """A group from its database row, with the head of its JSON fragment."""
     return Group(
-        pk=pk,
+        pk=int(r["id"]),
         group_id=r["group_id"],
         store_id=r["store_id"],
         name=r["name"],
         qr_payload=r["qr_payload"],
-        qr_version=version,
+        qr_version=int(r["qr_version"]),
         capacity=int(r["capacity"]),
         member_count=r["member_count"],
         expires_at=_epoch(r["expires_at"]),
         position=int(r["position"]),
-        qr_url=qr_url,
         kind=r["kind"],
         display_cap=r["display_cap"] or default_display_cap,
-        json=orjson.dumps({"id": r["group_id"], "name": r["name"], "qr_url": qr_url}),
+        json_head=orjson.dumps({"id": r["group_id"], "name": r["name"]})[:-1] + b',"qr_url":',
         csv_id=csv_field(r["group_id"]),
     )
 
@@ -156,8 +140,6 @@ def add_groups(
     cat: Catalogue,
     group_rows: Iterable[Mapping[str, Any]],
     *,
-    secret: bytes,
-    base_url: str,
     default_display_cap: int = 500,
 ) -> tuple[Catalogue, list[Store]] | None:
     """The catalogue with new groups added to their stores, sharing everything else (stores'
@@ -166,7 +148,7 @@ def add_groups(
     started = time.perf_counter()
     new: dict[str, list[Group]] = {}
     for r in group_rows:
-        g = make_group(r, secret, base_url, default_display_cap)
+        g = make_group(r, default_display_cap)
         store_id = g.store_id
         if g.pk in cat.groups_by_pk or g.kind != "group" or store_id not in cat.by_id:
             return None
@@ -208,8 +190,6 @@ def build_catalogue(
     group_rows: Iterable[Mapping[str, Any]],
     entry_rows: Iterable[Mapping[str, Any]],
     *,
-    secret: bytes,
-    base_url: str,
     k_max: int,
     cache_cells: int,
     default_display_cap: int = 500,
@@ -220,7 +200,7 @@ def build_catalogue(
     fallbacks: dict[str | None, Group] = {}
     groups_by_pk: dict[int, Group] = {}
     for r in group_rows:
-        g = make_group(r, secret, base_url, default_display_cap)
+        g = make_group(r, default_display_cap)
         pk = g.pk
         if g.kind == "fallback":
             fallbacks[g.store_id] = g

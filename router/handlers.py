@@ -22,7 +22,7 @@ from router.limits import Buckets, RateLimited, check, client_address, parse_net
 from router.live import new_visitor_id, valid_visitor_id
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from router.metrics import Metrics
-from router.qr import QrImages, verified_group
+from router.qr import QrImages, QrLinks
 from router.routing import RoutePolicy, parse_route_query, route
 from router.search import search_stores
 
@@ -142,10 +142,7 @@ class PublicApi:
         self.picks_ip = Buckets(settings.rate_picks_per_ip, settings.rate_picks_ip_burst)
         secure = "; Secure" if settings.base_url.startswith("https://") else ""
         self.cookie_tail = f"; Path=/; Max-Age={_COOKIE_MAX_AGE_S}; SameSite=Lax; HttpOnly{secure}"
-        self.qr_headers = {
-            "Cache-Control": f"public, max-age={settings.qr_max_age_s}, immutable",
-            "X-Content-Type-Options": "nosniff",
-        }
+        self.links = QrLinks(self.secret, settings.base_url, settings.qr_link_ttl_s)
 
     @property
     def catalogue(self) -> CatalogueRef:
@@ -220,7 +217,11 @@ class PublicApi:
             point.lng if point is not None else None,
             point.system.value if point is not None else None,
         )
-        response = web.Response(body=result.render(), content_type=JSON, headers=_NO_STORE)
+        response = web.Response(
+            body=result.render(self.links.fragment(group, now)),
+            content_type=JSON,
+            headers=_NO_STORE,
+        )
         if new_visitor or visitor != cookie_vid:
             response.headers.add("Set-Cookie", f"hm_vid={visitor}{self.cookie_tail}")
         if result.sticky is not None and result.sticky != cookie_stk:
@@ -228,23 +229,30 @@ class PublicApi:
         return response
 
     async def qr_image(self, request: web.Request) -> web.Response:
-        group = verified_group(
+        query = request.query
+        now = time.time()
+        group, expires = self.links.verify(
             self.catalogue.current,
-            self.secret,
             int(request.match_info["pk"]),
-            request.query.get("v", ""),
-            request.query.get("s", ""),
+            query.get("v", ""),
+            query.get("e", ""),
+            query.get("s", ""),
+            now,
         )
-        etag = f'"{group.pk}-{group.qr_version}"'
-        if etag in request.headers.get("If-None-Match", ""):
-            return web.Response(status=304, headers={**self.qr_headers, "ETag": etag})
+        # Caches may keep the image as long as its link works, and no longer.
+        max_age = max(0, min(self.settings.qr_max_age_s, expires - int(now)))
+        headers = {
+            "Cache-Control": f"public, max-age={max_age}, immutable",
+            "X-Content-Type-Options": "nosniff",
+            "ETag": f'"{group.pk}-{group.qr_version}"',
+        }
+        if headers["ETag"] in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers=headers)
         before = self.images.renders
         png = await self.images.get(group)
         if self.images.renders != before:
             self.metrics.qr_renders.inc()
-        return web.Response(
-            body=png, content_type="image/png", headers={**self.qr_headers, "ETag": etag}
-        )
+        return web.Response(body=png, content_type="image/png", headers=headers)
 
     async def stores(self, request: web.Request) -> web.Response:
         self._limit_picker(request)

@@ -4,6 +4,8 @@ each worker and in PostgreSQL for all of them."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import hmac
 import io
 import logging
@@ -12,13 +14,14 @@ import zlib
 from collections import OrderedDict
 
 import asyncpg
+import orjson
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M, ERROR_CORRECT_Q
 from qrcode.image.svg import SvgPathFillImage
 
 from router import sql
-from router.catalogue import Catalogue, Group, qr_signature
-from router.errors import NotFound
+from router.catalogue import Catalogue, Group
+from router.errors import HuomaError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +89,90 @@ def render_print_svg(payload: str) -> bytes:
     return buf.getvalue()
 
 
-def verified_group(cat: Catalogue, secret: bytes, pk: int, version: str, sig: str) -> Group:
-    """The group a signed image URL names, or NotFound (the same answer for every failure, so
-    the endpoint cannot be used to probe which groups exist)."""
-    group = cat.groups_by_pk.get(pk)
-    expected = qr_signature(secret, pk, group.qr_version if group is not None else 0)
-    if (
-        group is None
-        or version != str(group.qr_version)
-        or not hmac.compare_digest(sig.encode(), expected.encode())
-    ):
-        raise NotFound("no such QR image", code="qr_not_found")
-    return group
+# Links are issued on a grid: every link handed out within the same minute expires at the same
+# moment, so each group's answer fragment is signed once a minute, not once a scan.
+LINK_STEP_S = 60
+
+
+def qr_signature(secret: bytes, group_pk: int, qr_version: int, expires: int) -> str:
+    """HMAC-SHA256 over the group's key, QR version and the link's expiry, truncated to 128 bits,
+    base64url."""
+    message = b"qr:%d:%d:%d" % (group_pk, qr_version, expires)
+    mac = hmac.new(secret, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode("ascii")
+
+
+class QrLinks:
+    """Signed, expiring links to group QR images: the only way to a group's image.
+
+    A link names the group, its QR version and the Unix second it stops working, signed with the
+    deployment secret (the same in every worker). A link lives between `ttl_s` and
+    `ttl_s + LINK_STEP_S` seconds: long enough for a customer to long-press the code, short enough
+    that a harvested link cannot be posted elsewhere for long. A new QR version ends every link to
+    the old one at once.
+    """
+
+    __slots__ = ("_expires", "_fragments", "base_url", "secret", "ttl_s")
+
+    def __init__(self, secret: bytes, base_url: str, ttl_s: int) -> None:
+        self.secret = secret
+        self.base_url = base_url
+        self.ttl_s = ttl_s
+        self._expires = 0
+        # group pk -> (the group it was made for, its answer fragment), for links of `_expires`.
+        self._fragments: dict[int, tuple[Group, bytes]] = {}
+
+    def expiry(self, now: float) -> int:
+        """The expiry of a link handed out at `now`."""
+        return (int(now) + self.ttl_s) // LINK_STEP_S * LINK_STEP_S + LINK_STEP_S
+
+    def url(self, group: Group, expires: int) -> str:
+        sig = qr_signature(self.secret, group.pk, group.qr_version, expires)
+        return f"{self.base_url}/qr/{group.pk}.png?v={group.qr_version}&e={expires}&s={sig}"
+
+    def fragment(self, group: Group | None, now: float) -> bytes:
+        """The group's JSON object for an answer at `now`: id, name, a fresh link and when it
+        stops working."""
+        if group is None:
+            return b"null"
+        expires = self.expiry(now)
+        if expires != self._expires:
+            self._fragments.clear()  # every cached link is a minute short now
+            self._expires = expires
+        hit = self._fragments.get(group.pk)
+        if hit is not None and hit[0] is group:
+            return hit[1]
+        body = b'%s%s,"qr_expires_at":%d}' % (
+            group.json_head,
+            orjson.dumps(self.url(group, expires)),
+            expires,
+        )
+        self._fragments[group.pk] = (group, body)
+        return body
+
+    def verify(
+        self, cat: Catalogue, pk: int, version: str, expires: str, sig: str, now: float
+    ) -> tuple[Group, int]:
+        """The group a link names and the link's expiry; NotFound for any link this deployment
+        did not sign for the group's current version (the same answer for every such failure, so
+        the endpoint cannot be used to probe which groups exist), Gone for a genuine link that
+        has expired."""
+        group = cat.groups_by_pk.get(pk)
+        exp = int(expires) if expires.isdigit() and len(expires) <= 12 else -1
+        expected = qr_signature(self.secret, pk, group.qr_version if group is not None else 0, exp)
+        if (
+            group is None
+            or version != str(group.qr_version)
+            or not hmac.compare_digest(sig.encode(), expected.encode())
+        ):
+            raise NotFound("no such QR image", code="qr_not_found")
+        if exp < now:
+            raise HuomaError(
+                "this QR image link has expired; scan the store's code again",
+                code="qr_link_expired",
+                status=410,
+            )
+        return group, exp
 
 
 class QrImages:

@@ -115,10 +115,10 @@ class RouteResult(NamedTuple):
     sticky: str | None = None
     spent: bool = False  # a display was spent on this answer (not a sticky repeat)
 
-    def render(self) -> bytes:
-        """The JSON answer, spliced from fragments serialized when the catalogue was built."""
+    def render(self, group_json: bytes) -> bytes:
+        """The JSON answer, spliced from fragments serialized when the catalogue was built and
+        the group's object of the moment (`QrLinks.fragment`: its link expires)."""
         store = self.store
-        group = self.group
         d = self.distance_m
         parts = [
             _STATUS_JSON[self.status],
@@ -127,7 +127,7 @@ class RouteResult(NamedTuple):
             b',"distance_m":',
             b"null" if d is None else b"%d" % round(d),
             b',"group":',
-            group.json if group is not None else b"null",
+            group_json,
             b',"alternatives":[',
             b",".join(
                 [b'{"store":%s,"distance_m":%d}' % (s.json, round(m)) for s, m in self.alternatives]

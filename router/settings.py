@@ -85,6 +85,7 @@ class Settings:
     # Group QR images.
     qr_cache_images: int = 20_000
     qr_max_age_s: int = 86_400
+    qr_link_ttl_s: int = 600
     qr_store_timeout_s: float = 0.1
 
     # WeChat JS-SDK for the customer page (optional): both set means the page asks WeChat for a
@@ -163,6 +164,7 @@ class Settings:
             )
         _check_range("HUOMA_QR_CACHE_IMAGES", self.qr_cache_images, 1, 10_000_000)
         _check_range("HUOMA_QR_MAX_AGE_S", self.qr_max_age_s, 0, 31_536_000)
+        _check_range("HUOMA_QR_LINK_TTL_S", self.qr_link_ttl_s, 60, 86_400)
         _check_positive("HUOMA_QR_STORE_TIMEOUT_S", self.qr_store_timeout_s)
         _check_positive("HUOMA_IMPORT_MAX_BYTES", self.import_max_bytes)
         _check_positive("HUOMA_IMPORT_MAX_ROWS", self.import_max_rows)
@@ -342,6 +344,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "event_retention_days": _int,
     "qr_cache_images": _int,
     "qr_max_age_s": _int,
+    "qr_link_ttl_s": _int,
     "qr_store_timeout_s": _float,
     "wechat_appid": _str,
     "wechat_jsapi_ticket": _str,
@@ -426,7 +429,9 @@ SETTINGS_DOC: dict[str, str] = {
     "event_retention_days": "Scan events older than this many days are deleted (their day's "
     "funnel figures, which hold nothing personal, are kept).",
     "qr_cache_images": "Rendered QR images kept in memory per worker.",
-    "qr_max_age_s": "Cache-Control max-age of QR images, seconds.",
+    "qr_max_age_s": "Cache-Control max-age of QR images, seconds (never past the link's expiry).",
+    "qr_link_ttl_s": "How long a QR image link from /api/v1/route works, seconds (links are "
+    "issued on a 60-second grid, so each works between this and a minute more).",
     "qr_store_timeout_s": "How long a worker waits for PostgreSQL's stored copy of a QR image "
     "it does not hold before rendering it itself, seconds.",
     "wechat_appid": "WeChat official account AppID for the page's JS-SDK (optional).",

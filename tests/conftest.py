@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient
 from router.app import create_app
 from router.db import EmbeddedPostgres, create_pool, migrate
 from router.importer import Table, import_table
+from router.qr import qr_signature
 from router.settings import Settings
 
 TEST_SECRET = "test-secret-0123456789abcdef"
@@ -199,6 +200,16 @@ def qr_path(qr_url: str) -> str:
     """The path and query of an absolute QR image URL, for the test client."""
     parts = urlsplit(qr_url)
     return f"{parts.path}?{parts.query}"
+
+
+def expired_qr_path(qr_url: str) -> str:
+    """The same image link as the test deployment signs it, but for a moment already past."""
+    parts = urlsplit(qr_url)
+    pk = int(parts.path.removeprefix("/qr/").removesuffix(".png"))
+    version = int(dict(p.split("=", 1) for p in parts.query.split("&"))["v"])
+    past = int(time.time()) - 5
+    sig = qr_signature(TEST_SECRET.encode(), pk, version, past)
+    return f"{parts.path}?v={version}&e={past}&s={sig}"
 
 
 HERE = "/api/v1/route?store=S1"

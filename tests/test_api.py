@@ -18,7 +18,7 @@ from PIL import Image
 from geo.coords import gcj02_to_bd09, gcj02_to_wgs84
 from router.importer import import_file
 
-from .conftest import group_row, qr_path, seed, store_row
+from .conftest import expired_qr_path, group_row, qr_path, seed, store_row
 
 pytestmark = pytest.mark.db
 
@@ -66,6 +66,8 @@ async def test_route_answers_the_nearest_store_with_its_group_and_alternatives(
     assert body["distance_m"] == 0
     assert body["group"]["id"] == "S1-G1"
     assert body["group"]["qr_url"].startswith("http://huoma.test/qr/")
+    assert 600 <= body["group"]["qr_expires_at"] - time.time() <= 661
+    assert f"&e={body['group']['qr_expires_at']}&" in body["group"]["qr_url"]
     assert [a["store"]["id"] for a in body["alternatives"]] == ["S2", "S3"]
     assert body["alternatives"][0]["distance_m"] == 24
     assert body["coarse"] is False
@@ -264,11 +266,16 @@ async def test_the_qr_image_decodes_to_the_group_payload_and_is_strongly_cached(
     assert response.status == 200
     assert response.headers["Content-Type"] == "image/png"
     assert "immutable" in response.headers["Cache-Control"]
+    # Caches may keep it as long as its link works, and no longer.
+    max_age = int(response.headers["Cache-Control"].split("max-age=")[1].split(",")[0])
+    assert 0 < max_age <= body["group"]["qr_expires_at"] - time.time() + 1
     png = await response.read()
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     assert [d.text for d in decoded] == ["https://weixin.qq.com/g/TESTS1-G1"]
     again = await client.get(path, headers={"If-None-Match": response.headers["ETag"]})
     assert again.status == 304
+    expired = await get_json(client, expired_qr_path(body["group"]["qr_url"]), status=410)
+    assert expired["error"]["code"] == "qr_link_expired"
 
 
 async def test_qr_urls_cannot_be_forged_or_enumerated(pool: asyncpg.Pool, make_client: Any) -> None:
@@ -277,12 +284,16 @@ async def test_qr_urls_cannot_be_forged_or_enumerated(pool: asyncpg.Pool, make_c
     good = qr_path((await get_json(client, "/api/v1/route?store=S1"))["group"]["qr_url"])
     pk = good.split("/qr/")[1].split(".png")[0]
     other = str(int(pk) + 1)
+    expires = int(good.split("&e=")[1].split("&")[0])
     for path in [
         good.replace(f"/qr/{pk}.png", f"/qr/{other}.png"),  # another group, same signature
         good.replace("v=1", "v=2"),  # another version
+        good.replace(f"e={expires}", f"e={expires + 86_400}"),  # a longer life
+        good.replace(f"e={expires}", f"e=+{expires}"),  # the same number, spelt otherwise
         good.split("&s=")[0] + "&s=AAAAAAAAAAAAAAAAAAAAAA",  # forged signature
+        good.replace(f"&e={expires}", ""),  # no expiry
         f"/qr/{pk}.png",  # no signature
-        "/qr/999999.png?v=1&s=x",  # no such group
+        "/qr/999999.png?v=1&e=9999999999&s=x",  # no such group
     ]:
         body = await get_json(client, path, status=404)
         assert body["error"]["code"] == "qr_not_found"

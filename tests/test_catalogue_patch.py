@@ -7,8 +7,6 @@ from typing import Any
 
 from router.catalogue import add_groups, build_catalogue
 
-SECRET = b"s" * 32
-
 
 def store(i: int, city: str = "上海") -> dict[str, Any]:
     return {
@@ -31,8 +29,6 @@ def catalogue() -> Any:
         [store(1), store(2, "北京")],
         [group(1, "S1", 0), group(2, "S1", 2), group(3, "S2", 0)],
         [],
-        secret=SECRET,
-        base_url="http://x",
         k_max=6,
         cache_cells=100,
     )
@@ -40,12 +36,12 @@ def catalogue() -> Any:
 
 def test_new_groups_are_added_in_pool_order_and_everything_else_is_shared() -> None:
     cat = catalogue()
-    patched = add_groups(cat, [group(9, "S1", 1)], secret=SECRET, base_url="http://x")
+    patched = add_groups(cat, [group(9, "S1", 1)])
     assert patched is not None
     new, changed = patched
     assert [s.store_id for s in changed] == ["S1"]
     assert [g.pk for g in new.by_id["S1"].groups] == [1, 9, 2]
-    assert new.groups_by_pk[9].qr_url.startswith("http://x/qr/9.png?v=1&s=")
+    assert new.groups_by_pk[9].json_head == '{"id":"G9","name":"群9","qr_url":'.encode()
     assert new.stores[new.position["S1"]] is new.by_id["S1"]
     assert new.stores_by_city["上海"][0] is new.by_id["S1"]
     assert new.by_id["S2"] is cat.by_id["S2"] and new.index is cat.index
@@ -54,7 +50,7 @@ def test_new_groups_are_added_in_pool_order_and_everything_else_is_shared() -> N
 
 def test_anything_but_new_groups_of_known_stores_asks_for_a_rebuild() -> None:
     cat = catalogue()
-    kw: dict[str, Any] = {"secret": SECRET, "base_url": "http://x"}
+    kw: dict[str, Any] = {"default_display_cap": 500}
     assert add_groups(cat, [group(2, "S1", 5)], **kw) is None  # not new: changed
     assert add_groups(cat, [group(9, "S7", 0)], **kw) is None  # a store this worker lacks
     assert add_groups(cat, [group(9, "S1", 0, kind="fallback")], **kw) is None

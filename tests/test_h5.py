@@ -5,6 +5,7 @@ test-artifacts/h5/."""
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import asyncpg
@@ -16,7 +17,7 @@ from geo.coords import gcj02_to_wgs84
 from router.app import create_app
 from router.importer import import_file
 
-from .conftest import ARTIFACTS_ROOT, group_row, seed, store_row
+from .conftest import ARTIFACTS_ROOT, expired_qr_path, group_row, seed, store_row
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -415,3 +416,52 @@ async def test_inside_wechat_the_page_asks_wechat_for_a_gcj02_location(
     assert await page.locator("#store-name").inner_text() == "来福士店"
     assert await qr_text(page) == "https://weixin.qq.com/g/PAGE-WX"
     await shot(page, "11-wechat")
+
+
+async def test_an_expired_qr_link_is_replaced_by_asking_again(chromium: Any, site: Any) -> None:
+    """A link that no longer works (the page slept past its expiry) makes the page ask again
+    once, and the fresh link shows the same store's code."""
+    asked: list[str] = []
+
+    async def first_answer_expired(route: Any) -> None:
+        asked.append(route.request.url)
+        response = await route.fetch()
+        body = await response.json()
+        if len(asked) == 1:
+            body["group"]["qr_url"] = expired_qr_path(body["group"]["qr_url"])
+            body["group"]["qr_expires_at"] = int(time.time()) - 5
+        await route.fulfill(response=response, json=body)
+
+    context = await chromium.new_context(viewport=VIEWPORT, locale="zh-CN", device_scale_factor=2)
+    page = await context.new_page()
+    gone: list[int] = []
+    page.on("response", lambda r: gone.append(r.status) if "/qr/" in r.url else None)
+    await page.route("**/api/v1/route*", first_answer_expired)
+    await page.goto(str(site.make_url("/s/s3-counter")))
+    assert await qr_text(page) == "https://weixin.qq.com/g/PAGE-S3"
+    assert len(asked) == 2 and gone[0] == 410 and gone[-1] == 200
+    await context.close()
+
+
+async def test_the_page_renews_its_qr_link_before_it_expires(chromium: Any, site: Any) -> None:
+    """Left open (a customer comes back to the tab), the page fetches a new link shortly before
+    the one on screen stops working; the customer keeps their group."""
+    context = await chromium.new_context(viewport=VIEWPORT, locale="zh-CN", device_scale_factor=2)
+    page = await context.new_page()
+    await page.clock.install()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/route" in r.url else None)
+    await page.goto(str(site.make_url("/s/s3-counter")))
+    assert await qr_text(page) == "https://weixin.qq.com/g/PAGE-S3"
+    first = await page.locator("#qr").get_attribute("src")
+    await page.clock.fast_forward("05:00")
+    assert len(asked) == 1  # not yet: the link works for ten minutes
+    await page.clock.fast_forward("06:00")  # past expiry - 30 s, whichever minute it was
+    await page.locator("#result").wait_for(state="visible")
+    for _ in range(100):
+        if len(asked) == 2 and await page.locator("#qr").get_attribute("src") != first:
+            break
+        await page.wait_for_timeout(50)
+    assert len(asked) == 2
+    assert await qr_text(page) == "https://weixin.qq.com/g/PAGE-S3"
+    await context.close()

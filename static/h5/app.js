@@ -91,6 +91,7 @@
   }
 
   var lastRequest = null;
+  var skewMs = 0;  // the server's clock minus this phone's, from the last answer's Date header
   function api(path, done) {
     lastRequest = function () { api(path, done); };
     $("busy-text").textContent = t.locating;
@@ -112,6 +113,8 @@
       }
       try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
       if (xhr.status >= 500 || body === null) return show("failed");
+      var date = Date.parse(xhr.getResponseHeader("Date") || "");
+      if (!isNaN(date)) skewMs = date - Date.now();
       done(body, xhr.status);
     };
     xhr.onerror = xhr.ontimeout = function () { show("failed"); };
@@ -123,6 +126,27 @@
   function local(url) {
     var m = /^https?:\/\/[^\/]+(\/.*)$/.exec(url);
     return m ? m[1] : url;
+  }
+
+  // Group QR links expire (a photographed link is worth little to a spammer). Shortly before the
+  // one on screen does, the page asks again: a sticky visitor keeps their group, with a new link.
+  var linkRefreshAt = 0;
+  function showQr(img, group) {
+    img.onload = function () { img.failures = 0; };
+    img.onerror = function () {
+      // Expired while the page slept, or replaced by a new code: ask again, once.
+      img.failures = (img.failures || 0) + 1;
+      if (img.failures === 1 && lastRequest) lastRequest();
+    };
+    img.src = local(group.qr_url);
+    img.alt = group.name;
+    linkRefreshAt = group.qr_expires_at ? group.qr_expires_at * 1000 - skewMs - 30000 : 0;
+  }
+  function refreshIfStale() {
+    if (document.hidden || !linkRefreshAt || Date.now() < linkRefreshAt || !lastRequest) return;
+    if ($("result").hidden) return;  // the picker's brand code: not while someone types
+    linkRefreshAt = 0;
+    lastRequest();
   }
 
   function remember(body) {
@@ -157,8 +181,7 @@
     var qr = $("qr");
     qr.parentNode.hidden = !body.group;
     if (body.group) {
-      qr.src = local(body.group.qr_url);
-      qr.alt = body.group.name;
+      showQr(qr, body.group);
       $("hint").textContent = body.status === "fallback" ? t.longpressFallback : t.longpress;
     }
     var alts = body.alternatives || [];
@@ -213,7 +236,7 @@
     $("picker-note").hidden = !note;
     $("picker-note").textContent = note || "";
     $("brand").hidden = !brandGroup;
-    if (brandGroup) { $("brand-qr").src = local(brandGroup.qr_url); $("brand-qr").alt = brandGroup.name; }
+    if (brandGroup) showQr($("brand-qr"), brandGroup);
     show("picker");
     if (!citiesLoaded) {
       var xhr = new XMLHttpRequest();
@@ -301,6 +324,8 @@
   translate();
   $("retry").onclick = function () { if (lastRequest) lastRequest(); else locate(); };
   $("city").onchange = search;
+  document.addEventListener("visibilitychange", refreshIfStale);
+  setInterval(refreshIfStale, 15000);
   $("q").oninput = function () { clearTimeout(searchTimer); searchTimer = setTimeout(search, 250); };
   locate();
 })();
