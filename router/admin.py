@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import orjson
 from aiohttp import BodyPartReader, web
 
 from router import exports, funnel, sql
+from router.db import DB_ERRORS
 from router.errors import BadInput, HuomaError, NotFound, Unauthorized, Unavailable
 from router.handlers import JSON
 from router.importer import FORMATS, KINDS, ImportRejected, Table, import_file, import_table
@@ -77,7 +77,7 @@ def database_errors() -> Iterator[None]:
     """A database that does not answer is a 503 with a clear code, never a 500."""
     try:
         yield
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+    except DB_ERRORS as exc:
         raise Unavailable(
             f"the database did not answer: {exc}", code="database_unavailable"
         ) from exc

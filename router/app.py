@@ -8,7 +8,7 @@ import functools
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Any
 
 import asyncpg
@@ -16,10 +16,10 @@ from aiohttp import web
 
 from router import admin, keeper, pages, sql
 from router.catalogue import Catalogue, CatalogueRef, Store, add_groups, build_catalogue
-from router.db import create_pool, migrate
+from router.db import DB_ERRORS, DbHealth, connection, create_pool, migrate, ping
 from router.events import Journal
 from router.handlers import add_routes, observe
-from router.keys import CATALOGUE, JOURNAL, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
+from router.keys import CATALOGUE, DB_HEALTH, JOURNAL, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
 from router.live import LeaseBook, LiveState, StickySigner
 from router.metrics import Metrics
 from router.providers import make_provider
@@ -35,10 +35,27 @@ LISTEN_KEEPALIVE_S = 5.0
 LISTEN_RETRY_MAX_S = 10.0
 
 
+# A background loop that fails unexpectedly is started again after this long, seconds.
+RESTART_DELAY_S = 1.0
+
+
+async def _forever(loop: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+    """Run a background loop; should it ever end with an error nobody foresaw, log it and start
+    it again: a worker without its event flusher or lease refill fails slowly and silently."""
+    while True:
+        try:
+            await loop()
+            return
+        except Exception:
+            log.exception("background task %s failed; restarting it", name)
+        await asyncio.sleep(RESTART_DELAY_S)
+
+
 @contextlib.asynccontextmanager
-async def running(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
-    """A background task for the duration of a block: cancelled and awaited on the way out."""
-    task = asyncio.create_task(coro, name=name)
+async def running(loop: Callable[[], Coroutine[Any, Any, None]], name: str) -> AsyncIterator[None]:
+    """A background loop for the duration of a block (restarted if it fails), cancelled and
+    awaited on the way out."""
+    task = asyncio.create_task(_forever(loop, name), name=name)
     try:
         yield
     finally:
@@ -59,6 +76,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[DB_HEALTH] = DbHealth()
     app[QR_IMAGES] = QrImages(
         settings.qr_cache_images, lookup_timeout_s=settings.qr_store_timeout_s
     )
@@ -200,7 +218,7 @@ async def add_new_groups(app: web.Application, lock: asyncio.Lock, pks: set[int]
         try:
             async with app[POOL].acquire() as conn:
                 rows = await conn.fetch(sql.SELECT_GROUPS_BY_PK, sorted(pks))
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        except DB_ERRORS:
             app[METRICS].reloads.labels("error").inc()
             log.exception("reading new groups failed; keeping the current catalogue")
             return
@@ -224,7 +242,7 @@ async def reload(app: web.Application, lock: asyncio.Lock) -> None:
     async with lock:
         try:
             new = await load_catalogue(app)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        except DB_ERRORS:
             app[METRICS].reloads.labels("error").inc()
             log.exception("catalogue reload failed; keeping the current catalogue")
             return
@@ -267,8 +285,8 @@ async def _listen(
                     await reload(app, lock)
                 elif new_groups:
                     await add_new_groups(app, lock, new_groups)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.warning("reload listener lost its connection (%s); reconnecting", exc)
+        except DB_ERRORS as exc:
+            log.warning("reload listener lost its connection (%r); reconnecting", exc)
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=1.0)
@@ -276,8 +294,8 @@ async def _listen(
             try:
                 conn = await _subscribe(app, changes)
                 break
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                log.warning("reload listener cannot connect (%s); retrying in %.1fs", exc, retry)
+            except DB_ERRORS as exc:
+                log.warning("reload listener cannot connect (%r); retrying in %.1fs", exc, retry)
                 await asyncio.sleep(retry)
                 retry = min(retry * 2, LISTEN_RETRY_MAX_S)
         retry = 0.5
@@ -299,7 +317,9 @@ async def catalogue(app: web.Application) -> AsyncIterator[None]:
     except BaseException:
         await conn.close()
         raise
-    async with running(_listen(app, lock, conn, changes), "huoma-reload-listener"):
+    async with running(
+        functools.partial(_listen, app, lock, conn, changes), "huoma-reload-listener"
+    ):
         yield
 
 
@@ -318,7 +338,7 @@ async def lease_wanted(app: web.Application) -> None:
     for i in range(0, len(wanted), LEASE_CHUNK):
         chunk = wanted[i : i + LEASE_CHUNK]
         try:
-            async with app[POOL].acquire() as conn:
+            async with connection(app[POOL]) as conn:
                 rows = await conn.fetch(
                     sql.LEASE_DISPLAYS,
                     [pk for pk, _ in chunk],
@@ -343,8 +363,9 @@ async def _refill(app: web.Application) -> None:
         try:
             await lease_wanted(app)
             retry = 0.2
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.warning("leasing displays failed (%s); retrying in %.1fs", exc, retry)
+        except DB_ERRORS as exc:
+            app[DB_HEALTH].failed(exc)
+            log.warning("leasing displays failed (%r); retrying in %.1fs", exc, retry)
             await asyncio.sleep(retry)
             retry = min(retry * 2, 5.0)
 
@@ -364,20 +385,22 @@ async def return_leases(app: web.Application) -> int:
 
 async def leases(app: web.Application) -> AsyncIterator[None]:
     try:
-        async with running(_refill(app), "huoma-lease-refill"):
+        async with running(functools.partial(_refill, app), "huoma-lease-refill"):
             yield
     finally:
         try:
             returned = await return_leases(app)
             log.info("returned %d unshown display(s)", returned)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.warning("could not return leased displays (%s); they stay used", exc)
+        except DB_ERRORS as exc:
+            log.warning("could not return leased displays (%r); they stay used", exc)
 
 
 async def keeper_task(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     provider = make_provider(settings.group_provider, keeper.wechat_lifetime(settings))
-    async with running(keeper.run(app[POOL], settings, provider), "huoma-keeper"):
+    async with running(
+        functools.partial(keeper.run, app[POOL], settings, provider), "huoma-keeper"
+    ):
         yield
 
 
@@ -387,20 +410,39 @@ async def keeper_task(app: web.Application) -> AsyncIterator[None]:
 ORPHAN_SCAN_S = 5.0
 
 
+# An idle worker still asks PostgreSQL this often whether it answers, seconds (for /readyz).
+DB_WATCH_S = 2.0
+# While PostgreSQL does not answer, the waiting journal is logged this often, seconds.
+BACKLOG_LOG_S = 10.0
+
+
 async def _flush_forever(app: web.Application) -> None:
     journal = app[JOURNAL]
     settings = app[SETTINGS]
     pool = app[POOL]
+    health = app[DB_HEALTH]
     last_orphan_scan = -ORPHAN_SCAN_S
+    last_contact = last_log = -DB_WATCH_S
     while True:
         try:
             if time.monotonic() - last_orphan_scan >= ORPHAN_SCAN_S:
                 await journal.adopt_orphans(pool)
                 last_orphan_scan = time.monotonic()
-            await journal.flush(pool)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            flushed = await journal.flush(pool)
+            if not flushed and time.monotonic() - last_contact >= DB_WATCH_S:
+                await ping(pool, settings)
+                flushed = 1
+            if flushed:
+                last_contact = time.monotonic()
+                health.ok()
+        except DB_ERRORS as exc:
             # The journal keeps everything; the next round retries from the saved offset.
-            log.warning("scan events not flushed yet (%s); %d bytes wait", exc, journal.backlog())
+            health.failed(exc)
+            if time.monotonic() - last_log >= BACKLOG_LOG_S:
+                last_log = time.monotonic()
+                log.warning(
+                    "scan events wait in the journal (%r): %d bytes", exc, journal.backlog()
+                )
         await asyncio.sleep(settings.events_flush_s)
 
 
@@ -414,11 +456,11 @@ async def scan_events(app: web.Application) -> AsyncIterator[None]:
     journal = app[JOURNAL]
     journal.open()
     try:
-        async with running(_flush_forever(app), "huoma-event-flusher"):
+        async with running(functools.partial(_flush_forever, app), "huoma-event-flusher"):
             yield
     finally:
         try:
             await asyncio.wait_for(_final_flush(app), app[SETTINGS].shutdown_timeout_s)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.warning("final event flush failed (%s); the journal is replayed at next start", exc)
+        except DB_ERRORS as exc:
+            log.warning("final event flush failed (%r); the journal is replayed at next start", exc)
         journal.close()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import time
 import warnings
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -82,6 +85,82 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         raise Unavailable(f"cannot connect to PostgreSQL: {exc}") from exc
     assert pool is not None
     return pool
+
+
+# What a database that is down, slow or restarting raises: the errors every background loop
+# survives. InternalClientError is asyncpg's for a connection the server cut mid-operation
+# (MagicStack/asyncpg#784); such a connection must not be used again.
+DB_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
+
+@contextlib.asynccontextmanager
+async def connection(pool: asyncpg.Pool, acquire_s: float | None = None) -> AsyncIterator[Any]:
+    """A pooled connection that is thrown away instead of reused when it broke in use: a
+    connection the server cut mid-operation fails every later user."""
+    async with pool.acquire(timeout=acquire_s) as conn:
+        try:
+            yield conn
+        except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError):
+            # (SQL errors, timeouts and cancellations leave it usable: asyncpg cancels the query
+            # and the pool checks the connection when it comes back.)
+            conn.terminate()
+            raise
+
+
+async def ping(pool: asyncpg.Pool, settings: Settings) -> None:
+    """One round trip to PostgreSQL, bounded in time."""
+    async with connection(pool, acquire_s=settings.db_timeout_s) as conn:
+        await conn.fetchval(sql.PING, timeout=min(2.0, settings.db_timeout_s))
+
+
+# With no answer from PostgreSQL for this long, a worker counts it as unavailable even before a
+# timeout says so (a frozen server fails nothing, it just never answers), seconds.
+DB_SILENCE_S = 10.0
+
+
+class DbHealth:
+    """When PostgreSQL last answered this worker, and whether its last attempt failed.
+
+    Scans never wait for PostgreSQL; this is how a worker knows (and /readyz tells, without
+    waiting on PostgreSQL itself) that it is answering from memory alone: leases cannot be
+    renewed and scan events wait in the journal. The event flusher keeps it current.
+    """
+
+    __slots__ = ("failing_since", "last_error", "last_ok")
+
+    def __init__(self) -> None:
+        self.last_ok = time.time()
+        self.failing_since: float | None = None
+        self.last_error = ""
+
+    def ok(self) -> None:
+        now = time.time()
+        if self.failing_since is not None:
+            log.warning("PostgreSQL answers again after %.1fs", now - self.failing_since)
+        self.last_ok = now
+        self.failing_since = None
+        self.last_error = ""
+
+    def failed(self, exc: BaseException) -> None:
+        if self.failing_since is None:
+            self.failing_since = time.time()
+            log.warning("PostgreSQL does not answer (%r); serving from memory", exc)
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+
+    def unavailable_since(self, now: float) -> float | None:
+        """Since when PostgreSQL has not answered, or None while it does."""
+        if self.failing_since is not None or now - self.last_ok > DB_SILENCE_S:
+            return self.last_ok
+        return None
+
+    def available(self, now: float) -> bool:
+        return self.unavailable_since(now) is None
 
 
 class EmbeddedPostgres:

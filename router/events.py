@@ -29,6 +29,7 @@ from pathlib import Path
 import asyncpg
 
 from router import sql
+from router.db import connection
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ async def _flush_file(pool: asyncpg.Pool, jf: JournalFile) -> int:
         data, end = _read_from(jf.path, jf.flushed)
         if not data:
             return total
-        async with pool.acquire() as conn:
+        async with connection(pool) as conn:
             try:
                 async with conn.transaction():
                     copied = await _copy(conn, data)

@@ -13,11 +13,10 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from router import sql
 from router.catalogue import CatalogueRef
 from router.errors import BadInput, HuomaError
 from router.importer import ImportRejected
-from router.keys import CATALOGUE, JOURNAL, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
+from router.keys import CATALOGUE, DB_HEALTH, JOURNAL, LIVE, METRICS, QR_IMAGES, SETTINGS
 from router.limits import Buckets, RateLimited, check, client_address, parse_networks
 from router.live import new_visitor_id, valid_visitor_id
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -84,6 +83,12 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
                 response.headers[name] = exc.headers[name]
     except asyncio.CancelledError:
         raise
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # Handlers that need PostgreSQL say so themselves; this is the net under them.
+        log.warning("database error in %s %s: %s", request.method, request.path, exc)
+        response = error_response(
+            503, "database_unavailable", f"the database did not answer: {exc}"
+        )
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         response = error_response(500, "internal_error", "internal error; it has been logged")
@@ -271,21 +276,30 @@ async def livez(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when the catalogue is loaded and PostgreSQL answers a ping promptly."""
-    settings = request.app[SETTINGS]
-    cat = request.app[CATALOGUE].current
-    try:
-        async with request.app[POOL].acquire(timeout=settings.db_timeout_s) as conn:
-            await conn.fetchval(sql.PING, timeout=min(2.0, settings.db_timeout_s))
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-        return error_response(503, "database_unavailable", f"PostgreSQL did not answer: {exc}")
+    """Ready: the catalogue is loaded (a worker does not listen before it is). "degraded" while
+    PostgreSQL does not answer: scans are still answered from memory, so the worker stays in
+    rotation (200) and says what it is missing. Never waits on PostgreSQL (a probe must answer
+    promptly even when PostgreSQL hangs): the event flusher asks it every couple of seconds."""
+    app = request.app
+    health = app[DB_HEALTH]
+    journal = app[JOURNAL]
+    cat = app[CATALOGUE].current
+    now = time.time()
+    since = health.unavailable_since(now)
     body = {
-        "status": "ready",
+        "status": "ready" if since is None else "degraded",
         "worker": os.getpid(),
         "stores": len(cat.stores),
         "groups": cat.group_count,
-        "catalogue_age_s": round(time.time() - cat.built_at, 1),
+        "catalogue_age_s": round(now - cat.built_at, 1),
+        "database": "ok" if since is None else "unavailable",
+        "database_answered_s_ago": round(now - health.last_ok, 1),
+        "journal_backlog_bytes": journal.backlog(),
+        "events_dropped": journal.dropped,
     }
+    if since is not None:
+        body["degraded_for_s"] = round(now - since, 1)
+        body["database_error"] = health.last_error or "no answer"
     return web.Response(body=orjson.dumps(body), content_type=JSON, headers=_NO_STORE)
 
 
@@ -310,6 +324,7 @@ async def metrics(request: web.Request) -> web.Response:
     m.events_flushed.set(journal.flushed_events)
     m.events_dropped.set(journal.dropped)
     m.journal_backlog.set(journal.backlog())
+    m.database_available.set(1 if request.app[DB_HEALTH].available(time.time()) else 0)
     response = web.Response(body=m.render(), headers={"Cache-Control": "no-store"})
     response.headers["Content-Type"] = METRICS_CONTENT_TYPE
     return response

@@ -14,6 +14,7 @@ import asyncpg
 
 from router import funnel, sql
 from router.alerts import KIND_FALLBACK, KIND_LOW, AlertSender, drain, raise_expiring
+from router.db import DB_ERRORS
 from router.providers import GroupProvider, StoreRef
 from router.settings import Settings
 
@@ -151,7 +152,7 @@ async def sweep(
                     log.info("keeper: deleted %d scan event(s) past their retention", purged)
     except (asyncpg.PostgresError, TimeoutError) as exc:
         # Statistics must never stop the group sweeps: log, and try again next pass.
-        log.warning("keeper: funnel rollup or retention failed (%s); retrying next pass", exc)
+        log.warning("keeper: funnel rollup or retention failed (%r); retrying next pass", exc)
     return created
 
 
@@ -185,8 +186,8 @@ async def _lead(
                     log.info("keeper created %d group(s)", created)
                 await asyncio.sleep(settings.keeper_interval_s)
                 await lock_conn.fetchval(sql.PING)  # notice a lost session promptly
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.warning("keeper: database trouble (%s); retrying", exc)
+        except DB_ERRORS as exc:
+            log.warning("keeper: database trouble (%r); retrying", exc)
             await asyncio.sleep(settings.keeper_interval_s)
         finally:
             if lock_conn is not None:

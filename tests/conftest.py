@@ -261,3 +261,12 @@ async def chromium() -> AsyncIterator[Any]:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Any]]:
+    """`tests.serving.Server`s a test started; each is stopped (SIGTERM) at the end."""
+    started: list[Any] = []
+    yield started
+    for s in started:
+        s.stop()

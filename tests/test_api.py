@@ -18,7 +18,7 @@ from PIL import Image
 from geo.coords import gcj02_to_bd09, gcj02_to_wgs84
 from router.importer import import_file
 
-from .conftest import expired_qr_path, group_row, qr_path, seed, store_row
+from .conftest import eventually, expired_qr_path, group_row, qr_path, seed, store_row
 
 pytestmark = pytest.mark.db
 
@@ -401,15 +401,25 @@ async def test_health_endpoints(pool: asyncpg.Pool, make_client: Any) -> None:
     assert (ready["status"], ready["stores"], ready["groups"]) == ("ready", 4, 1)
 
 
-async def test_readyz_reports_a_database_that_does_not_answer(
+async def test_readyz_reports_a_database_that_does_not_answer_and_scans_go_on(
     pool: asyncpg.Pool, make_client: Any
 ) -> None:
     from router.keys import POOL
 
+    await seed(pool, STORES, groups_for("S1"))
     client = await make_client()
+    assert (await get_json(client, "/readyz"))["database"] == "ok"
     await client.app[POOL].close()  # the pool is gone: as good as PostgreSQL being down
-    body = await get_json(client, "/readyz", status=503)
-    assert body["error"]["code"] == "database_unavailable"
+
+    async def degraded() -> Any:
+        body = await get_json(client, "/readyz")  # still serving: stays in rotation
+        return body if body["status"] == "degraded" else None
+
+    body = await eventually(degraded)
+    assert body["database"] == "unavailable"
+    assert body["degraded_for_s"] >= 0 and body["database_error"]
+    assert (await get_json(client, "/api/v1/route?store=S1"))["status"] == "ok"
+    assert "huoma_database_available 0.0" in await (await client.get("/metrics")).text()
 
 
 async def test_metrics_have_fine_latency_buckets_and_outcomes_without_store_labels(

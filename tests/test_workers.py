@@ -5,12 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,109 +14,9 @@ import pytest
 from router.settings import Settings
 
 from .conftest import ADMIN_TOKEN, group_row, seed, store_row
+from .serving import Server, scan_once
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Server:
-    def __init__(self, settings: Settings, workers: int, **env: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("HUOMA_")}
-        environ.update(
-            HUOMA_DATABASE_URL=str(settings.database_url),
-            HUOMA_SECRET=settings.secret,
-            HUOMA_DATA_DIR=str(settings.data_dir),
-            HUOMA_PORT=str(self.port),
-            HUOMA_ADMIN_TOKENS=ADMIN_TOKEN,
-            HUOMA_ACCESS_LOG="false",
-            HUOMA_LOG_LEVEL="warning",
-            HUOMA_EVENTS_FLUSH_S="0.1",
-            # These tests load one address hard on purpose; the limits have their own tests.
-            HUOMA_RATE_ROUTE_PER_IP="0",
-            HUOMA_RATE_ROUTE_PER_VISITOR="0",
-            HUOMA_RATE_PICKER_PER_IP="0",
-            HUOMA_RATE_PICKS_PER_VISITOR="0",
-            HUOMA_RATE_PICKS_PER_IP="0",
-        )
-        environ.update(env)
-        self.log = Path(settings.data_dir) / "server.log"
-        self._log_file = self.log.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "router.cli", "serve", "--workers", str(workers)],
-            env=environ,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-    def workers(self) -> list[int]:
-        out = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
-        )
-        return [int(p) for p in out.stdout.split()]
-
-    async def wait_ready(self, workers: int, within: float = 60.0) -> None:
-        """Until every worker process has answered /readyz itself."""
-        deadline = time.monotonic() + within
-        async with aiohttp.ClientSession() as session:
-            while True:
-                pids = set(self.workers())
-                seen: set[int] = set()
-                if len(pids) == workers:
-                    # Fresh connections land on either worker.
-                    for _ in range(10 * workers):
-                        try:
-                            async with session.get(
-                                f"{self.base}/readyz", headers={"Connection": "close"}
-                            ) as r:
-                                if r.status == 200:
-                                    seen.add((await r.json())["worker"])
-                        except aiohttp.ClientError:
-                            pass
-                if pids and seen == pids:
-                    return
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise AssertionError("server not ready:\n" + self.log.read_text()[-3000:])
-                await asyncio.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log_file.close()
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    started: list[Server] = []
-    yield started
-    for s in started:
-        s.stop()
-
-
-async def scan_once(session: aiohttp.ClientSession, base: str, vid: str) -> dict[str, Any] | None:
-    """One scan on a fresh connection (so the kernel spreads them over workers)."""
-    try:
-        async with session.get(
-            f"{base}/api/v1/route?store=S1&vid={vid}", headers={"Connection": "close"}
-        ) as r:
-            if r.status != 200:
-                return None
-            body: dict[str, Any] = await r.json()
-            return body
-    except (TimeoutError, aiohttp.ClientError):
-        return None
 
 
 async def test_two_workers_never_show_a_group_beyond_its_cap_and_log_every_answer_once(
