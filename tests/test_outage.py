@@ -165,6 +165,21 @@ async def shown_groups(server: Server, store: str, scans: int = 20) -> set[str]:
         return seen
 
 
+async def serving_under_load(
+    settings: Settings, servers: list[Server], warm_s: float
+) -> tuple[Server, Load]:
+    """The brand seeded, two workers serving it (small lease blocks, so that an outage soon
+    reaches the fallbacks), customers scanning for `warm_s` already."""
+    await seed_brand(settings)
+    server = Server(settings, 2, HUOMA_LEASE_BLOCK="5", HUOMA_STICKY_S="0")
+    servers.append(server)
+    await server.wait_ready(2)
+    load = Load(server.base, STORES)
+    load.start()
+    await asyncio.sleep(warm_s)
+    return server, load
+
+
 def record(name: str, figures: dict[str, Any]) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"{name}.json").write_text(json.dumps(figures, indent=2) + "\n")
@@ -175,13 +190,7 @@ async def test_a_minute_without_postgresql_under_load_loses_nothing(
     own_pg: tuple[OwnPostgres, Settings], servers: list[Server]
 ) -> None:
     pg, settings = own_pg
-    await seed_brand(settings)
-    server = Server(settings, 2, HUOMA_LEASE_BLOCK="5", HUOMA_STICKY_S="0")
-    servers.append(server)
-    await server.wait_ready(2)
-    load = Load(server.base, STORES)
-    load.start()
-    await asyncio.sleep(5)
+    server, load = await serving_under_load(settings, servers, warm_s=5)
 
     # PostgreSQL stops (a fast shutdown: every connection is cut).
     load.phase = "outage"
@@ -262,13 +271,7 @@ async def test_a_frozen_postgresql_slows_nothing_customers_wait_for(
     """PostgreSQL that takes connections and never answers (frozen: SIGSTOP) is the nasty case:
     nothing fails fast. Scans must not wait on it."""
     pg, settings = own_pg
-    await seed_brand(settings)
-    server = Server(settings, 2, HUOMA_LEASE_BLOCK="5", HUOMA_STICKY_S="0")
-    servers.append(server)
-    await server.wait_ready(2)
-    load = Load(server.base, STORES)
-    load.start()
-    await asyncio.sleep(3)
+    server, load = await serving_under_load(settings, servers, warm_s=3)
     load.phase = "frozen"
     pg.freeze(signal.SIGSTOP)
     await asyncio.sleep(FREEZE_S / 2)
