@@ -18,8 +18,18 @@ from router import admin, keeper, pages, sql
 from router.catalogue import Catalogue, CatalogueRef, Store, add_groups, build_catalogue
 from router.db import DB_ERRORS, DbHealth, connection, create_pool, migrate, ping
 from router.events import Journal
-from router.handlers import add_routes, observe
-from router.keys import CATALOGUE, DB_HEALTH, JOURNAL, LIVE, METRICS, POOL, QR_IMAGES, SETTINGS
+from router.handlers import InFlight, add_routes, observe
+from router.keys import (
+    CATALOGUE,
+    DB_HEALTH,
+    IN_FLIGHT,
+    JOURNAL,
+    LIVE,
+    METRICS,
+    POOL,
+    QR_IMAGES,
+    SETTINGS,
+)
 from router.live import LeaseBook, LiveState, StickySigner
 from router.metrics import Metrics
 from router.providers import make_provider
@@ -77,6 +87,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[DB_HEALTH] = DbHealth()
+    app[IN_FLIGHT] = InFlight()
     app[QR_IMAGES] = QrImages(
         settings.qr_cache_images, lookup_timeout_s=settings.qr_store_timeout_s
     )

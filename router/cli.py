@@ -25,6 +25,7 @@ from router.app import create_app
 from router.db import EmbeddedPostgres, create_pool, migrate, resolve_database
 from router.errors import HuomaError
 from router.importer import ImportRejected, import_file, import_table
+from router.keys import IN_FLIGHT
 from router.logs import AccessLogger, configure
 from router.settings import Settings, SettingsError, describe
 
@@ -97,6 +98,11 @@ async def serve(
     try:
         await stop.wait()
         log.info("stopping")
+        # New connections go to the other workers; the requests this one holds finish first.
+        await site.stop()
+        left = await app[IN_FLIGHT].drain(settings.shutdown_timeout_s)
+        if left:
+            log.warning("%d request(s) still in flight after the shutdown timeout", left)
     finally:
         await runner.cleanup()
 

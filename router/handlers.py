@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -16,7 +17,16 @@ from aiohttp.typedefs import Handler
 from router.catalogue import CatalogueRef
 from router.errors import BadInput, HuomaError
 from router.importer import ImportRejected
-from router.keys import CATALOGUE, DB_HEALTH, JOURNAL, LIVE, METRICS, QR_IMAGES, SETTINGS
+from router.keys import (
+    CATALOGUE,
+    DB_HEALTH,
+    IN_FLIGHT,
+    JOURNAL,
+    LIVE,
+    METRICS,
+    QR_IMAGES,
+    SETTINGS,
+)
 from router.limits import Buckets, RateLimited, check, client_address, parse_networks
 from router.live import new_visitor_id, valid_visitor_id
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -55,9 +65,51 @@ def error_response(status: int, code: str, message: str, **extra: object) -> web
     )
 
 
+class InFlight:
+    """Requests being handled by this worker, so that a stop can wait for them.
+
+    aiohttp's own graceful shutdown stops reading from every connection first (aio-libs/aiohttp
+    #2298): an upload whose body is still arriving could then never finish. So a stopping worker
+    first closes its listening socket and waits here until its requests are done, answering each
+    with `Connection: close`; only then does aiohttp's shutdown run.
+    """
+
+    __slots__ = ("count", "draining", "idle")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.draining = False
+        self.idle = asyncio.Event()
+
+    def done(self) -> None:
+        self.count -= 1
+        if self.draining and not self.count:
+            self.idle.set()
+
+    async def drain(self, within_s: float) -> int:
+        """Wait until no request is in flight, at most `within_s`; returns how many still are."""
+        self.draining = True
+        if self.count:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.idle.wait(), within_s)
+        return self.count
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Time every request and turn every failure into a JSON error with a stable code."""
+    """Count and time every request, and turn every failure into a JSON error with a stable code."""
+    flight = request.app[IN_FLIGHT]
+    flight.count += 1
+    try:
+        response = await _answer(request, handler)
+    finally:
+        flight.done()
+    if flight.draining:
+        response.force_close()  # no further request on this connection: it is stopping
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     response: web.StreamResponse
     try:
@@ -281,6 +333,8 @@ async def readyz(request: web.Request) -> web.Response:
     rotation (200) and says what it is missing. Never waits on PostgreSQL (a probe must answer
     promptly even when PostgreSQL hangs): the event flusher asks it every couple of seconds."""
     app = request.app
+    if app[IN_FLIGHT].draining:
+        return error_response(503, "stopping", "this worker is stopping; ask another")
     health = app[DB_HEALTH]
     journal = app[JOURNAL]
     cat = app[CATALOGUE].current

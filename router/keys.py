@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from router.catalogue import CatalogueRef
     from router.db import DbHealth
     from router.events import Journal
+    from router.handlers import InFlight
     from router.limits import Buckets
     from router.live import LiveState
     from router.metrics import Metrics
@@ -26,5 +27,7 @@ LIVE: web.AppKey[LiveState] = web.AppKey("live")
 JOURNAL: web.AppKey[Journal] = web.AppKey("journal")
 # What this worker's background work last saw of PostgreSQL (for /readyz and /metrics).
 DB_HEALTH: web.AppKey[DbHealth] = web.AppKey("db_health")
+# Requests being handled, for a stop that waits for them.
+IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight")
 # Failed admin logins per client address (only failures spend from it).
 ADMIN_FAILURES: web.AppKey[Buckets] = web.AppKey("admin_failures")

@@ -131,6 +131,7 @@ class Load:
         self.statuses: dict[str, Counter[int]] = {}
         self.outcomes: dict[str, Counter[str]] = {}
         self.images: dict[str, Counter[int]] = {}
+        self.shown: Counter[str] = Counter()  # group id -> answers showing it (status ok)
         self.errors: list[str] = []
         self._seq = 0
         self._stop = asyncio.Event()
@@ -176,6 +177,8 @@ class Load:
                         self.answered.setdefault(phase, set()).add(vid)
                         answer = json.loads(body)
                         self.outcomes.setdefault(phase, Counter())[answer["status"]] += 1
+                        if answer["status"] == "ok":
+                            self.shown[answer["group"]["id"]] += 1
                         if self._seq % 10 == 0 and answer["group"]:
                             path = answer["group"]["qr_url"].split("/qr/", 1)[1]
                             async with session.get(f"{self.base}/qr/{path}") as image:
