@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import orjson
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from router import exports, funnel, sql
 from router.db import DB_ERRORS
@@ -77,6 +79,9 @@ def database_errors() -> Iterator[None]:
     """A database that does not answer is a 503 with a clear code, never a 500."""
     try:
         yield
+    except asyncpg.DataError as exc:
+        # A value PostgreSQL cannot take (a NUL character in a search, say): the request's fault.
+        raise BadInput(f"a value in the request was refused: {exc}", code="bad_value") from exc
     except DB_ERRORS as exc:
         raise Unavailable(
             f"the database did not answer: {exc}", code="database_unavailable"
@@ -156,21 +161,34 @@ async def _upload_body(request: web.Request, max_bytes: int) -> tuple[str | None
     """The uploaded file: the first file part of a multipart form, or the raw body (its name
     from ?filename=)."""
     if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        async for part in reader:
-            if isinstance(part, BodyPartReader) and part.filename:
-                data = bytearray()
-                while chunk := await part.read_chunk():
-                    data.extend(chunk)
-                    if len(data) > max_bytes:
-                        raise HuomaError(
-                            f"the file is larger than {max_bytes} bytes",
-                            code="payload_too_large",
-                            status=413,
-                        )
-                return part.filename, bytes(data)
-        raise BadInput("the form has no file", code="no_file")
+        try:
+            return await _multipart_file(request, max_bytes)
+        except (ValueError, HttpProcessingError) as exc:
+            # No boundary, broken part headers, a body that ends early: the form is unreadable.
+            raise BadInput(
+                f"the multipart form could not be read ({type(exc).__name__}); send the file as "
+                "a form field with a filename, or as the raw body with ?filename=",
+                code="bad_form",
+            ) from exc
     return request.query.get("filename"), await request.read()
+
+
+async def _multipart_file(request: web.Request, max_bytes: int) -> tuple[str | None, bytes]:
+    """The first file part of a multipart form."""
+    reader = await request.multipart()
+    async for part in reader:
+        if isinstance(part, BodyPartReader) and part.filename:
+            data = bytearray()
+            while chunk := await part.read_chunk():
+                data.extend(chunk)
+                if len(data) > max_bytes:
+                    raise HuomaError(
+                        f"the file is larger than {max_bytes} bytes",
+                        code="payload_too_large",
+                        status=413,
+                    )
+            return part.filename, bytes(data)
+    raise BadInput("the form has no file", code="no_file")
 
 
 async def upload(request: web.Request) -> web.Response:

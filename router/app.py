@@ -18,7 +18,7 @@ from router import admin, keeper, pages, sql
 from router.catalogue import Catalogue, CatalogueRef, Store, add_groups, build_catalogue
 from router.db import DB_ERRORS, DbHealth, connection, create_pool, migrate, ping
 from router.events import Journal
-from router.handlers import InFlight, add_routes, observe
+from router.handlers import InFlight, add_routes, json_protocol_errors, observe
 from router.keys import (
     CATALOGUE,
     DB_HEALTH,
@@ -88,6 +88,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[DB_HEALTH] = DbHealth()
     app[IN_FLIGHT] = InFlight()
+    json_protocol_errors()
     app[QR_IMAGES] = QrImages(
         settings.qr_cache_images, lookup_timeout_s=settings.qr_store_timeout_s
     )

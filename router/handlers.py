@@ -13,6 +13,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestHandler
 
 from router.catalogue import CatalogueRef
 from router.errors import BadInput, HuomaError
@@ -28,7 +29,7 @@ from router.keys import (
     SETTINGS,
 )
 from router.limits import Buckets, RateLimited, check, client_address, parse_networks
-from router.live import new_visitor_id, valid_visitor_id
+from router.live import new_visitor_id, valid_visitor_id, well_formed_sticky
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from router.metrics import Metrics
 from router.qr import QrImages, QrLinks
@@ -63,6 +64,37 @@ def error_response(status: int, code: str, message: str, **extra: object) -> web
         content_type=JSON,
         headers=_NO_STORE,
     )
+
+
+def _protocol_error(
+    self: RequestHandler,
+    request: web.BaseRequest,
+    status: int = 500,
+    exc: BaseException | None = None,
+    message: str | None = None,
+) -> web.StreamResponse:
+    """What aiohttp answers by itself, before any middleware, to a request it cannot read (a
+    request line or header past its limits, malformed HTTP) or whose handler failed outright:
+    JSON like every other error, and one log line without the request (the query may carry a
+    customer's location) instead of a traceback per malformed request from the internet."""
+    if request.writer.output_size > 0:
+        raise ConnectionError("the answer had started; the connection is closed instead")
+    reason = type(exc).__name__ if exc is not None else "malformed request"
+    if status >= 500:
+        log.error("request from %s failed outside any handler", request.remote, exc_info=exc)
+        code, text = "internal_error", "internal error; it has been logged"
+    else:
+        log.info("refused an unreadable request from %s (%d %s)", request.remote, status, reason)
+        code = _STATUS_CODES.get(status, "bad_request")
+        text = f"the HTTP request could not be read ({reason}); lines are limited to 8 KiB"
+    response = error_response(status, code, text)
+    response.force_close()
+    return response
+
+
+def json_protocol_errors() -> None:
+    """Install `_protocol_error` for every aiohttp server in this process."""
+    RequestHandler.handle_error = _protocol_error  # type: ignore[method-assign]
 
 
 class InFlight:
@@ -135,6 +167,8 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
                 response.headers[name] = exc.headers[name]
     except asyncio.CancelledError:
         raise
+    except asyncpg.DataError as exc:
+        response = error_response(400, "bad_value", f"a value in the request was refused: {exc}")
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         # Handlers that need PostgreSQL say so themselves; this is the net under them.
         log.warning("database error in %s %s: %s", request.method, request.path, exc)
@@ -166,7 +200,7 @@ def _huoma_cookies(header: str | None) -> tuple[str | None, str | None]:
         name, _, value = part.strip().partition("=")
         if name == "hm_vid" and valid_visitor_id(value):
             vid = value
-        elif name == "hm_stk" and 0 < len(value) <= 200:
+        elif name == "hm_stk" and well_formed_sticky(value):
             stk = value
     return vid, stk
 

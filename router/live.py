@@ -105,6 +105,8 @@ class LeaseBook:
 
 
 _VISITOR_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# What StickySigner.sign makes: base64url of the body, a dot, base64url of a 12-byte MAC.
+_STICKY_RE = re.compile(r"[A-Za-z0-9_-]{1,180}\.[A-Za-z0-9_-]{16}")
 
 
 def new_visitor_id() -> str:
@@ -114,6 +116,12 @@ def new_visitor_id() -> str:
 
 def valid_visitor_id(value: str | None) -> bool:
     return value is not None and _VISITOR_RE.fullmatch(value) is not None
+
+
+def well_formed_sticky(value: str | None) -> bool:
+    """A token in the form this service signs. Anything else is never echoed back: the answer
+    may carry the token in a Set-Cookie header, and a client-chosen one would inject into it."""
+    return value is not None and _STICKY_RE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)

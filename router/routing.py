@@ -19,10 +19,12 @@ from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
 from geo.distance import haversine_m
 from router.catalogue import Catalogue, Group, Store
 from router.errors import BadInput, NotFound
-from router.live import LiveState, Sticky, valid_visitor_id
+from router.live import LiveState, Sticky, valid_visitor_id, well_formed_sticky
 
 _ENTRY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MAX_PARAM_LEN = 64
+# The largest accuracy a location can claim, metres (Earth's circumference is 40,000 km).
+MAX_ACCURACY_M = 20_000_000.0
 
 OK = "ok"
 FALLBACK = "fallback"
@@ -86,8 +88,11 @@ def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
             accuracy = float(raw_acc[:_MAX_PARAM_LEN])
         except ValueError:
             raise BadInput(f"acc={raw_acc[:20]!r} is not a number", code="bad_accuracy") from None
-        if not (math.isfinite(accuracy) and accuracy >= 0.0):
-            raise BadInput("acc must be a non-negative number of metres", code="bad_accuracy")
+        if not (math.isfinite(accuracy) and 0.0 <= accuracy <= MAX_ACCURACY_M):
+            # (Bounded: the event stores it, and a fix worse than this says nothing anyway.)
+            raise BadInput(
+                f"acc must be between 0 and {MAX_ACCURACY_M:.0f} metres", code="bad_accuracy"
+            )
     entry = query.get("entry") or None
     if entry is not None and not _ENTRY_RE.fullmatch(entry):
         raise BadInput("entry must be 1-64 letters, digits, '-' or '_'", code="bad_entry")
@@ -98,8 +103,8 @@ def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
     if visitor is not None and not valid_visitor_id(visitor):
         raise BadInput("vid must be 8-64 letters, digits, '-' or '_'", code="bad_visitor")
     sticky = query.get("stk") or None
-    if sticky is not None and len(sticky) > 200:
-        raise BadInput("stk is too long", code="bad_sticky")
+    if sticky is not None and not well_formed_sticky(sticky):
+        raise BadInput("stk is not a token this service gave out", code="bad_sticky")
     return RouteQuery(point, accuracy, entry, store_id, visitor, sticky)
 
 

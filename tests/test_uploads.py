@@ -271,3 +271,21 @@ async def test_entry_codes_are_validated_and_pin_only_real_stores(
     assert [(e["row"], e["value"]) for e in (await response.json())["error"]["errors"]] == [
         (2, "S9")
     ]
+
+
+async def test_an_unreadable_multipart_form_is_a_clear_400(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    """Found by schemathesis: both were 500s."""
+    client = await make_client()
+    for content_type, body in [
+        ("multipart/form-data", b"\x89PNG\r\n"),  # no boundary
+        ("multipart/form-data; boundary=b1", b"--b1\r\n2559662--b1--\r\n"),  # broken part headers
+    ]:
+        response = await client.post(
+            "/admin/api/uploads/stores",
+            data=body,
+            headers={**AUTH, "Content-Type": content_type},
+        )
+        assert response.status == 400, await response.text()
+        assert (await response.json())["error"]["code"] == "bad_form"
