@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -289,3 +290,26 @@ async def test_an_unreadable_multipart_form_is_a_clear_400(
         )
         assert response.status == 400, await response.text()
         assert (await response.json())["error"]["code"] == "bad_form"
+
+
+async def test_an_uploads_name_never_reaches_the_filesystem(
+    pool: asyncpg.Pool, make_client: Any, settings: Any
+) -> None:
+    """Uploads are parsed in memory and written to PostgreSQL only; their names pick a format."""
+    client = await make_client()
+    before = _files(Path(settings.data_dir))
+    for name in ["../../../tmp/huoma-owned.xlsx", "/etc/cron.d/x.xlsx", "..\\..\\x.xlsx"]:
+        form = aiohttp.FormData()
+        form.add_field(
+            "file",
+            workbook([STORE_HEADER, ["S1", "店", "上海", "x", 31.2, 121.4, "gcj02"]]),
+            filename=name,
+        )
+        response = await client.post("/admin/api/uploads/stores", data=form, headers=AUTH)
+        assert response.status == 200, await response.text()
+    assert not _files(Path("/tmp"), "huoma-owned*") and not _files(Path("/etc/cron.d"), "x.xlsx")
+    assert not [p for p in _files(Path(settings.data_dir)) - before if "xlsx" in p.name]
+
+
+def _files(root: Path, pattern: str = "**/*") -> set[Path]:
+    return set(root.glob(pattern)) if root.exists() else set()
