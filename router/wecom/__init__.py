@@ -1,0 +1,1 @@
+"""WeCom (企业微信): the join-way group provider, its API client and its callbacks."""
