@@ -1,0 +1,198 @@
+"""A local stand-in for WeCom's server API, following its public documentation field by field:
+gettoken (获取access_token), 客户群「加入群聊」管理 (add/get/update/del_join_way), 获取客户群详情
+(groupchat/get) and 获取客户群列表 (groupchat/list). It checks what the documentation requires
+(scene, chat_id_list of 1-5 known chats, state up to 30 characters, room_base_name up to 40) and
+answers with the documented errcodes. Tests steer it: expire tokens, queue errors, delay answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+CORP_ID = "wwfakecorp0000000001"
+SECRET = "fake-secret-of-the-customer-contact-app"
+
+
+@dataclass
+class Chat:
+    chat_id: str
+    name: str
+    owner: str = "store-keeper"
+    create_time: int = 1_700_000_000
+    members: list[dict[str, Any]] = field(default_factory=list)
+    version: int = 1
+    dismissed: bool = False
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "chat_id": self.chat_id,
+            "name": self.name,
+            "owner": self.owner,
+            "create_time": self.create_time,
+            "notice": "",
+            "member_list": self.members,
+            "admin_list": [],
+            "member_version": f"{self.version:032x}",
+        }
+
+
+class FakeWeCom:
+    def __init__(self) -> None:
+        self.tokens: dict[str, bool] = {}  # token -> still valid
+        self.expires_in = 7200
+        self.chats: dict[str, Chat] = {}
+        self.join_ways: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []  # API paths, in order
+        self.errors: dict[str, deque[int]] = defaultdict(deque)  # path -> errcodes to answer
+        self.delays: dict[str, deque[float]] = defaultdict(deque)  # path -> seconds to stall
+        self._ids = itertools.count(1)
+
+    # ---- steering ------------------------------------------------------------------------------
+
+    def expire_tokens(self) -> None:
+        for token in self.tokens:
+            self.tokens[token] = False
+
+    def fail(self, path: str, *errcodes: int) -> None:
+        self.errors[path].extend(errcodes)
+
+    def stall(self, path: str, *seconds: float) -> None:
+        self.delays[path].extend(seconds)
+
+    def new_chat(self, name: str = "门店福利群") -> str:
+        chat_id = f"wrFAKE{next(self._ids):06d}AAAA"
+        self.chats[chat_id] = Chat(chat_id, name)
+        return chat_id
+
+    # ---- the API ---------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/cgi-bin/gettoken", self.gettoken)
+        for name in (
+            "add_join_way",
+            "get_join_way",
+            "update_join_way",
+            "del_join_way",
+            "get",
+            "list",
+        ):
+            app.router.add_post(f"/cgi-bin/externalcontact/groupchat/{name}", self.groupchat)
+        return app
+
+    async def gettoken(self, request: web.Request) -> web.Response:
+        self.calls.append("gettoken")
+        if request.query.get("corpid") != CORP_ID:
+            return _error(40013, "invalid corpid")
+        if request.query.get("corpsecret") != SECRET:
+            return _error(40001, "invalid credential")
+        token = secrets.token_hex(16)
+        self.tokens[token] = True
+        return web.json_response(
+            {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": self.expires_in}
+        )
+
+    async def groupchat(self, request: web.Request) -> web.Response:
+        name = request.path.rsplit("/", 1)[1]
+        path = f"externalcontact/groupchat/{name}"
+        self.calls.append(path)
+        if self.delays[path]:
+            await asyncio.sleep(self.delays[path].popleft())
+        token = request.query.get("access_token")
+        if not token:
+            return _error(41001, "access_token missing")
+        if token not in self.tokens:
+            return _error(40014, "invalid access_token")
+        if not self.tokens[token]:
+            return _error(42001, "access_token expired")
+        if self.errors[path]:
+            return _error(self.errors[path].popleft(), "injected by the test")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(47001, "data format error")
+        if not isinstance(body, dict):
+            return _error(47001, "data format error")
+        handler = getattr(self, f"_{name}")
+        answer: dict[str, Any] = handler(body)
+        return web.json_response(answer)
+
+    def _check_way(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        if body.get("scene") not in (1, 2):
+            return {"errcode": 40058, "errmsg": "invalid scene"}
+        chats = body.get("chat_id_list")
+        if not isinstance(chats, list) or not 1 <= len(chats) <= 5:
+            return {"errcode": 40058, "errmsg": "chat_id_list needs 1 to 5 chats"}
+        if any(c not in self.chats or self.chats[c].dismissed for c in chats):
+            return {"errcode": 40058, "errmsg": "invalid chat_id"}
+        if len(str(body.get("state", ""))) > 30:
+            return {"errcode": 40058, "errmsg": "state exceeds 30 characters"}
+        if len(str(body.get("room_base_name", ""))) > 40:
+            return {"errcode": 40058, "errmsg": "room_base_name exceeds 40 characters"}
+        return None
+
+    def _add_join_way(self, body: dict[str, Any]) -> dict[str, Any]:
+        error = self._check_way(body)
+        if error:
+            return error
+        config_id = secrets.token_hex(16)
+        way = {k: body[k] for k in body if k != "mark_source"}
+        way["config_id"] = config_id
+        way["qr_code"] = f"https://wework.qpic.cn/wwpic/fake_{config_id}/0"
+        way.setdefault("auto_create_room", 1)
+        self.join_ways[config_id] = way
+        return {"errcode": 0, "errmsg": "ok", "config_id": config_id}
+
+    def _get_join_way(self, body: dict[str, Any]) -> dict[str, Any]:
+        way = self.join_ways.get(str(body.get("config_id")))
+        if way is None:
+            return {"errcode": 40058, "errmsg": "invalid config_id"}
+        return {"errcode": 0, "errmsg": "ok", "join_way": dict(way)}
+
+    def _update_join_way(self, body: dict[str, Any]) -> dict[str, Any]:
+        way = self.join_ways.get(str(body.get("config_id")))
+        if way is None:
+            return {"errcode": 40058, "errmsg": "invalid config_id"}
+        error = self._check_way(body)
+        if error:
+            return error
+        way.update({k: v for k, v in body.items() if k != "mark_source"})
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _del_join_way(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.join_ways.pop(str(body.get("config_id")), None) is None:
+            return {"errcode": 40058, "errmsg": "invalid config_id"}
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _get(self, body: dict[str, Any]) -> dict[str, Any]:
+        chat = self.chats.get(str(body.get("chat_id")))
+        if chat is None or chat.dismissed:
+            return {"errcode": 40058, "errmsg": "invalid chat_id"}
+        return {"errcode": 0, "errmsg": "ok", "group_chat": chat.answer()}
+
+    def _list(self, body: dict[str, Any]) -> dict[str, Any]:
+        limit = body.get("limit")
+        if not isinstance(limit, int) or not 1 <= limit <= 1000:
+            return {"errcode": 40058, "errmsg": "limit must be 1 to 1000"}
+        ids = sorted(c for c, chat in self.chats.items() if not chat.dismissed)
+        start = int(body.get("cursor") or 0)
+        page = ids[start : start + limit]
+        answer: dict[str, Any] = {
+            "errcode": 0,
+            "errmsg": "ok",
+            "group_chat_list": [{"chat_id": c, "status": 0} for c in page],
+        }
+        if start + limit < len(ids):
+            answer["next_cursor"] = str(start + limit)
+        return answer
+
+
+def _error(errcode: int, errmsg: str) -> web.Response:
+    return web.json_response({"errcode": errcode, "errmsg": errmsg})
