@@ -112,6 +112,18 @@ class Settings:
     funnel_max_days: int = 366
     funnel_timeout_s: float = 120.0
 
+    # WeCom (企业微信): join-way group codes per store and their callbacks. No corp id: off.
+    wecom_corp_id: str = ""
+    wecom_secret: str = field(default="", repr=False)
+    wecom_callback_token: str = field(default="", repr=False)
+    wecom_aes_key: str = field(default="", repr=False)
+    wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin"
+    wecom_timeout_s: float = 10.0
+    wecom_retries: int = 3
+    wecom_sync_s: float = 300.0
+    wecom_room_capacity: int = 500
+    wecom_callback_skew_s: float = 300.0
+
     def __post_init__(self) -> None:
         _check_positive("HUOMA_DB_POOL_MAX", self.db_pool_max)
         _check_range("HUOMA_DB_POOL_MIN", self.db_pool_min, 0, self.db_pool_max)
@@ -177,6 +189,25 @@ class Settings:
         _check_positive("HUOMA_ALERT_TIMEOUT_S", self.alert_timeout_s)
         _check_range("HUOMA_FUNNEL_MAX_DAYS", self.funnel_max_days, 1, 3_660)
         _check_positive("HUOMA_FUNNEL_TIMEOUT_S", self.funnel_timeout_s)
+        if self.wecom_corp_id:
+            for name in ("wecom_secret", "wecom_callback_token", "wecom_aes_key"):
+                if not getattr(self, name):
+                    raise SettingsError(
+                        f"{PREFIX}{name.upper()} must be set when HUOMA_WECOM_CORP_ID is"
+                    )
+            if not re.fullmatch(r"[A-Za-z0-9]{43}", self.wecom_aes_key):
+                raise SettingsError(
+                    "HUOMA_WECOM_AES_KEY: the EncodingAESKey is 43 letters or digits"
+                )
+        elif self.group_provider == "wecom":
+            raise SettingsError("HUOMA_GROUP_PROVIDER=wecom needs HUOMA_WECOM_CORP_ID and its keys")
+        if not re.match(r"^https?://\S+$", self.wecom_api_base):
+            raise SettingsError("HUOMA_WECOM_API_BASE: expected an http(s) URL")
+        _check_positive("HUOMA_WECOM_TIMEOUT_S", self.wecom_timeout_s)
+        _check_range("HUOMA_WECOM_RETRIES", self.wecom_retries, 0, 10)
+        _check_positive("HUOMA_WECOM_SYNC_S", self.wecom_sync_s)
+        _check_range("HUOMA_WECOM_ROOM_CAPACITY", self.wecom_room_capacity, 2, 2_000)
+        _check_positive("HUOMA_WECOM_CALLBACK_SKEW_S", self.wecom_callback_skew_s)
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(
                 f"HUOMA_LOG_LEVEL={self.log_level!r}: use one of {', '.join(_LOG_LEVELS)}"
@@ -238,7 +269,7 @@ class Settings:
 
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
-GROUP_PROVIDERS = ("ops", "simulated")
+GROUP_PROVIDERS = ("ops", "simulated", "wecom")
 
 
 def _shown(name: str, raw: str) -> str:
@@ -359,6 +390,16 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "alert_timeout_s": _float,
     "funnel_max_days": _int,
     "funnel_timeout_s": _float,
+    "wecom_corp_id": _str,
+    "wecom_secret": _str,
+    "wecom_callback_token": _str,
+    "wecom_aes_key": _str,
+    "wecom_api_base": _str,
+    "wecom_timeout_s": _float,
+    "wecom_retries": _int,
+    "wecom_sync_s": _float,
+    "wecom_room_capacity": _int,
+    "wecom_callback_skew_s": _float,
 }
 
 # name -> what it is; the defaults come from the dataclass. Printed by `huoma settings`.
@@ -394,8 +435,9 @@ SETTINGS_DOC: dict[str, str] = {
     "wechat_qr_lifetime_h": "Lifetime of a personal WeChat group QR code (weixin.qq.com/g/...) "
     "uploaded without expires_at, counted from qr_created_at or the upload, hours.",
     "low_water": "When a store has fewer usable groups than this, the provider is asked for one.",
-    "group_provider": "Who creates new groups: ops (raise an alert, wait for an upload) or "
-    "simulated (generated codes, for demos and load tests).",
+    "group_provider": "Who creates new groups: ops (raise an alert, wait for an upload), "
+    "simulated (generated codes, for demos and load tests) or wecom (a WeCom join-way code for "
+    "each store given WeCom chats; WeCom opens new groups itself as they fill).",
     "keeper_interval_s": "How often the keeper sweeps group states and checks low-water marks.",
     "sticky_s": "A visitor re-scanning the same store within this many seconds gets the same "
     "group again, without spending a display (0 disables).",
@@ -454,6 +496,23 @@ SETTINGS_DOC: dict[str, str] = {
     "funnel_max_days": "Longest date range one funnel query may ask for, days.",
     "funnel_timeout_s": "Timeout of one funnel query or one day's rollup, seconds (they read "
     "far more rows than anything else, so HUOMA_DB_TIMEOUT_S does not apply to them).",
+    "wecom_corp_id": "WeCom corp id (企业ID). Set, it turns on join-way group codes for the stores "
+    "given WeCom chats, and the callback endpoint /wecom/callback.",
+    "wecom_secret": "Secret of the WeCom application allowed to call the customer-contact API "
+    "(客户联系).",
+    "wecom_callback_token": "Token of the application's callback (接收事件服务器): signs "
+    "callbacks.",
+    "wecom_aes_key": "EncodingAESKey of the application's callback (43 characters): encrypts "
+    "callbacks.",
+    "wecom_api_base": "WeCom's server API base URL.",
+    "wecom_timeout_s": "Timeout of one WeCom API request, seconds.",
+    "wecom_retries": "Retries of a WeCom API call that timed out or found WeCom busy (with "
+    "exponential backoff).",
+    "wecom_sync_s": "How often the keeper reconciles every store's join way with WeCom, seconds.",
+    "wecom_room_capacity": "Members at which a WeCom customer group counts as full and leaves its "
+    "join way's chat list.",
+    "wecom_callback_skew_s": "A callback whose timestamp is further than this from now is refused "
+    "(replay protection), seconds.",
 }
 
 

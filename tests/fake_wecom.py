@@ -71,6 +71,38 @@ class FakeWeCom:
         self.chats[chat_id] = Chat(chat_id, name)
         return chat_id
 
+    def add_members(
+        self, chat_id: str, n: int, *, state: str = "", join_scene: int = 3, at: int = 1_800_000_000
+    ) -> list[str]:
+        """Customers (type 2) joining a chat; their userids."""
+        chat = self.chats[chat_id]
+        added = []
+        for _ in range(n):
+            userid = f"wmFAKE{next(self._ids):08d}"
+            member: dict[str, Any] = {
+                "userid": userid,
+                "type": 2,
+                "join_time": at,
+                "join_scene": join_scene,
+                "group_nickname": "",
+            }
+            if state:
+                member["state"] = state
+            chat.members.append(member)
+            added.append(userid)
+        chat.version += 1
+        return added
+
+    def open_room(self, config_id: str) -> str:
+        """What auto_create_room does when the join way's chats are full: a new chat, named from
+        room_base_name and the next room_base_id, taking its place in the join way."""
+        way = self.join_ways[config_id]
+        number = int(way.get("room_base_id") or 1)
+        chat_id = self.new_chat(f"{way.get('room_base_name', '')}{number}")
+        way["room_base_id"] = number + 1
+        way["chat_id_list"] = [*way["chat_id_list"], chat_id][-5:]
+        return chat_id
+
     # ---- the API ---------------------------------------------------------------------------------
 
     def app(self) -> web.Application:

@@ -62,8 +62,8 @@ REFRESH_EARLY_S = 300.0
 class WeComError(Exception):
     """WeCom answered with an error (errcode != 0), or did not answer usably."""
 
-    def __init__(self, api: str, errcode: int, errmsg: str) -> None:
-        meaning = MEANINGS.get(errcode, "WeCom refused the call")
+    def __init__(self, api: str, errcode: int, errmsg: str, meaning: str | None = None) -> None:
+        meaning = meaning or MEANINGS.get(errcode, "WeCom refused the call")
         super().__init__(f"{api}: {meaning} (errcode {errcode}: {errmsg})")
         self.api = api
         self.errcode = errcode
