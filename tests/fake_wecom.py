@@ -14,7 +14,10 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
+
+from router.wecom.client import WeComClient
 
 CORP_ID = "wwfakecorp0000000001"
 SECRET = "fake-secret-of-the-customer-contact-app"
@@ -224,6 +227,18 @@ class FakeWeCom:
         if start + limit < len(ids):
             answer["next_cursor"] = str(start + limit)
         return answer
+
+
+def client_of(session: ClientSession, server: TestServer, **options: Any) -> WeComClient:
+    """A client of the fake, with the fake's corp and secret."""
+    options.setdefault("backoff_s", 0.01)
+    return WeComClient(
+        session,
+        corp_id=CORP_ID,
+        secret=SECRET,
+        api_base=str(server.make_url("/cgi-bin")),
+        **options,
+    )
 
 
 def _error(errcode: int, errmsg: str) -> web.Response:

@@ -12,7 +12,7 @@ import pytest
 
 from router.wecom.client import JoinWay, WeComClient, WeComError, WeComUnavailable
 
-from .fake_wecom import CORP_ID, SECRET, FakeWeCom
+from .fake_wecom import CORP_ID, SECRET, FakeWeCom, client_of
 
 ADD = "externalcontact/groupchat/add_join_way"
 GET = "externalcontact/groupchat/get_join_way"
@@ -23,16 +23,7 @@ async def wecom(aiohttp_server: Any) -> AsyncIterator[tuple[FakeWeCom, WeComClie
     fake = FakeWeCom()
     server = await aiohttp_server(fake.app())
     async with aiohttp.ClientSession() as session:
-        client = WeComClient(
-            session,
-            corp_id=CORP_ID,
-            secret=SECRET,
-            api_base=str(server.make_url("/cgi-bin")),
-            timeout_s=0.5,
-            retries=2,
-            backoff_s=0.01,
-        )
-        yield fake, client
+        yield fake, client_of(session, server, timeout_s=0.5, retries=2)
 
 
 def way(fake: FakeWeCom, *chats: str) -> JoinWay:

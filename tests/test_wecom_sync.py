@@ -11,11 +11,10 @@ import asyncpg
 import pytest
 
 from router.settings import Settings
-from router.wecom.client import WeComClient
 from router.wecom.sync import WeComSync, group_id_of
 
 from .conftest import seed, store_row
-from .fake_wecom import CORP_ID, SECRET, FakeWeCom
+from .fake_wecom import FakeWeCom, client_of
 
 pytestmark = pytest.mark.db
 
@@ -31,13 +30,7 @@ async def wecom(
     server = await aiohttp_server(fake.app())
     await seed(pool, [store_row("S1", name="人民广场店"), store_row("S2", name="来福士店")])
     async with aiohttp.ClientSession() as session:
-        client = WeComClient(
-            session,
-            corp_id=CORP_ID,
-            secret=SECRET,
-            api_base=str(server.make_url("/cgi-bin")),
-            backoff_s=0.01,
-        )
+        client = client_of(session, server)
         yield fake, WeComSync(pool, client, settings.with_(wecom_room_capacity=10))
 
 
