@@ -629,3 +629,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(
         "/admin/api/groups/{group_id}/member-count", set_member_count, name="admin_member_count"
     )
+
+
+# For the admin endpoints of other modules (router.wecom.http).
+json_response = _json
+json_body = _json_body
+iso = _iso

@@ -29,12 +29,16 @@ from router.keys import (
     POOL,
     QR_IMAGES,
     SETTINGS,
+    WECOM,
 )
 from router.live import LeaseBook, LiveState, StickySigner
 from router.metrics import Metrics
-from router.providers import make_provider
+from router.providers import GroupProvider, make_provider
 from router.qr import QrImages
 from router.settings import Settings, SettingsError
+from router.wecom import http as wecom_http
+from router.wecom.provider import WeComProvider
+from router.wecom.service import open_service
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +105,11 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(scan_events)
     app.cleanup_ctx.append(leases)
     app.cleanup_ctx.append(catalogue)
+    app.cleanup_ctx.append(wecom)
     app.cleanup_ctx.append(keeper_task)
     add_routes(app)
     admin.add_routes(app)
+    wecom_http.add_routes(app)
     pages.add_routes(app)
     return app
 
@@ -407,12 +413,31 @@ async def leases(app: web.Application) -> AsyncIterator[None]:
             log.warning("could not return leased displays (%r); they stay used", exc)
 
 
+async def wecom(app: web.Application) -> AsyncIterator[None]:
+    """WeCom's client, join-way sync and callback receiver, when WeCom is configured."""
+    settings = app[SETTINGS]
+    if not settings.wecom_corp_id:
+        app[WECOM] = None
+        yield
+        return
+    service = open_service(app[POOL], settings)
+    app[WECOM] = service
+    try:
+        yield
+    finally:
+        await service.close()
+
+
 async def keeper_task(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    provider = make_provider(settings.group_provider, keeper.wechat_lifetime(settings))
-    async with running(
-        functools.partial(keeper.run, app[POOL], settings, provider), "huoma-keeper"
-    ):
+    service = app[WECOM]
+    provider: GroupProvider
+    if settings.group_provider == "wecom" and service is not None:
+        provider = WeComProvider(service.sync)
+    else:
+        provider = make_provider(settings.group_provider, keeper.wechat_lifetime(settings))
+    keep = functools.partial(keeper.run, app[POOL], settings, provider, service)
+    async with running(keep, "huoma-keeper"):
         yield
 
 

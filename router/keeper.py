@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ from router.alerts import KIND_FALLBACK, KIND_LOW, AlertSender, drain, raise_exp
 from router.db import DB_ERRORS
 from router.providers import GroupProvider, StoreRef
 from router.settings import Settings
+from router.wecom.service import WeComService
 
 log = logging.getLogger(__name__)
 
@@ -156,18 +158,39 @@ async def sweep(
     return created
 
 
-async def run(pool: asyncpg.Pool, settings: Settings, provider: GroupProvider) -> None:
+async def run(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    provider: GroupProvider,
+    wecom: WeComService | None = None,
+) -> None:
     """Forever: hold the keeper lock (or wait for it), and sweep every keeper interval."""
     assert settings.database_url is not None
     alerts = AlertSender(settings)
     try:
-        await _lead(pool, settings, provider, alerts)
+        await _lead(pool, settings, provider, alerts, wecom)
     finally:
         await drain(alerts)
 
 
+async def wecom_pass(wecom: WeComService, settings: Settings, last_sync: float) -> float:
+    """Callbacks left pending (their worker stopped, or WeCom failed them), and every
+    HUOMA_WECOM_SYNC_S a reconcile of every join way. Returns when the last reconcile ran."""
+    await wecom.receiver.process_pending()
+    if time.monotonic() - last_sync < settings.wecom_sync_s:
+        return last_sync
+    results = await wecom.sync.reconcile()
+    failed = [r for r in results if r.error]
+    log.info("keeper: %d WeCom join way(s) reconciled, %d failed", len(results), len(failed))
+    return time.monotonic()
+
+
 async def _lead(
-    pool: asyncpg.Pool, settings: Settings, provider: GroupProvider, alerts: AlertSender
+    pool: asyncpg.Pool,
+    settings: Settings,
+    provider: GroupProvider,
+    alerts: AlertSender,
+    wecom: WeComService | None,
 ) -> None:
     while True:
         lock_conn: asyncpg.Connection | None = None
@@ -180,10 +203,13 @@ async def _lead(
                 await asyncio.sleep(settings.keeper_interval_s)
             log.info("this worker is the keeper (provider: %s)", provider.name)
             state = SweepState()
+            last_sync = -settings.wecom_sync_s
             while True:
                 created = await sweep(pool, settings, provider, alerts, state)
                 if created:
                     log.info("keeper created %d group(s)", created)
+                if wecom is not None:
+                    last_sync = await wecom_pass(wecom, settings, last_sync)
                 await asyncio.sleep(settings.keeper_interval_s)
                 await lock_conn.fetchval(sql.PING)  # notice a lost session promptly
         except DB_ERRORS as exc:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from router.metrics import Metrics
     from router.qr import QrImages
     from router.settings import Settings
+    from router.wecom.service import WeComService
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
@@ -29,5 +30,7 @@ JOURNAL: web.AppKey[Journal] = web.AppKey("journal")
 DB_HEALTH: web.AppKey[DbHealth] = web.AppKey("db_health")
 # Requests being handled, for a stop that waits for them.
 IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight")
+# WeCom's client, join-way sync and callback receiver; None when WeCom is not configured.
+WECOM: web.AppKey[WeComService | None] = web.AppKey("wecom")
 # Failed admin logins per client address (only failures spend from it).
 ADMIN_FAILURES: web.AppKey[Buckets] = web.AppKey("admin_failures")

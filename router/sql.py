@@ -759,11 +759,19 @@ UPDATE wecom_chats SET dismissed = true WHERE chat_id = $1 RETURNING store_id
 
 WECOM_STORE_OF_STATE = "SELECT store_id FROM wecom_stores WHERE 'hm' || id = $1"
 
+# A join's entry is the entry of the last scan that showed the store's join way before it, within
+# $7 seconds: WeCom tells who joined, never from which printed code.
 WECOM_RECORD_JOINS = """
-INSERT INTO group_joins (chat_id, member, joined_at, store_id, state, join_scene)
-SELECT $1, m.member, to_timestamp(m.joined), coalesce(w.store_id, $2), m.state, m.scene
+INSERT INTO group_joins (chat_id, member, joined_at, store_id, state, join_scene, entry)
+SELECT $1, m.member, to_timestamp(m.joined), j.store_id, m.state, m.scene,
+       (SELECT e.entry FROM scan_events e
+        WHERE e.group_id = 'wecom-' || j.store_id AND e.outcome = 'ok'
+          AND e.at <= to_timestamp(m.joined)
+          AND e.at > to_timestamp(m.joined) - make_interval(secs => $7)
+        ORDER BY e.at DESC LIMIT 1)
 FROM unnest($3::text[], $4::bigint[], $5::text[], $6::smallint[]) AS m(member, joined, state, scene)
 LEFT JOIN wecom_stores w ON m.state <> '' AND 'hm' || w.id = m.state
+CROSS JOIN LATERAL (SELECT coalesce(w.store_id, $2) AS store_id) j
 ON CONFLICT DO NOTHING
 """
 
@@ -780,7 +788,9 @@ RETURNING signature
 WECOM_CALLBACKS_PENDING = """
 SELECT signature, event, chat_id, change_type, update_detail, message
 FROM wecom_callbacks
+-- A fresh one is being processed by the worker that received it; the keeper takes the rest.
 WHERE processed_at IS NULL AND attempts < $1
+  AND (attempts > 0 OR received_at < now() - interval '1 minute')
 ORDER BY sent_at, received_at
 LIMIT $2
 """

@@ -25,6 +25,7 @@ from router.settings import Settings
 
 TEST_SECRET = "test-secret-0123456789abcdef"
 ADMIN_TOKEN = "test-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
+import time
 from collections import defaultdict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,7 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from router.wecom.client import WeComClient
+from router.wecom.crypto import CallbackCrypto, signature
 
 CORP_ID = "wwfakecorp0000000001"
 SECRET = "fake-secret-of-the-customer-contact-app"
@@ -227,6 +230,69 @@ class FakeWeCom:
         if start + limit < len(ids):
             answer["next_cursor"] = str(start + limit)
         return answer
+
+
+def chat_event(
+    fake: FakeWeCom,
+    chat_id: str,
+    change_type: str,
+    update_detail: str = "",
+    *,
+    userids: list[str] | None = None,
+    last_version: str = "",
+) -> dict[str, Any]:
+    """A 客户群变更事件 (change_external_chat) as WeCom documents it, for the chat as it is now."""
+    chat = fake.chats[chat_id]
+    event: dict[str, Any] = {
+        "ToUserName": CORP_ID,
+        "FromUserName": "sys",
+        "CreateTime": int(time.time()),
+        "MsgType": "event",
+        "Event": "change_external_chat",
+        "ChatId": chat_id,
+        "ChangeType": change_type,
+    }
+    if change_type == "update":
+        event["UpdateDetail"] = update_detail
+        if update_detail == "add_member":
+            event["JoinScene"] = 3
+        if update_detail == "del_member":
+            event["QuitScene"] = 0
+        if userids is not None:
+            event["MemChangeCnt"] = len(userids)
+            event["MemChangeList"] = userids
+        event["LastMemVer"] = last_version
+        event["CurMemVer"] = f"{chat.version:032x}"
+    return event
+
+
+def callback(
+    crypto: CallbackCrypto, event: Mapping[str, Any], *, timestamp: int | None = None
+) -> tuple[dict[str, str], bytes]:
+    """The query and body of WeCom's POST of `event`: encrypted, signed, in its XML envelope."""
+    inner = "".join(_element(k, v) for k, v in event.items())
+    encrypted = crypto.encrypt(f"<xml>{inner}</xml>".encode())
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    nonce = str(secrets.randbelow(10**10))
+    query = {
+        "msg_signature": signature(crypto.token, ts, nonce, encrypted),
+        "timestamp": ts,
+        "nonce": nonce,
+    }
+    body = (
+        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
+        f"<Encrypt><![CDATA[{encrypted}]]></Encrypt>"
+        "<AgentID><![CDATA[1000002]]></AgentID></xml>"
+    )
+    return query, body.encode()
+
+
+def _element(name: str, value: Any) -> str:
+    if isinstance(value, list):
+        return f"<{name}>" + "".join(f"<Item><![CDATA[{v}]]></Item>" for v in value) + f"</{name}>"
+    if isinstance(value, int):
+        return f"<{name}>{value}</{name}>"
+    return f"<{name}><![CDATA[{value}]]></{name}>"
 
 
 def client_of(session: ClientSession, server: TestServer, **options: Any) -> WeComClient:

@@ -62,8 +62,14 @@ CREATE TABLE group_joins (
     -- The join way's state the customer came through, and WeCom's join_scene (3: scanned a QR).
     state       text,
     join_scene  smallint,
+    -- The entry code of the store's last scan shown a group before the join (attributed).
+    entry       text,
     PRIMARY KEY (chat_id, member, joined_at)
 );
 
 CREATE INDEX group_joins_at ON group_joins (joined_at);
+-- Attributing a join to the entry of the store's last scan before it reads events by group and
+-- time; this index serves the lookups by group alone as well.
+CREATE INDEX scan_events_group_at ON scan_events (group_id, at);
+DROP INDEX scan_events_group;
 CREATE INDEX group_joins_store ON group_joins (store_id, joined_at);

@@ -37,6 +37,8 @@ STATE_MAX = 30
 _CHAT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Join ways reconciled at once.
 SYNC_CONCURRENCY = 4
+# A join is credited to the entry of the store's last scan shown its join way this long before.
+JOIN_ATTRIBUTION_S = 1800.0
 
 
 def group_id_of(store_id: str) -> str:
@@ -64,6 +66,7 @@ class StoreSync:
     updated: bool = False
     deleted: bool = False
     error: str | None = None
+    errcode: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -145,7 +148,7 @@ class WeComSync:
                 log.warning("wecom: store %s not synced: %s", store_id, exc)
                 async with self.pool.acquire() as conn:
                     await conn.execute(sql.WECOM_SYNC_FAILED, store_id, str(exc))
-                return StoreSync(store_id, enabled=True, error=str(exc))
+                return StoreSync(store_id, enabled=True, error=str(exc), errcode=exc.errcode)
 
     async def _sync(self, store_id: str) -> StoreSync:
         async with self.pool.acquire() as conn:
@@ -275,6 +278,7 @@ class WeComSync:
                 [int(m.get("join_time") or time.time()) for m in customers],
                 [str(m.get("state") or "")[:STATE_MAX] for m in customers],
                 [int(m.get("join_scene") or 0) for m in customers],
+                JOIN_ATTRIBUTION_S,
             )
         if store_id is not None and len(members) >= self.settings.wecom_room_capacity:
             return str(store_id)
