@@ -304,7 +304,8 @@ async def health(request: web.Request) -> web.Response:
                 "expires_in_s": r["expires_in_s"],
             }
         usable = r["usable"]
-        condition = "fallback" if usable == 0 else "low" if usable < settings.low_water else "ok"
+        low = usable < settings.low_water and not r["wecom"]
+        condition = "fallback" if usable == 0 else "low" if low else "ok"
         stores.append(
             {
                 "store_id": r["store_id"],

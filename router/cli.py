@@ -28,6 +28,8 @@ from router.importer import ImportRejected, import_file, import_table
 from router.keys import IN_FLIGHT
 from router.logs import AccessLogger, configure
 from router.settings import Settings, SettingsError, describe
+from router.wecom.service import open_service
+from router.wecom.sync import StoreSync
 
 log = logging.getLogger("huoma")
 T = TypeVar("T")
@@ -234,6 +236,31 @@ async def _load_demo(pool: asyncpg.Pool, stores: int, timezone: str) -> bool:
     return True
 
 
+def cmd_wecom_sync(settings: Settings) -> int:
+    if not settings.wecom_corp_id:
+        print("huoma: WeCom is not configured (HUOMA_WECOM_CORP_ID and its keys)", file=sys.stderr)
+        return 2
+
+    async def run(pool: asyncpg.Pool) -> list[StoreSync]:
+        service = open_service(pool, settings)
+        try:
+            return await service.sync.reconcile()
+        finally:
+            await service.close()
+
+    results = _run(_with_pool(settings, run))
+    for r in results:
+        did = [w for w, done in (("created", r.created), ("updated", r.updated),
+                                 ("deleted", r.deleted)) if done]  # fmt: skip
+        if r.adopted:
+            did.append(f"adopted {', '.join(r.adopted)}")
+        what = r.error or ", ".join(did) or "in step"
+        print(f"{r.store_id}: {what}" + (f" (chats {', '.join(r.chat_ids)})" if r.chat_ids else ""))
+    failed = sum(1 for r in results if r.error)
+    print(f"{len(results)} store(s) with WeCom, {failed} failed")
+    return 1 if failed else 0
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     # The demo opens the ops page with a token of its own unless tokens are configured (`serve`
     # never does: without HUOMA_ADMIN_TOKENS its admin API stays closed).
@@ -318,6 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
 
+    w = sub.add_parser(
+        "wecom",
+        help="WeCom join ways",
+        description="WeCom (企业微信) join ways of the stores given WeCom chats.",
+    )
+    wsub = w.add_subparsers(dest="wecom_command", required=True, metavar="ACTION")
+    wsub.add_parser(
+        "sync",
+        help="reconcile every store's join way with WeCom now and print what changed",
+        description="Create, update, adopt and delete join ways so that WeCom and Huoma agree "
+        "(the keeper does the same every HUOMA_WECOM_SYNC_S). Exit status 1 if a store failed.",
+    )
+
     sub.add_parser("migrate", help="apply pending database migrations and exit")
     sub.add_parser("settings", help="list every HUOMA_* setting with its default")
     return p
@@ -366,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(settings, args)
         if args.command == "import":
             return cmd_import(settings, args)
+        if args.command == "wecom":
+            return cmd_wecom_sync(settings)
         if args.command == "migrate":
             applied = _run(_with_pool(settings, lambda pool: asyncio.sleep(0, None)))
             del applied

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -41,7 +41,7 @@ DIMENSIONS = {
     "store": ("b.store_id, s.name AS store_name", "b.store_id, s.name"),
     "entry": ("b.entry", "b.entry"),
 }
-MEASURES = sql.FUNNEL_COLUMNS
+MEASURES = (*sql.FUNNEL_COLUMNS, "joined")
 
 
 def today(tz: zoneinfo.ZoneInfo) -> date:
@@ -142,9 +142,49 @@ def _row(record: asyncpg.Record, by: Sequence[str]) -> dict[str, Any]:
         out["store_name"] = record["store_name"]
     if "entry" in by:
         out["entry"] = record["entry"]
-    for m in MEASURES:
+    for m in sql.FUNNEL_COLUMNS:
         out[m] = record[m] or 0
+    out["joined"] = 0
     return out
+
+
+async def joins(
+    conn: asyncpg.Connection, q: FunnelQuery, settings: Settings
+) -> list[asyncpg.Record]:
+    """Joins per local day, store and entry over the query's days and filters."""
+    tz = zoneinfo.ZoneInfo(settings.timezone)
+    start = day_start(q.first, tz)
+    end = day_start(q.last + timedelta(days=1), tz)
+    found: list[asyncpg.Record] = await conn.fetch(
+        sql.FUNNEL_JOINS, start, end, settings.timezone, q.store_id, q.entry
+    )
+    return found
+
+
+def _key(row: Mapping[str, Any], by: Sequence[str]) -> tuple[Any, ...]:
+    parts: list[Any] = []
+    for d in by:
+        if d == "day":
+            day = row["day"]
+            parts.append(day if isinstance(day, str) else day.isoformat())
+        elif d == "store":
+            parts.append(row["store_id"] or "")
+        else:
+            parts.append(row["entry"] or "")
+    return tuple(parts)
+
+
+def add_joins(
+    rows: list[dict[str, Any]], found: Sequence[asyncpg.Record], by: Sequence[str]
+) -> int:
+    """Put each row's joins in it; returns all joins (the totals')."""
+    per_key: dict[tuple[Any, ...], int] = {}
+    for r in found:
+        key = _key(r, by)
+        per_key[key] = per_key.get(key, 0) + int(r["joined"])
+    for row in rows:
+        row["joined"] = per_key.get(_key(row, by), 0)
+    return sum(int(r["joined"]) for r in found)
 
 
 async def query(
@@ -159,6 +199,10 @@ async def query(
         # The totals read the same days, at the grain of no grouping (the last argument).
         whole = [*args[:-1], grain((), q)]
         totals = await conn.fetchrow(statement((), paged=False), *whole, timeout=timeout)
+        found = await joins(conn, q, settings)
+    page = [_row(r, q.by) for r in rows]
+    total = _row(totals, ()) if totals is not None else dict.fromkeys(MEASURES, 0)
+    total["joined"] = add_joins(page, found, q.by)
     return {
         "from": q.first.isoformat(),
         "to": q.last.isoformat(),
@@ -166,8 +210,8 @@ async def query(
         "total_rows": rows[0]["total_rows"] if rows else 0,
         "limit": limit,
         "offset": offset,
-        "totals": _row(totals, ()) if totals is not None else dict.fromkeys(MEASURES, 0),
-        "rows": [_row(r, q.by) for r in rows],
+        "totals": total,
+        "rows": page,
     }
 
 
@@ -179,12 +223,14 @@ async def export_csv(pool: asyncpg.Pool, q: FunnelQuery, settings: Settings) -> 
         records = await conn.fetch(
             statement(q.by, paged=False), *args, timeout=settings.funnel_timeout_s
         )
+        found = await joins(conn, q, settings)
+    rows = [_row(r, q.by) for r in records]
+    add_joins(rows, found, q.by)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     header = [c for d in q.by for c in (("store_id", "store_name") if d == "store" else (d,))]
     writer.writerow(header + list(MEASURES))
-    for r in records:
-        row = _row(r, q.by)
+    for row in rows:
         writer.writerow([row[c] if row[c] is not None else "" for c in header + list(MEASURES)])
     return "\ufeff".encode() + buf.getvalue().encode()
 

@@ -388,18 +388,22 @@ WITH pool AS (
     SELECT store_id,
            count(*) FILTER (WHERE state IN ('active', 'standby')) AS usable,
            count(*) FILTER (WHERE state = 'full') AS full,
-           count(*) FILTER (WHERE state = 'expired') AS expired
+           count(*) FILTER (WHERE state = 'expired') AS expired,
+           -- A usable WeCom join way never runs low: WeCom opens the next chat itself.
+           bool_or(source = 'wecom' AND state IN ('active', 'standby')) AS wecom
     FROM groups WHERE kind = 'group' GROUP BY store_id
 ), page AS (
     SELECT s.store_id, s.name, s.city, coalesce(p.usable, 0) AS usable,
            coalesce(p.full, 0) AS full, coalesce(p.expired, 0) AS expired,
+           coalesce(p.wecom, false) AS wecom,
            count(*) OVER () AS total
     FROM stores s
     LEFT JOIN pool p USING (store_id)
     WHERE s.active
       AND ($4::text IS NULL OR s.city = $4)
       AND ($5::text IS NULL OR s.store_id ILIKE '%' || $5 || '%' OR s.name ILIKE '%' || $5 || '%')
-      AND ($3 = 'all' OR ($3 = 'low' AND coalesce(p.usable, 0) < $2)
+      AND ($3 = 'all'
+           OR ($3 = 'low' AND coalesce(p.usable, 0) < $2 AND NOT coalesce(p.wecom, false))
            OR ($3 = 'fallback' AND coalesce(p.usable, 0) = 0))
     ORDER BY usable, s.store_id
     LIMIT $6 OFFSET $7
@@ -426,14 +430,16 @@ ORDER BY page.usable, page.store_id
 HEALTH_SUMMARY = """
 WITH pool AS (
     SELECT s.store_id,
-           count(g.id) FILTER (WHERE g.state IN ('active', 'standby')) AS usable
+           count(g.id) FILTER (WHERE g.state IN ('active', 'standby')) AS usable,
+           coalesce(bool_or(g.source = 'wecom' AND g.state IN ('active', 'standby')), false)
+               AS wecom
     FROM stores s
     LEFT JOIN groups g ON g.store_id = s.store_id AND g.kind = 'group'
     WHERE s.active
     GROUP BY s.store_id
 )
 SELECT count(*) AS stores,
-       count(*) FILTER (WHERE usable < $1) AS low,
+       count(*) FILTER (WHERE usable < $1 AND NOT wecom) AS low,
        count(*) FILTER (WHERE usable = 0) AS on_fallback
 FROM pool
 """
@@ -540,6 +546,17 @@ FUNNEL_COLUMNS = (
 )  # fmt: skip
 
 FUNNEL_STATE = "SELECT last_seq FROM funnel_state WHERE id = 1 FOR UPDATE"
+
+# The funnel's last step: customers who joined a WeCom group, by local day, store and the entry
+# their join is credited to. Few rows (one per join), so read live.
+FUNNEL_JOINS = """
+SELECT (j.joined_at AT TIME ZONE $3)::date AS day, coalesce(j.store_id, '') AS store_id,
+       coalesce(j.entry, '') AS entry, count(*)::bigint AS joined
+FROM group_joins j
+WHERE j.joined_at >= $1 AND j.joined_at < $2
+  AND ($4::text IS NULL OR j.store_id = $4) AND ($5::text IS NULL OR j.entry = $5)
+GROUP BY 1, 2, 3
+"""
 
 # Rollups are one at a time, even if two keepers overlap for a moment (a failover).
 LOCK_FUNNEL = "SELECT pg_advisory_xact_lock(7245003)"

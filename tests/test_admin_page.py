@@ -265,3 +265,45 @@ async def test_the_ops_page_is_served_with_a_strict_policy(site: Any, aiohttp_cl
         ):
             assert r.status == 200
     assert Path(ARTIFACTS_ROOT).name == "test-artifacts"
+
+
+async def test_a_wecom_store_shows_its_join_way_and_its_groups(
+    chromium: Any, pool: asyncpg.Pool, aiohttp_server: Any, settings: Settings
+) -> None:
+    from router.keys import WECOM
+
+    from .fake_wecom import CORP_ID, SECRET, FakeWeCom
+
+    fake = FakeWeCom()
+    wecom = await aiohttp_server(fake.app())
+    await seed(pool, [store_row("S1", name="人民广场店")])
+    app = create_app(
+        settings.with_(
+            wecom_corp_id=CORP_ID,
+            wecom_secret=SECRET,
+            wecom_callback_token="callback-token-of-the-app",
+            wecom_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            wecom_api_base=str(wecom.make_url("/cgi-bin")),
+        )
+    )
+    site = await aiohttp_server(app)
+    first, second = fake.new_chat(), fake.new_chat()
+    fake.add_members(first, 37, state="hm1")
+    result = await app[WECOM].sync.enable("S1", [first, second])  # type: ignore[union-attr]
+    await app[WECOM].sync.count(first)  # type: ignore[union-attr]
+    context = await chromium.new_context(viewport=VIEWPORT, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(str(site.make_url("/admin")))
+    await page.fill("#token", ADMIN_TOKEN)
+    await page.click("#login button[type=submit]")
+    await page.locator("#health-table tr[data-store=S1]").click()
+    await page.wait_for_selector("#wecom-chats tbody tr")
+    panel = await page.locator(".wecom").inner_text()
+    assert "企业微信「加入群聊」" in panel and "hm1" in panel and (result.qr_code or "-") in panel
+    rows = await page.locator("#wecom-chats tbody tr").all_inner_texts()
+    assert first in rows[0] and "37" in rows[0] and "在二维码中" in rows[0]
+    s1 = await page.locator("#health-table tr[data-store=S1]").inner_text()
+    assert "可用群不足" not in s1  # a join way never runs low: WeCom opens the next chat
+    assert "改成员数" not in await page.locator("tr.detail").inner_text()
+    await shot(page, "10-wecom-join-way")
+    await context.close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+from asyncio.subprocess import PIPE
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -15,6 +18,9 @@ from geo.distance import haversine_m
 from router import demo
 from router.importer import validate_groups, validate_stores
 from router.settings import Settings
+
+from .conftest import seed, store_row
+from .fake_wecom import CORP_ID, SECRET, FakeWeCom
 
 HUOMA = [sys.executable, "-m", "router.cli"]
 
@@ -36,7 +42,7 @@ def run(
 def test_help_documents_every_command() -> None:
     out = run(["--help"])
     assert out.returncode == 0
-    for command in ("serve", "demo", "import", "migrate", "settings"):
+    for command in ("serve", "demo", "import", "migrate", "settings", "wecom"):
         assert command in out.stdout
     for command in ("serve", "demo", "import"):
         sub = run([command, "--help"])
@@ -139,3 +145,44 @@ def test_the_demo_brand_is_clustered_in_real_cities_and_passes_validation() -> N
     )
     assert close > 1000
     assert demo.generate(50)[0].rows == demo.generate(50)[0].rows  # deterministic
+
+
+@pytest.mark.db
+async def test_wecom_sync_reconciles_every_store_and_says_which_failed(
+    pool: asyncpg.Pool, settings: Settings, aiohttp_server: Any
+) -> None:
+    fake = FakeWeCom()
+    server = await aiohttp_server(fake.app())
+    await seed(pool, [store_row("S1"), store_row("S2")])
+    chat = fake.new_chat()
+    # Given their chats (as by the admin API), not synced yet; S2's chat is unknown to WeCom.
+    await pool.execute("INSERT INTO wecom_stores (store_id) VALUES ('S1'), ('S2')")
+    await pool.execute(
+        "INSERT INTO wecom_chats (chat_id, store_id) VALUES ($1, 'S1'), ('wrGONE', 'S2')", chat
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HUOMA_")}
+    environ.update(
+        HUOMA_DATABASE_URL=str(settings.database_url),
+        HUOMA_SECRET=settings.secret,
+        HUOMA_DATA_DIR=str(settings.data_dir),
+        HUOMA_WECOM_CORP_ID=CORP_ID,
+        HUOMA_WECOM_SECRET=SECRET,
+        HUOMA_WECOM_CALLBACK_TOKEN="callback-token-of-the-app",
+        HUOMA_WECOM_AES_KEY="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        HUOMA_WECOM_API_BASE=str(server.make_url("/cgi-bin")),
+        HUOMA_WECOM_RETRIES="0",
+    )
+    # Asynchronously: the fake WeCom answers from this very event loop.
+    process = await asyncio.create_subprocess_exec(
+        *HUOMA, "wecom", "sync", env=environ, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    text = out.decode()
+    assert process.returncode == 1, text + err.decode()
+    assert f"S1: created (chats {chat})" in text
+    assert "S2: " in text and "parameter is not valid" in text
+    assert text.strip().endswith("2 store(s) with WeCom, 1 failed")
+    assert len(fake.join_ways) == 1
+    assert SECRET not in text + err.decode()
+    off = run(["wecom", "sync"], settings)
+    assert (off.returncode, "not configured" in off.stderr) == (2, True)

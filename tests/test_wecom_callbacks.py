@@ -5,7 +5,9 @@ of a full chat, adoption of a chat WeCom opened, and a dismissed chat."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -233,3 +235,36 @@ async def test_a_callback_whose_processing_failed_is_retried_by_the_keeper(
     row = await pool.fetchrow("SELECT attempts, processed_at, error FROM wecom_callbacks")
     assert (row["attempts"], row["processed_at"] is not None, row["error"]) == (2, True, None)
     assert await pool.fetchval("SELECT count(*) FROM group_joins") == 1
+
+
+async def test_joins_appear_in_the_funnel_credited_to_the_entry_scanned(
+    site: Any, pool: asyncpg.Pool
+) -> None:
+    fake: FakeWeCom = site.fake
+    chat = fake.new_chat()
+    await enable(site, chat)
+
+    async def shown() -> bool:
+        answer = await (await site.get("/api/v1/route?store=S1&entry=desk")).json()
+        return bool(answer["status"] == "ok" and answer["group"]["id"] == "wecom-S1")
+
+    await eventually(shown)  # the join way reached the catalogue
+
+    async def journaled() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM scan_events WHERE entry = 'desk'"))
+
+    await eventually(journaled)
+    users = fake.add_members(chat, 1, state="hm1", at=int(time.time()) + 1)
+    assert (await post(site, chat_event(fake, chat, "update", "add_member", userids=users))).ok
+    await eventually(lambda: _processed(pool, 1))
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    funnel = await (
+        await site.get(f"/admin/api/funnel?from={today}&to={today}&by=store,entry", headers=AUTH)
+    ).json()
+    assert funnel["totals"]["joined"] == 1
+    row = next(r for r in funnel["rows"] if r["entry"] == "desk")
+    assert (row["store_id"], row["groups_shown"], row["joined"]) == ("S1", row["ok"], 1)
+    csv = await (
+        await site.get(f"/admin/api/funnel.csv?from={today}&to={today}&by=entry", headers=AUTH)
+    ).text()
+    assert csv.splitlines()[0].endswith(",joined")

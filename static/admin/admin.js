@@ -43,7 +43,10 @@
       visitorsHint: "访客数在每一天内去重；跨天的行与合计把每天相加（访客·天）。",
       day: "日期", entry: "入口码", scans: "扫码", visitors: "访客", located: "有定位",
       no_store_nearby: "附近无门店", no_group: "无可用群", no_location: "无定位",
-      bad_input: "错误请求", groups_shown: "展示群码", chartTitle: "每日扫码与结果",
+      bad_input: "错误请求", groups_shown: "展示群码", joined: "入群", chartTitle: "每日扫码与结果",
+      wecomTitle: "企业微信「加入群聊」", wecomState: "渠道 state", wecomSynced: "上次同步",
+      wecomError: "同步失败：{m}", wecomChat: "客户群", wecomInWay: "在二维码中", wecomAdopted: "企业微信自动建群",
+      wecomDismissed: "已解散", wecomCode: "二维码链接",
       noData: "这段时间没有扫码", empty: "（无）", saved: "已保存", failedRequest: "请求失败：{m}",
       network: "网络错误，请重试"
     },
@@ -86,13 +89,16 @@
       visitorsHint: "Visitors are distinct within each day; rows spanning days and the totals add the days up (visitor-days).",
       day: "Day", entry: "Entry", scans: "Scans", visitors: "Visitors", located: "Located",
       no_store_nearby: "No store nearby", no_group: "No group", no_location: "No location",
-      bad_input: "Bad input", groups_shown: "Groups shown", chartTitle: "Scans per day by outcome",
+      bad_input: "Bad input", groups_shown: "Groups shown", joined: "Joined", chartTitle: "Scans per day by outcome",
+      wecomTitle: "WeCom join way", wecomState: "State", wecomSynced: "Last sync",
+      wecomError: "Sync failed: {m}", wecomChat: "Customer group", wecomInWay: "In the QR code", wecomAdopted: "Opened by WeCom",
+      wecomDismissed: "Dismissed", wecomCode: "QR link",
       noData: "No scans in this period", empty: "(none)", saved: "Saved", failedRequest: "Request failed: {m}",
       network: "Network error, please retry"
     }
   };
   var MEASURES = ["scans", "visitors", "located", "ok", "fallback", "no_store_nearby", "no_group",
-    "no_location", "bad_input", "groups_shown"];
+    "no_location", "bad_input", "groups_shown", "joined"];
   var KINDS = ["stores", "groups", "fallbacks", "entries"];
   var PAGE = 50;
 
@@ -328,6 +334,7 @@
     api("/admin/api/stores/" + encodeURIComponent(st.store_id) + "/groups").then(function (body) {
       var rows = body.groups.map(function (g, i) {
         var actions = el("td", {});
+        var wecom = g.source === "wecom";
         if (g.kind === "group") {
           if (g.state === "retired") {
             actions.appendChild(el("button", { type: "button", class: "small", text: t("restore"), onclick: function () { act("/admin/api/groups/" + encodeURIComponent(g.group_id) + "/restore", "POST"); } }));
@@ -338,7 +345,7 @@
                 act("/admin/api/stores/" + encodeURIComponent(st.store_id) + "/order", "PUT", { group_ids: [g.group_id] });
               } }));
             }
-            actions.appendChild(el("button", { type: "button", class: "small", text: t("setMembers"), onclick: function () {
+            if (!wecom) actions.appendChild(el("button", { type: "button", class: "small", text: t("setMembers"), onclick: function () {
               var v = window.prompt(t("membersPrompt", { g: g.group_id }), g.member_count === null ? "" : String(g.member_count));
               if (v !== null && v.trim() !== "") {
                 act("/admin/api/groups/" + encodeURIComponent(g.group_id) + "/member-count", "POST", { member_count: Number(v) });
@@ -350,7 +357,7 @@
           el("td", { text: g.group_id + " " + g.name }),
           el("td", {}, [el("span", { class: "badge " + g.state, text: g.kind === "fallback" ? t("fallback") : t(g.state) })]),
           fillCell(g.member_count, g.capacity, g.member_fill),
-          g.kind === "group" ? fillCell(g.displays_leased, g.display_cap, g.display_fill) : el("td", { text: "–" }),
+          g.kind === "group" && !wecom ? fillCell(g.displays_leased, g.display_cap, g.display_fill) : el("td", { text: "–" }),
           el("td", { text: g.kind === "group" ? countdown(g.expires_in_s) : "–" }),
           actions
         ]);
@@ -361,8 +368,32 @@
       ]);
       var old = tr.nextSibling;
       if (old && old.className === "detail") { old.remove(); }
-      tr.parentNode.insertBefore(el("tr", { class: "detail" }, [el("td", { colspan: "8" }, [el("h2", { text: t("groupsOf", { s: st.store_id + " " + st.name }) }), table])]), tr.nextSibling);
+      var cell = el("td", { colspan: "8" }, [el("h2", { text: t("groupsOf", { s: st.store_id + " " + st.name }) }), table]);
+      tr.parentNode.insertBefore(el("tr", { class: "detail" }, [cell]), tr.nextSibling);
+      if (body.groups.some(function (g) { return g.source === "wecom"; })) { showJoinWay(st.store_id, cell); }
     }, failed);
+  }
+
+  // A WeCom store: its join way (state, QR link, last sync) and its customer groups.
+  function showJoinWay(storeId, cell) {
+    api("/admin/api/stores/" + encodeURIComponent(storeId) + "/wecom").then(function (w) {
+      var facts = el("p", { class: "meta", text: t("wecomState") + " " + w.state + " · " + t("wecomSynced") + " " + when(w.synced_at) });
+      var parts = [el("h3", { text: t("wecomTitle") }), facts];
+      if (w.sync_error) { parts.push(el("p", { class: "warn", text: t("wecomError", { m: w.sync_error }) })); }
+      if (w.qr_code) { parts.push(el("p", { class: "meta", text: t("wecomCode") + " " + w.qr_code })); }
+      var rows = w.chats.map(function (c) {
+        var notes = [];
+        if (c.in_join_way) { notes.push(t("wecomInWay")); }
+        if (c.adopted) { notes.push(t("wecomAdopted")); }
+        if (c.dismissed) { notes.push(t("wecomDismissed")); }
+        return el("tr", {}, [el("td", { text: c.chat_id }), el("td", { class: "num", text: num(c.member_count) }), el("td", { text: notes.join(" · ") })]);
+      });
+      parts.push(el("table", { class: "grid", id: "wecom-chats" }, [
+        el("thead", {}, [el("tr", {}, [t("wecomChat"), t("members"), ""].map(function (h) { return el("th", { text: h }); }))]),
+        el("tbody", {}, rows)
+      ]));
+      cell.appendChild(el("div", { class: "wecom" }, parts));
+    }, function () { /* not a WeCom store after all, or WeCom not configured here */ });
   }
 
   function act(path, method, body) {
@@ -525,7 +556,7 @@
   function drawTotals(tot) {
     var box = $("funnel-totals");
     clear(box);
-    ["scans", "visitors", "located", "ok", "fallback", "no_store_nearby", "bad_input", "groups_shown"].forEach(function (m) {
+    ["scans", "visitors", "located", "ok", "fallback", "no_store_nearby", "bad_input", "groups_shown", "joined"].forEach(function (m) {
       box.appendChild(card(t(m), tot[m], m === "bad_input" && tot[m] ? "warn" : ""));
     });
   }
