@@ -160,3 +160,36 @@ async def test_chats_are_checked_before_anything_is_written(
             await sync.enable(store, chats)
         assert info.value.code == code
     assert await pool.fetchval("SELECT count(*) FROM wecom_chats WHERE store_id = 'S2'") == 0
+
+
+async def test_a_renamed_store_renames_the_chats_wecom_will_open(
+    pool: asyncpg.Pool, wecom: tuple[FakeWeCom, WeComSync]
+) -> None:
+    fake, sync = wecom
+    result = await sync.enable("S1", [fake.new_chat()])
+    await pool.execute("UPDATE stores SET name = '人民广场旗舰店' WHERE store_id = 'S1'")
+    renamed = await sync.sync_store("S1")
+    assert renamed.updated
+    assert fake.join_ways[result.config_id or ""]["room_base_name"] == "人民广场旗舰店福利群"
+
+
+async def test_the_keeper_gives_a_wecom_store_its_join_way_and_alerts_for_the_others(
+    pool: asyncpg.Pool, wecom: tuple[FakeWeCom, WeComSync], settings: Settings
+) -> None:
+    from router import keeper
+    from router.wecom.provider import WeComProvider
+
+    fake, sync = wecom
+    chat = fake.new_chat()
+    # Chats given, never synced (say, WeCom was down when ops gave them).
+    await pool.execute("INSERT INTO wecom_stores (store_id) VALUES ('S1')")
+    await pool.execute("INSERT INTO wecom_chats (chat_id, store_id) VALUES ($1, 'S1')", chat)
+    await keeper.sweep(pool, settings, WeComProvider(sync))
+    assert (await group_of(pool, "S1"))["source"] == "wecom"
+    assert len(fake.join_ways) == 1
+    alerts = await pool.fetch("SELECT kind, store_id FROM alerts WHERE resolved_at IS NULL")
+    assert {(a["kind"], a["store_id"]) for a in alerts} >= {("low_groups", "S2")}
+    assert "S1" not in {a["store_id"] for a in alerts if a["kind"] == "low_groups"}
+    # A second pass leaves the join way alone: it never runs low.
+    await keeper.sweep(pool, settings, WeComProvider(sync))
+    assert fake.calls.count("externalcontact/groupchat/add_join_way") == 1

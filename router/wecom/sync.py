@@ -203,7 +203,12 @@ class WeComSync:
             config_id = await self.client.add_join_way(new)
             way = await self.client.get_join_way(config_id)
             result.created = True
-        elif way.chat_id_list != wanted or way.state != state or way.auto_create_room != 1:
+        elif (way.chat_id_list, way.state, way.auto_create_room, way.room_base_name) != (
+            wanted,
+            state,
+            1,
+            name,
+        ):
             way.chat_id_list, way.state, way.auto_create_room = wanted, state, 1
             way.room_base_name = name
             await self.client.update_join_way(way)
