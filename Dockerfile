@@ -24,7 +24,8 @@ ENV PATH=/opt/huoma/bin:$PATH \
 USER huoma
 WORKDIR /var/lib/huoma
 EXPOSE 8080
-# /livez answers as soon as the process serves; /readyz (catalogue + database) is for the balancer.
+# /livez answers as soon as the process serves; /readyz says ready or degraded (PostgreSQL down:
+# still serving from memory) and 503 only while a worker stops.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/livez' % os.environ.get('HUOMA_PORT', '8080'), timeout=2)"]
 CMD ["huoma", "serve"]
