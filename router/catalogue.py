@@ -46,6 +46,14 @@ class Group:
     # the signed, expiring image link of the moment (router.qr.QrLinks).
     json_head: bytes = field(hash=False, compare=False, repr=False)
     csv_id: bytes = field(default=b"", hash=False, compare=False, repr=False)
+    # Who made it: "upload", "simulated", or "wecom" (its qr_payload is the URL of WeCom's image
+    # of the code, not the text inside it).
+    source: str = field(default="upload", compare=False)
+
+    @property
+    def image_url(self) -> bool:
+        """Its QR image is fetched from qr_payload rather than drawn from it."""
+        return self.source == "wecom"
 
     def expired(self, now: float, margin_s: float) -> bool:
         """True once the code expires within the margin: a customer needs time to join."""
@@ -133,6 +141,7 @@ def make_group(r: Mapping[str, Any], default_display_cap: int) -> Group:
         display_cap=r["display_cap"] or default_display_cap,
         json_head=orjson.dumps({"id": r["group_id"], "name": r["name"]})[:-1] + b',"qr_url":',
         csv_id=csv_field(r["group_id"]),
+        source=r.get("source") or "upload",
     )
 
 

@@ -32,7 +32,7 @@ from router.limits import Buckets, RateLimited, check, client_address, parse_net
 from router.live import new_visitor_id, valid_visitor_id, well_formed_sticky
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from router.metrics import Metrics
-from router.qr import QrImages, QrLinks
+from router.qr import QrImages, QrLinks, image_type
 from router.routing import RoutePolicy, parse_route_query, route
 from router.search import search_stores
 
@@ -343,7 +343,7 @@ class PublicApi:
         png = await self.images.get(group)
         if self.images.renders != before:
             self.metrics.qr_renders.inc()
-        return web.Response(body=png, content_type="image/png", headers=headers)
+        return web.Response(body=png, content_type=image_type(png) or "image/png", headers=headers)
 
     async def stores(self, request: web.Request) -> web.Response:
         self._limit_picker(request)

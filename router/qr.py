@@ -13,6 +13,7 @@ import struct
 import zlib
 from collections import OrderedDict
 
+import aiohttp
 import asyncpg
 import orjson
 import qrcode
@@ -176,6 +177,25 @@ class QrLinks:
         return group, exp
 
 
+# A fetched code image: its size limit and how long its fetch may take.
+MAX_FETCHED_BYTES = 1_000_000
+FETCH_TIMEOUT_S = 5.0
+
+
+class QrUnavailable(HuomaError):
+    status = 503
+    code = "qr_unavailable"
+
+
+def image_type(data: bytes) -> str | None:
+    """The content type of a PNG or JPEG image, from its first bytes; None for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    return None
+
+
 class QrImages:
     """PNG bytes per (group, version), least recently used evicted past `max_images`.
 
@@ -196,6 +216,7 @@ class QrImages:
         self.lookup_timeout_s = lookup_timeout_s
         self.renders = 0
         self.shared_hits = 0
+        self._session: aiohttp.ClientSession | None = None
 
     def __len__(self) -> int:
         return len(self._images)
@@ -204,6 +225,27 @@ class QrImages:
         """Let background writes finish (before the pool closes), within a bound."""
         if self._writes:
             await asyncio.wait(set(self._writes), timeout=within_s)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _fetch(self, url: str) -> bytes:
+        """An image of a code drawn elsewhere (a WeCom join way's): PNG or JPEG, bounded."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)
+            )
+        try:
+            async with self._session.get(url) as response:
+                data = await response.content.read(MAX_FETCHED_BYTES + 1)
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("QR image could not be fetched (%s)", type(exc).__name__)
+            raise QrUnavailable("the group's QR image cannot be fetched now; try again") from None
+        if status != 200 or len(data) > MAX_FETCHED_BYTES or image_type(data) is None:
+            log.warning("QR image fetch answered %d with %d byte(s) of no image", status, len(data))
+            raise QrUnavailable("the group's QR image cannot be fetched now; try again")
+        return data
 
     def cached(self, group: Group) -> bytes | None:
         key = (group.pk, group.qr_version)
@@ -239,8 +281,11 @@ class QrImages:
         if png is not None:
             self.shared_hits += 1
             return png
-        loop = asyncio.get_running_loop()
-        png = await loop.run_in_executor(None, render_png, group.qr_payload)
+        if group.image_url:
+            png = await self._fetch(group.qr_payload)
+        else:
+            loop = asyncio.get_running_loop()
+            png = await loop.run_in_executor(None, render_png, group.qr_payload)
         self.renders += 1
         # Stored in the background: the customer's image does not wait for the write.
         task = asyncio.create_task(self._share(key, png))

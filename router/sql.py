@@ -34,7 +34,7 @@ ORDER BY store_id
 # Retired groups never reach a worker; a brand-wide fallback has no store.
 SELECT_GROUPS = """
 SELECT g.id, g.group_id, g.store_id, g.name, g.qr_payload, g.qr_version, g.capacity,
-       g.member_count, g.expires_at, g.position, g.kind, g.display_cap
+       g.member_count, g.expires_at, g.position, g.kind, g.display_cap, g.source
 FROM groups g
 LEFT JOIN stores s ON s.store_id = g.store_id
 WHERE g.state <> 'retired' AND (g.store_id IS NULL OR s.active)
@@ -46,7 +46,7 @@ SELECT_ENTRIES = "SELECT code, kind, store_id, label FROM entries ORDER BY code"
 # New groups announced by the keeper ("groups:pk,pk,..."): workers add just these.
 SELECT_GROUPS_BY_PK = """
 SELECT g.id, g.group_id, g.store_id, g.name, g.qr_payload, g.qr_version, g.capacity,
-       g.member_count, g.expires_at, g.position, g.kind, g.display_cap
+       g.member_count, g.expires_at, g.position, g.kind, g.display_cap, g.source
 FROM groups g
 WHERE g.id = ANY($1::bigint[]) AND g.state <> 'retired'
 """

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
+from router.qr import render_png
 from router.wecom.client import WeComClient
 from router.wecom.crypto import CallbackCrypto, signature
 
@@ -59,6 +60,11 @@ class FakeWeCom:
         self.errors: dict[str, deque[int]] = defaultdict(deque)  # path -> errcodes to answer
         self.delays: dict[str, deque[float]] = defaultdict(deque)  # path -> seconds to stall
         self._ids = itertools.count(1)
+        # Where the fake is served: join ways' qr_code point at its image of the code, as WeCom's
+        # point at its image CDN (the code itself holds a join link, not the image URL).
+        self.base = ""
+        self.images_served = 0
+        self.images_missing = False
 
     # ---- steering ------------------------------------------------------------------------------
 
@@ -114,6 +120,7 @@ class FakeWeCom:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/cgi-bin/gettoken", self.gettoken)
+        app.router.add_get("/wwpic/{config_id}.png", self.image)
         for name in (
             "add_join_way",
             "get_join_way",
@@ -124,6 +131,18 @@ class FakeWeCom:
         ):
             app.router.add_post(f"/cgi-bin/externalcontact/groupchat/{name}", self.groupchat)
         return app
+
+    @staticmethod
+    def join_link(config_id: str) -> str:
+        """What the fake's join-way code holds."""
+        return f"https://work.weixin.qq.com/gm/fake{config_id[:16]}"
+
+    async def image(self, request: web.Request) -> web.Response:
+        config_id = request.match_info["config_id"]
+        if self.images_missing or config_id not in self.join_ways:
+            return web.Response(status=404)
+        self.images_served += 1
+        return web.Response(body=render_png(self.join_link(config_id)), content_type="image/png")
 
     async def gettoken(self, request: web.Request) -> web.Response:
         self.calls.append("gettoken")
@@ -183,7 +202,7 @@ class FakeWeCom:
         config_id = secrets.token_hex(16)
         way = {k: body[k] for k in body if k != "mark_source"}
         way["config_id"] = config_id
-        way["qr_code"] = f"https://wework.qpic.cn/wwpic/fake_{config_id}/0"
+        way["qr_code"] = f"{self.base or 'https://wework.qpic.cn'}/wwpic/{config_id}.png"
         way.setdefault("auto_create_room", 1)
         self.join_ways[config_id] = way
         return {"errcode": 0, "errmsg": "ok", "config_id": config_id}

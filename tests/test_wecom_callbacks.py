@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from router.keys import WECOM
+from router.keys import QR_IMAGES, WECOM
 from router.wecom.crypto import CallbackCrypto, signature
 
-from .conftest import AUTH, eventually, seed, store_row
+from .conftest import AUTH, eventually, qr_path, seed, store_row
 from .fake_wecom import CORP_ID, SECRET, FakeWeCom, callback, chat_event
 
 pytestmark = pytest.mark.db
@@ -30,6 +30,7 @@ GET = "externalcontact/groupchat/get"
 async def site(pool: asyncpg.Pool, make_client: Any, aiohttp_server: Any) -> Any:
     fake = FakeWeCom()
     server = await aiohttp_server(fake.app())
+    fake.base = str(server.make_url("")).rstrip("/")
     await seed(pool, [store_row("S1", name="人民广场店")])
     client = await make_client(
         wecom_corp_id=CORP_ID,
@@ -268,3 +269,43 @@ async def test_joins_appear_in_the_funnel_credited_to_the_entry_scanned(
         await site.get(f"/admin/api/funnel.csv?from={today}&to={today}&by=entry", headers=AUTH)
     ).text()
     assert csv.splitlines()[0].endswith(",joined")
+
+
+async def test_the_store_shows_wecoms_own_image_of_its_join_way_code(
+    site: Any, pool: asyncpg.Pool
+) -> None:
+    """A join way's qr_code is the URL of WeCom's image of the code: customers get that image
+    (fetched once, kept like a rendered one), never a code of the URL itself."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    fake: FakeWeCom = site.fake
+    result = await enable(site, fake.new_chat())
+
+    async def shown() -> Any:
+        answer = await (await site.get("/api/v1/route?store=S1")).json()
+        return answer if answer["group"] and answer["group"]["id"] == "wecom-S1" else None
+
+    answer = await eventually(shown)
+    path = qr_path(answer["group"]["qr_url"])
+    response = await site.get(path)
+    assert (response.status, response.headers["Content-Type"]) == (200, "image/png")
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(await response.read())))
+    assert [d.text for d in decoded] == [fake.join_link(result["config_id"])]
+    assert (await site.get(path)).status == 200 and fake.images_served == 1  # kept
+
+    async def saved() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM qr_images") >= 1)
+
+    await eventually(saved)
+    # WeCom's image out of reach: a clear 503, and a retry later works.
+    await pool.execute("DELETE FROM qr_images")
+    site.app[QR_IMAGES]._images.clear()
+    fake.images_missing = True
+    missing = await site.get(path)
+    assert missing.status == 503
+    assert (await missing.json())["error"]["code"] == "qr_unavailable"
+    fake.images_missing = False
+    assert (await site.get(path)).status == 200
