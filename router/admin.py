@@ -23,7 +23,7 @@ from router.db import DB_ERRORS
 from router.errors import BadInput, HuomaError, NotFound, Unauthorized, Unavailable
 from router.handlers import JSON
 from router.importer import FORMATS, KINDS, ImportRejected, Table, import_file, import_table
-from router.keys import ADMIN_FAILURES, POOL, SETTINGS
+from router.keys import ADMIN_FAILURES, POOL, SETTINGS, WECOM
 from router.limits import Buckets, client_address, parse_networks, refuse
 from router.qr import render_print_png, render_print_svg
 
@@ -341,6 +341,12 @@ async def store_groups(request: web.Request) -> web.Response:
             if name is None:
                 raise NotFound(f"no store {store_id!r}", code="store_not_found")
             rows = await conn.fetch(sql.STORE_GROUPS, store_id, settings.display_cap)
+            wecom = "unavailable"
+            if request.app[WECOM] is not None:
+                enabled = await conn.fetchval(
+                    "SELECT enabled FROM wecom_stores WHERE store_id = $1", store_id
+                )
+                wecom = "on" if enabled else "off"
     groups = [
         {
             "group_id": r["group_id"],
@@ -356,7 +362,7 @@ async def store_groups(request: web.Request) -> web.Response:
         }
         for r in rows
     ]
-    return _json({"store_id": store_id, "name": name, "groups": groups})
+    return _json({"store_id": store_id, "name": name, "groups": groups, "wecom": wecom})
 
 
 async def _set_retired(request: web.Request, retired: bool) -> web.Response:

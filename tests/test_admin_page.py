@@ -22,7 +22,7 @@ from router.app import create_app
 from router.providers import OpsProvider
 from router.settings import Settings
 
-from .conftest import ADMIN_TOKEN, ARTIFACTS_ROOT, group_row, seed, store_row
+from .conftest import ADMIN_TOKEN, ARTIFACTS_ROOT, eventually, group_row, seed, store_row
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -276,7 +276,7 @@ async def test_a_wecom_store_shows_its_join_way_and_its_groups(
 
     fake = FakeWeCom()
     wecom = await aiohttp_server(fake.app())
-    await seed(pool, [store_row("S1", name="人民广场店")])
+    await seed(pool, [store_row("S1", name="人民广场店"), store_row("S2", name="来福士店")])
     app = create_app(
         settings.with_(
             wecom_corp_id=CORP_ID,
@@ -297,13 +297,37 @@ async def test_a_wecom_store_shows_its_join_way_and_its_groups(
     await page.fill("#token", ADMIN_TOKEN)
     await page.click("#login button[type=submit]")
     await page.locator("#health-table tr[data-store=S1]").click()
-    await page.wait_for_selector("#wecom-chats tbody tr")
+    await page.wait_for_selector(".wecom-chats tbody tr")
     panel = await page.locator(".wecom").inner_text()
     assert "企业微信「加入群聊」" in panel and "hm1" in panel and (result.qr_code or "-") in panel
-    rows = await page.locator("#wecom-chats tbody tr").all_inner_texts()
+    rows = await page.locator(".wecom-chats tbody tr").all_inner_texts()
     assert first in rows[0] and "37" in rows[0] and "在二维码中" in rows[0]
     s1 = await page.locator("#health-table tr[data-store=S1]").inner_text()
     assert "可用群不足" not in s1  # a join way never runs low: WeCom opens the next chat
     assert "改成员数" not in await page.locator("tr.detail").inner_text()
     await shot(page, "10-wecom-join-way")
+
+    # Another store starts to use WeCom from its detail: ops give the chat they opened in WeCom.
+    third = fake.new_chat()
+    page.once("dialog", lambda d: d.accept(third))
+    await page.locator("#health-table tr[data-store=S2]").click()
+    await page.locator("tr[data-store=S2] + tr.detail .wecom-use").click()
+    await page.wait_for_selector("#flash:not([hidden])")
+    assert await pool.fetchval("SELECT chat_ids FROM wecom_stores WHERE store_id = 'S2'") == [third]
+    assert len(fake.join_ways) == 2
+    # And the first stops: its join way is deleted in WeCom, its group retired.
+    # The table is drawn again with S2's detail open (now with its join way), S1's closed.
+    await page.wait_for_selector("tr[data-store=S2] + tr.detail .wecom-chats")
+    await page.locator("#health-table tr[data-store=S1]").click()
+    stop = page.locator("tr[data-store=S1] + tr.detail .wecom-stop")
+    await stop.wait_for()
+    page.once("dialog", lambda d: d.accept())
+    await stop.click()
+
+    async def stopped() -> bool:
+        state = await pool.fetchval("SELECT state FROM groups WHERE group_id = 'wecom-S1'")
+        return bool(state == "retired")
+
+    await eventually(stopped)
+    assert result.config_id not in fake.join_ways
     await context.close()

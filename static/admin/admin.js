@@ -47,6 +47,8 @@
       wecomTitle: "企业微信「加入群聊」", wecomState: "渠道 state", wecomSynced: "上次同步",
       wecomError: "同步失败：{m}", wecomChat: "客户群", wecomInWay: "在二维码中", wecomAdopted: "企业微信自动建群",
       wecomDismissed: "已解散", wecomCode: "二维码链接",
+      wecomUse: "使用企业微信「加入群聊」…", wecomAdd: "添加客户群…", wecomStop: "停用企业微信",
+      wecomStopConfirm: "停用门店 {s} 的企业微信「加入群聊」二维码？", wecomChatsPrompt: "门店 {s} 的企业微信客户群 chat_id（在企业微信里建好群后获取；多个用逗号分隔）",
       noData: "这段时间没有扫码", empty: "（无）", saved: "已保存", failedRequest: "请求失败：{m}",
       network: "网络错误，请重试"
     },
@@ -93,6 +95,8 @@
       wecomTitle: "WeCom join way", wecomState: "State", wecomSynced: "Last sync",
       wecomError: "Sync failed: {m}", wecomChat: "Customer group", wecomInWay: "In the QR code", wecomAdopted: "Opened by WeCom",
       wecomDismissed: "Dismissed", wecomCode: "QR link",
+      wecomUse: "Use a WeCom join way…", wecomAdd: "Add customer groups…", wecomStop: "Stop WeCom",
+      wecomStopConfirm: "Stop the WeCom join way of store {s}?", wecomChatsPrompt: "WeCom customer group chat_id(s) of store {s} (open the group in WeCom first; separate several with commas)",
       noData: "No scans in this period", empty: "(none)", saved: "Saved", failedRequest: "Request failed: {m}",
       network: "Network error, please retry"
     }
@@ -370,7 +374,12 @@
       if (old && old.className === "detail") { old.remove(); }
       var cell = el("td", { colspan: "8" }, [el("h2", { text: t("groupsOf", { s: st.store_id + " " + st.name }) }), table]);
       tr.parentNode.insertBefore(el("tr", { class: "detail" }, [cell]), tr.nextSibling);
-      if (body.groups.some(function (g) { return g.source === "wecom"; })) { showJoinWay(st.store_id, cell); }
+      if (body.wecom === "on") { showJoinWay(st.store_id, cell); }
+      if (body.wecom === "off") {
+        cell.appendChild(el("div", { class: "wecom" }, [
+          el("button", { type: "button", class: "small wecom-use", text: t("wecomUse"), onclick: function () { giveChats(st.store_id); } })
+        ]));
+      }
     }, failed);
   }
 
@@ -388,12 +397,27 @@
         if (c.dismissed) { notes.push(t("wecomDismissed")); }
         return el("tr", {}, [el("td", { text: c.chat_id }), el("td", { class: "num", text: num(c.member_count) }), el("td", { text: notes.join(" · ") })]);
       });
-      parts.push(el("table", { class: "grid", id: "wecom-chats" }, [
+      parts.push(el("table", { class: "grid wecom-chats" }, [
         el("thead", {}, [el("tr", {}, [t("wecomChat"), t("members"), ""].map(function (h) { return el("th", { text: h }); }))]),
         el("tbody", {}, rows)
       ]));
+      parts.push(el("p", {}, [
+        el("button", { type: "button", class: "small wecom-add", text: t("wecomAdd"), onclick: function () { giveChats(storeId); } }),
+        el("button", { type: "button", class: "small danger wecom-stop", text: t("wecomStop"), onclick: function () {
+          if (window.confirm(t("wecomStopConfirm", { s: storeId }))) { act(wecomPath(storeId), "DELETE"); }
+        } })
+      ]));
       cell.appendChild(el("div", { class: "wecom" }, parts));
-    }, function () { /* not a WeCom store after all, or WeCom not configured here */ });
+    }, failed);
+  }
+
+  function wecomPath(storeId) { return "/admin/api/stores/" + encodeURIComponent(storeId) + "/wecom"; }
+
+  // WeCom has no API to open a customer group: ops open one in the WeCom app and give its chat id.
+  function giveChats(storeId) {
+    var v = window.prompt(t("wecomChatsPrompt", { s: storeId }), "");
+    var chats = (v || "").split(/[\s,，]+/).filter(function (c) { return c; });
+    if (chats.length) { act(wecomPath(storeId), "PUT", { chat_ids: chats }); }
   }
 
   function act(path, method, body) {
