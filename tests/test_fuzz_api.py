@@ -69,7 +69,10 @@ def schemathesis(base: str, report: Path, *headers: str) -> dict[str, object]:
     ]
     for h in headers:
         command += ["--header", h]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    # Run beside its report: schemathesis keeps a cache (.schemathesis/) in its working directory.
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=report.parent
+    )
     assert done.returncode == 0, done.stdout[-20_000:] + done.stderr[-5_000:]
     result: dict[str, object] = json.loads(report.read_text())
     return result
