@@ -343,9 +343,7 @@ async def store_groups(request: web.Request) -> web.Response:
             rows = await conn.fetch(sql.STORE_GROUPS, store_id, settings.display_cap)
             wecom = "unavailable"
             if request.app[WECOM] is not None:
-                enabled = await conn.fetchval(
-                    "SELECT enabled FROM wecom_stores WHERE store_id = $1", store_id
-                )
+                enabled = await conn.fetchval(sql.WECOM_ENABLED, store_id)
                 wecom = "on" if enabled else "off"
     groups = [
         {

@@ -714,6 +714,12 @@ RETURNING store_id
 
 WECOM_CHAT_OWNER = "SELECT store_id FROM wecom_chats WHERE chat_id = $1"
 
+WECOM_CHAT_VERSION = "SELECT member_version FROM wecom_chats WHERE chat_id = $1"
+
+WECOM_ENABLED = "SELECT enabled FROM wecom_stores WHERE store_id = $1"
+
+STORE_ACTIVE = "SELECT active FROM stores WHERE store_id = $1"
+
 WECOM_CHATS = """
 SELECT chat_id, position, member_count, member_version, counted_at, adopted, dismissed
 FROM wecom_chats WHERE store_id = $1

@@ -87,26 +87,26 @@ class CallbackReceiver:
         except CallbackError as exc:
             log.warning("wecom: callback refused: %s", exc)
             raise CallbackRefused(exc.message) from None
+        row = {
+            "signature": signature.lower(),
+            "event": event.get("Event") or event.get("MsgType") or "",
+            "chat_id": event.get("ChatId") or None,
+            "change_type": event.get("ChangeType") or None,
+            "update_detail": event.get("UpdateDetail") or None,
+            "message": message.decode("utf-8", errors="replace"),
+        }
         async with self.pool.acquire() as conn:
             fresh = await conn.fetchval(
                 sql.WECOM_CALLBACK_SEEN,
-                signature.lower(),
+                row["signature"],
                 int(timestamp),
-                event.get("Event") or event.get("MsgType") or "",
-                event.get("ChatId") or None,
-                event.get("ChangeType") or None,
-                event.get("UpdateDetail") or None,
-                message.decode("utf-8", errors="replace"),
+                row["event"],
+                row["chat_id"],
+                row["change_type"],
+                row["update_detail"],
+                row["message"],
             )
         if fresh is not None:
-            row = {
-                "signature": signature.lower(),
-                "event": event.get("Event", ""),
-                "chat_id": event.get("ChatId"),
-                "change_type": event.get("ChangeType"),
-                "update_detail": event.get("UpdateDetail"),
-                "message": message.decode("utf-8", errors="replace"),
-            }
             task = asyncio.create_task(self._process_logged(row))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -164,9 +164,7 @@ class CallbackReceiver:
             adopted = True
         event = parse_xml(row["message"].encode())
         async with self.pool.acquire() as conn:
-            known = await conn.fetchval(
-                "SELECT member_version FROM wecom_chats WHERE chat_id = $1", chat_id
-            )
+            known = await conn.fetchval(sql.WECOM_CHAT_VERSION, chat_id)
         if known and known == event.get("CurMemVer") and not adopted:
             return  # this change is already counted (a repeat, or an older event)
         full = await self.sync.count(chat_id)

@@ -105,7 +105,7 @@ class WeComSync:
         if bad:
             raise BadInput(f"not a WeCom chat_id: {bad[0][:80]!r}", code="bad_chat_id")
         async with self.pool.acquire() as conn, conn.transaction():
-            active = await conn.fetchval("SELECT active FROM stores WHERE store_id = $1", store_id)
+            active = await conn.fetchval(sql.STORE_ACTIVE, store_id)
             if not active:
                 raise NotFound(f"no active store {store_id!r}", code="store_not_found")
             await conn.execute(sql.WECOM_ENABLE, store_id)
@@ -179,8 +179,6 @@ class WeComSync:
                         if await conn.fetchval(sql.WECOM_ADD_CHAT, chat, store_id, True):
                             result.adopted.append(chat)
             if result.adopted:
-                async with self.pool.acquire() as conn:
-                    chats = await conn.fetch(sql.WECOM_CHATS, store_id)
                 for chat in result.adopted:
                     await self.count(chat)
                 async with self.pool.acquire() as conn:
