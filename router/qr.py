@@ -222,7 +222,8 @@ class QrImages:
         return len(self._images)
 
     async def drain(self, within_s: float = 2.0) -> None:
-        """Let background writes finish (before the pool closes), within a bound."""
+        """Let background writes finish (before the pool closes), within a bound; close the
+        session that fetched WeCom's code images."""
         if self._writes:
             await asyncio.wait(set(self._writes), timeout=within_s)
         if self._session is not None:
