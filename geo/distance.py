@@ -36,11 +36,3 @@ def chord_to_m(chord: float) -> float:
     great-circle distance; this turns the chord back into the metres customers read.
     """
     return 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, chord * 0.5))
-
-
-def m_to_chord(metres: float) -> float:
-    """The unit-sphere chord length for a great-circle distance in metres."""
-    angle = metres / EARTH_RADIUS_M
-    if angle >= math.pi:
-        return 2.0
-    return 2.0 * math.sin(angle * 0.5)

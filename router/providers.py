@@ -1,13 +1,12 @@
 """Group providers: who makes a new group when a store's pool runs low.
 
-`HUOMA_GROUP_PROVIDER` chooses one. A provider creates a group (or says it cannot now) and may
-report member counts; WeCom's join-way API is the next provider to come and fits the same shape.
+`HUOMA_GROUP_PROVIDER` chooses one. A provider creates a group, or says it cannot now. (Member
+counts do not come from providers: uploads, the admin API and WeCom's callbacks report them.)
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -37,9 +36,6 @@ class GroupProvider(Protocol):
         """A new group for the store, or None when this provider cannot make one now (ops are
         alerted and an upload is awaited)."""
 
-    async def member_counts(self, group_ids: Sequence[str]) -> Mapping[str, int]:
-        """Current member counts it knows of (empty when it knows none)."""
-
 
 class SimulatedProvider:
     """Generated groups with personal-WeChat-style codes: demos and load tests."""
@@ -61,9 +57,6 @@ class SimulatedProvider:
             source=self.name,
         )
 
-    async def member_counts(self, group_ids: Sequence[str]) -> Mapping[str, int]:
-        return {}
-
 
 class OpsProvider:
     """Ops create groups in WeChat and upload them; Huoma raises an alert and waits."""
@@ -72,9 +65,6 @@ class OpsProvider:
 
     async def create_group(self, store: StoreRef, now: datetime) -> NewGroup | None:
         return None
-
-    async def member_counts(self, group_ids: Sequence[str]) -> Mapping[str, int]:
-        return {}
 
 
 def make_provider(name: str, wechat_lifetime: timedelta) -> GroupProvider:

@@ -3,7 +3,6 @@ WeCom chats (WeCom cannot open a customer group by API; it opens the next ones b
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from router.errors import NotFound
@@ -33,6 +32,3 @@ class WeComProvider:
             expires_at=None,
             source=self.name,
         )
-
-    async def member_counts(self, group_ids: Sequence[str]) -> Mapping[str, int]:
-        return {}  # counts live per WeCom chat (wecom_chats), from callbacks
