@@ -174,10 +174,7 @@ def _want_initial_leases(app: web.Application, stores: Iterable[Store]) -> None:
     for store in stores:
         ahead = 0
         for g in store.groups:
-            count = live.members.get(g.pk, g.member_count)
-            if (count is not None and count >= g.capacity) or g.expired(now, margin):
-                continue
-            if book.exhausted(g):
+            if not live.usable(g, now, margin):
                 continue
             if book.left(g.pk) == 0:
                 book.want(g.pk)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -28,6 +29,21 @@ def csv_field(text: str) -> bytes:
     return b'"' + text.replace('"', '""').encode() + b'"'
 
 
+class GroupKind(StrEnum):
+    """A pool member customers join, or what a store shows when its pool has nothing usable."""
+
+    GROUP = "group"
+    FALLBACK = "fallback"
+
+
+class GroupSource(StrEnum):
+    """Who made a group."""
+
+    UPLOAD = "upload"  # ops uploaded its code
+    SIMULATED = "simulated"  # the simulated provider generated it (demos, load tests)
+    WECOM = "wecom"  # a WeCom join way: qr_payload is the URL of WeCom's image of the code
+
+
 @dataclass(frozen=True, slots=True)
 class Group:
     pk: int
@@ -40,20 +56,18 @@ class Group:
     member_count: int | None
     expires_at: float | None  # Unix seconds
     position: int
-    kind: str  # "group" or "fallback"
+    kind: GroupKind
     display_cap: int  # its own, or the default
     # `{"id":…,"name":…,"qr_url":` serialized once: answers splice these bytes in, followed by
     # the signed, expiring image link of the moment (router.qr.QrLinks).
     json_head: bytes = field(hash=False, compare=False, repr=False)
     csv_id: bytes = field(default=b"", hash=False, compare=False, repr=False)
-    # Who made it: "upload", "simulated", or "wecom" (its qr_payload is the URL of WeCom's image
-    # of the code, not the text inside it).
-    source: str = field(default="upload", compare=False)
+    source: GroupSource = field(default=GroupSource.UPLOAD, compare=False)
 
     @property
     def image_url(self) -> bool:
         """Its QR image is fetched from qr_payload rather than drawn from it."""
-        return self.source == "wecom"
+        return self.source is GroupSource.WECOM
 
     def expired(self, now: float, margin_s: float) -> bool:
         """True once the code expires within the margin: a customer needs time to join."""
@@ -68,7 +82,7 @@ class Store:
     address: str
     lat: float  # GCJ-02
     lng: float
-    groups: tuple[Group, ...]  # the pool, in order (kind "group" only)
+    groups: tuple[Group, ...]  # the pool, in order (GroupKind.GROUP only)
     fallback: Group | None  # the store's own fallback, else the brand's
     # The public description, and the same serialized once: responses splice these bytes in
     # (re-encoding CJK names and addresses on every scan cost more than all of routing).
@@ -109,15 +123,13 @@ class Catalogue:
 class CatalogueRef:
     """The one mutable cell: the current catalogue, replaced whole on reload."""
 
-    __slots__ = ("current", "generation")
+    __slots__ = ("current",)
 
     def __init__(self, current: Catalogue) -> None:
         self.current = current
-        self.generation = 1
 
     def swap(self, new: Catalogue) -> None:
         self.current = new
-        self.generation += 1
 
 
 def _epoch(value: datetime | None) -> float | None:
@@ -137,11 +149,11 @@ def make_group(r: Mapping[str, Any], default_display_cap: int) -> Group:
         member_count=r["member_count"],
         expires_at=_epoch(r["expires_at"]),
         position=int(r["position"]),
-        kind=r["kind"],
+        kind=GroupKind(r["kind"]),
         display_cap=r["display_cap"] or default_display_cap,
         json_head=orjson.dumps({"id": r["group_id"], "name": r["name"]})[:-1] + b',"qr_url":',
         csv_id=csv_field(r["group_id"]),
-        source=r.get("source") or "upload",
+        source=GroupSource(r.get("source") or GroupSource.UPLOAD),
     )
 
 
@@ -159,7 +171,7 @@ def add_groups(
     for r in group_rows:
         g = make_group(r, default_display_cap)
         store_id = g.store_id
-        if g.pk in cat.groups_by_pk or g.kind != "group" or store_id not in cat.by_id:
+        if g.pk in cat.groups_by_pk or g.kind is not GroupKind.GROUP or store_id not in cat.by_id:
             return None
         assert store_id is not None  # a known store
         new.setdefault(store_id, []).append(g)
@@ -211,9 +223,9 @@ def build_catalogue(
     for r in group_rows:
         g = make_group(r, default_display_cap)
         pk = g.pk
-        if g.kind == "fallback":
+        if g.kind is GroupKind.FALLBACK:
             fallbacks[g.store_id] = g
-        elif g.store_id is not None:  # always, for kind "group" (a table constraint)
+        elif g.store_id is not None:  # always, for GroupKind.GROUP (a table constraint)
             groups_by_store.setdefault(g.store_id, []).append(g)
         groups_by_pk[pk] = g
     brand_fallback = fallbacks.get(None)

@@ -51,6 +51,28 @@ def approx(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanEvent:
+    """One scan's outcome as the journal records it.
+
+    `entry` and `visitor` must already be validated ([A-Za-z0-9_-]); store and group ids come
+    CSV-quoted (`router.catalogue.csv_field`, serialized once per catalogue). The location is
+    the customer's, in its own system `coord`; the journal keeps it rounded (`approx`).
+    """
+
+    at: float  # Unix seconds
+    outcome: str  # a routing Outcome, or "bad_input"
+    entry: str | None = None
+    store_csv: bytes = b""
+    group_csv: bytes = b""
+    visitor: str | None = None
+    distance_m: float | None = None
+    accuracy_m: float | None = None
+    lat: float | None = None
+    lng: float | None = None
+    coord: str | None = None
+
+
 @dataclass(slots=True)
 class JournalFile:
     path: Path
@@ -112,42 +134,29 @@ class Journal:
         current = self._current
         return 0 if current is None else self._size - current.flushed
 
-    def append(
-        self,
-        at: float,
-        entry: str | None,
-        store_csv: bytes,
-        group_csv: bytes,
-        visitor: str | None,
-        outcome: str,
-        distance_m: float | None,
-        accuracy_m: float | None,
-        lat: float | None,
-        lng: float | None,
-        coord: str | None,
-    ) -> bool:
-        """Journal one event. `entry` and `visitor` must already be validated ([A-Za-z0-9_-]),
-        store and group ids come CSV-quoted (`csv_field`). False when it had to be dropped."""
+    def append(self, event: ScanEvent) -> bool:
+        """Journal one event (one write(2)). False when it had to be dropped."""
         current = self._current
         if current is None:
             return self._drop("the journal is not open")
         if self._size - current.flushed >= self.max_bytes:
             return self._drop(f"the journal holds {self.max_bytes} unflushed bytes")
         self._counter += 1
+        e = event
         line = b"%s%016x,%.3f,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n" % (
             self._prefix_bytes,
             self._counter,
-            at,
-            entry.encode() if entry else b"",
-            store_csv,
-            group_csv,
-            visitor.encode() if visitor else b"",
-            outcome.encode(),
-            _num(distance_m, b"%.1f"),
-            _num(accuracy_m, b"%.1f"),
-            _num(approx(lat), b"%.3f"),
-            _num(approx(lng), b"%.3f"),
-            coord.encode() if coord else b"",
+            e.at,
+            e.entry.encode() if e.entry else b"",
+            e.store_csv,
+            e.group_csv,
+            e.visitor.encode() if e.visitor else b"",
+            e.outcome.encode(),
+            _num(e.distance_m, b"%.1f"),
+            _num(e.accuracy_m, b"%.1f"),
+            _num(approx(e.lat), b"%.3f"),
+            _num(approx(e.lng), b"%.3f"),
+            e.coord.encode() if e.coord else b"",
         )
         try:
             os.write(current.fd, line)

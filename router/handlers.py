@@ -17,6 +17,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from router.catalogue import CatalogueRef
 from router.errors import BadInput, HuomaError
+from router.events import ScanEvent
 from router.importer import ImportRejected
 from router.keys import (
     CATALOGUE,
@@ -33,7 +34,7 @@ from router.live import new_visitor_id, valid_visitor_id, well_formed_sticky
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from router.metrics import Metrics
 from router.qr import QrImages, QrLinks, image_type
-from router.routing import RoutePolicy, parse_route_query, route
+from router.routing import Outcome, RoutePolicy, parse_route_query, route
 from router.search import search_stores
 
 log = logging.getLogger(__name__)
@@ -264,10 +265,10 @@ class PublicApi:
         try:
             query = parse_route_query(request.query)
         except BadInput:
-            self.metrics.outcome("bad_input")
+            self.metrics.outcome(Outcome.BAD_INPUT)
             vid, _ = _huoma_cookies(request.headers.get("Cookie"))
             self.app[JOURNAL].append(
-                time.time(), None, b"", b"", vid, "bad_input", None, None, None, None, None
+                ScanEvent(at=time.time(), outcome=Outcome.BAD_INPUT, visitor=vid)
             )
             raise
         cookie_vid, cookie_stk = _huoma_cookies(request.headers.get("Cookie"))
@@ -293,17 +294,19 @@ class PublicApi:
         group = result.group
         # Journalled before the answer leaves: an answered scan is never missing from the books.
         self.app[JOURNAL].append(
-            now,
-            query.entry,
-            store.csv_id if store is not None else b"",
-            group.csv_id if group is not None else b"",
-            visitor,
-            result.status,
-            result.distance_m,
-            query.accuracy_m,
-            point.lat if point is not None else None,
-            point.lng if point is not None else None,
-            point.system.value if point is not None else None,
+            ScanEvent(
+                at=now,
+                outcome=result.status,
+                entry=query.entry,
+                store_csv=store.csv_id if store is not None else b"",
+                group_csv=group.csv_id if group is not None else b"",
+                visitor=visitor,
+                distance_m=result.distance_m,
+                accuracy_m=query.accuracy_m,
+                lat=point.lat if point is not None else None,
+                lng=point.lng if point is not None else None,
+                coord=point.system.value if point is not None else None,
+            )
         )
         response = web.Response(
             body=result.render(self.links.fragment(group, now)),

@@ -177,3 +177,21 @@ class LiveState:
     sticky: StickySigner
     # Member counts reported after the catalogue was built (group -> count), newest wins.
     members: dict[int, int] = field(default_factory=dict)
+
+    def usable(self, g: Group, now: float, margin_s: float, *, spends_display: bool = True) -> bool:
+        """May `g` be handed out now: the one rule, used by the decision, sticky repeats and
+        start-up leasing.
+
+        Not when its member count (a reported one wins over the catalogue's) has reached its
+        capacity, nor when it expires within `margin_s` seconds (a customer needs time to join),
+        nor when its display cap is used up. The one deliberate exception is a sticky repeat
+        (`spends_display=False`): showing a visitor the group they were already shown spends no
+        display, so the display cap does not apply to it; whether this worker holds a leased
+        display is the caller's concern, not usability.
+        """
+        count = self.members.get(g.pk, g.member_count)
+        if count is not None and count >= g.capacity:
+            return False
+        if g.expired(now, margin_s):
+            return False
+        return not (spends_display and self.leases.exhausted(g))

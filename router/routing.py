@@ -11,13 +11,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import NamedTuple
 
 import orjson
 
 from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
 from geo.distance import haversine_m
-from router.catalogue import Catalogue, Group, Store
+from router.catalogue import Catalogue, Group, GroupKind, Store
 from router.errors import BadInput, NotFound
 from router.live import LiveState, Sticky, valid_visitor_id, well_formed_sticky
 
@@ -26,12 +27,25 @@ _MAX_PARAM_LEN = 64
 # The largest accuracy a location can claim, metres (Earth's circumference is 40,000 km).
 MAX_ACCURACY_M = 20_000_000.0
 
-OK = "ok"
-FALLBACK = "fallback"
-NO_STORE_NEARBY = "no_store_nearby"
-NO_GROUP = "no_group"
-NO_LOCATION = "no_location"
-OUTCOMES = (OK, FALLBACK, NO_STORE_NEARBY, NO_GROUP, NO_LOCATION)
+
+class Outcome(StrEnum):
+    """What a scan answered (`status` in the answer, `outcome` in its event)."""
+
+    OK = "ok"  # a store and one of its groups
+    FALLBACK = "fallback"  # the store has no usable group: its fallback, or the brand's
+    NO_STORE_NEARBY = "no_store_nearby"  # farther than the distance limit from every store
+    NO_GROUP = "no_group"  # nothing usable and no fallback uploaded
+    NO_LOCATION = "no_location"  # no coordinates, no pinned or picked store
+    BAD_INPUT = "bad_input"  # the query was refused (400): an event, never an answer's status
+
+
+class MatchedBy(StrEnum):
+    """Why the answer's store was chosen, in order of precedence."""
+
+    PICKED = "picked"  # the customer picked it by hand
+    ENTRY = "entry"  # the entry code is pinned to it
+    AREA = "area"  # a service area containing the customer
+    NEAREST = "nearest"  # the nearest store within the distance limit
 
 
 class RouteQuery(NamedTuple):
@@ -108,14 +122,17 @@ def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
     return RouteQuery(point, accuracy, entry, store_id, visitor, sticky)
 
 
-class RouteResult(NamedTuple):
-    status: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteResult:
+    """One scan's decision, built by keyword."""
+
+    status: Outcome
     store: Store | None
-    group: Group | None
-    distance_m: float | None
-    alternatives: tuple[tuple[Store, float], ...]
-    coarse: bool
-    matched_by: str | None
+    group: Group | None  # the store's group, its fallback or the brand's (by `status`)
+    distance_m: float | None  # great-circle metres from the customer to `store`
+    alternatives: tuple[tuple[Store, float], ...]  # next-nearest stores and their metres
+    coarse: bool  # the fix's accuracy is worse than the policy's coarse limit
+    matched_by: MatchedBy | None
     visitor: str = ""
     sticky: str | None = None
     spent: bool = False  # a display was spent on this answer (not a sticky repeat)
@@ -151,34 +168,30 @@ class RouteResult(NamedTuple):
 
 
 _MESSAGES = {
-    OK: "Long-press the QR code to join the group.",
-    FALLBACK: "Long-press the QR code to contact the store.",
-    NO_STORE_NEARBY: "No store is near this location; pick a store instead.",
-    NO_GROUP: "This store has no group open right now; please ask the staff.",
-    NO_LOCATION: "No location was given; pick a store.",
+    Outcome.OK: "Long-press the QR code to join the group.",
+    Outcome.FALLBACK: "Long-press the QR code to contact the store.",
+    Outcome.NO_STORE_NEARBY: "No store is near this location; pick a store instead.",
+    Outcome.NO_GROUP: "This store has no group open right now; please ask the staff.",
+    Outcome.NO_LOCATION: "No location was given; pick a store.",
 }
-_STATUS_JSON = {k: b'{"status":' + orjson.dumps(k) for k in OUTCOMES}
+_STATUS_JSON = {k: b'{"status":' + orjson.dumps(k.value) for k in _MESSAGES}
 _MESSAGE_JSON = {k: b',"message":' + orjson.dumps(v) + b"}" for k, v in _MESSAGES.items()}
-_MATCHED_JSON: dict[str | None, bytes] = {
-    m: orjson.dumps(m) for m in (None, "nearest", "area", "entry", "picked")
+_MATCHED_JSON: dict[MatchedBy | None, bytes] = {None: b"null"} | {
+    m: orjson.dumps(m.value) for m in MatchedBy
 }
 
 
 def pick_group(store: Store, now: float, live: LiveState, margin_s: float) -> Group | None:
-    """The store's active group: the first in pool order that is neither full (members or
-    display cap) nor expiring, and that this worker holds a leased display of. Spends it.
+    """The store's active group: the first in pool order that is usable (`LiveState.usable`)
+    and that this worker holds a leased display of. Spends it.
 
     Groups without a lease yet are asked for (and skipped this once); the group after the one
     chosen is leased ahead of need, so rotation does not wait on the database.
     """
-    members = live.members
     book = live.leases
     chosen: Group | None = None
     for g in store.groups:
-        count = members.get(g.pk, g.member_count)
-        if count is not None and count >= g.capacity:
-            continue
-        if g.expired(now, margin_s) or book.exhausted(g):
+        if not live.usable(g, now, margin_s):
             continue
         if chosen is not None:
             if book.left(g.pk) == 0:
@@ -193,14 +206,6 @@ def pick_group(store: Store, now: float, live: LiveState, margin_s: float) -> Gr
     return chosen
 
 
-def still_usable(g: Group, now: float, live: LiveState, margin_s: float) -> bool:
-    """For a sticky repeat: the group may be shown again without spending a display."""
-    count = live.members.get(g.pk, g.member_count)
-    if count is not None and count >= g.capacity:
-        return False
-    return not g.expired(now, margin_s)
-
-
 def route(
     cat: Catalogue, q: RouteQuery, policy: RoutePolicy, now: float, live: LiveState
 ) -> RouteResult:
@@ -209,7 +214,7 @@ def route(
     coarse = q.accuracy_m is not None and q.accuracy_m > policy.coarse_accuracy_m
     store: Store | None = None
     distance: float | None = None
-    matched_by: str | None = None
+    matched_by: MatchedBy | None = None
     neighbours: list[tuple[Store, float]] = []
     limit = policy.max_distance_m
 
@@ -222,7 +227,7 @@ def route(
         store = cat.by_id.get(q.store_id)
         if store is None:
             raise NotFound(f"no store {q.store_id!r}", code="store_not_found")
-        matched_by = "picked"
+        matched_by = MatchedBy.PICKED
     else:
         pinned = _pinned_store(cat, q.entry)
         if pinned is not None and (
@@ -230,7 +235,7 @@ def route(
             or haversine_m(gcj.lat, gcj.lng, pinned.lat, pinned.lng) <= policy.pin_max_distance_m
         ):
             store = pinned
-            matched_by = "entry"
+            matched_by = MatchedBy.ENTRY
         elif gcj is not None:
             owners = cat.areas.containing(gcj.lat, gcj.lng)
             if owners:
@@ -239,11 +244,11 @@ def route(
                     (stores[i] for i in owners),
                     key=lambda s: haversine_m(gcj.lat, gcj.lng, s.lat, s.lng),
                 )
-                matched_by = "area"
+                matched_by = MatchedBy.AREA
             elif neighbours:
                 store = neighbours[0][0]
                 distance = neighbours[0][1]
-                matched_by = "nearest"
+                matched_by = MatchedBy.NEAREST
 
     if store is not None and distance is None and gcj is not None:
         distance = haversine_m(gcj.lat, gcj.lng, store.lat, store.lng)
@@ -251,10 +256,17 @@ def route(
 
     visitor = q.visitor or ""
     if store is None:
-        status = NO_LOCATION if gcj is None else NO_STORE_NEARBY
         # The last rung of the page's ladder: the brand's fallback group, when there is one.
         return RouteResult(
-            status, None, cat.brand_fallback, None, alternatives, coarse, None, visitor, q.sticky
+            status=Outcome.NO_LOCATION if gcj is None else Outcome.NO_STORE_NEARBY,
+            store=None,
+            group=cat.brand_fallback,
+            distance_m=None,
+            alternatives=alternatives,
+            coarse=coarse,
+            matched_by=None,
+            visitor=visitor,
+            sticky=q.sticky,
         )
 
     group: Group | None = None
@@ -266,10 +278,11 @@ def route(
             g = cat.groups_by_pk.get(held.group_pk)
             if (
                 g is not None
-                and g.kind == "group"
+                and g.kind is GroupKind.GROUP
                 and g.qr_version == held.qr_version
                 and g.store_id == store.store_id
-                and still_usable(g, now, live, policy.expiry_margin_s)
+                # The sticky exception: a repeat spends no display (see LiveState.usable).
+                and live.usable(g, now, policy.expiry_margin_s, spends_display=False)
             ):
                 group = g
     if group is None:
@@ -282,14 +295,23 @@ def route(
                     visitor, Sticky(store.store_id, group.pk, group.qr_version, until)
                 )
     if group is not None:
-        status = OK
+        status = Outcome.OK
     elif store.fallback is not None:
         group = store.fallback
-        status = FALLBACK
+        status = Outcome.FALLBACK
     else:
-        status = NO_GROUP
+        status = Outcome.NO_GROUP
     return RouteResult(
-        status, store, group, distance, alternatives, coarse, matched_by, visitor, token, spent
+        status=status,
+        store=store,
+        group=group,
+        distance_m=distance,
+        alternatives=alternatives,
+        coarse=coarse,
+        matched_by=matched_by,
+        visitor=visitor,
+        sticky=token,
+        spent=spent,
     )
 
 

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from router.catalogue import csv_field
-from router.events import Journal
+from router.events import Journal, ScanEvent
 
 from .conftest import group_row, seed, store_row
 
@@ -93,17 +93,18 @@ def dead_worker_journal(directory: Path, count: int) -> Journal:
     journal.open()
     for i in range(count):
         journal.append(
-            time.time(),
-            None,
-            csv_field("S1"),
-            csv_field("G1"),
-            f"visitor-{i:04d}",
-            "ok",
-            12.0,
-            20.0,
-            31.23,
-            121.47,
-            "wgs84",
+            ScanEvent(
+                at=time.time(),
+                store_csv=csv_field("S1"),
+                group_csv=csv_field("G1"),
+                visitor=f"visitor-{i:04d}",
+                outcome="ok",
+                distance_m=12.0,
+                accuracy_m=20.0,
+                lat=31.23,
+                lng=121.47,
+                coord="wgs84",
+            ),
         )
     journal.close()
     return journal
@@ -149,7 +150,20 @@ async def test_a_new_journal_is_never_visible_to_other_workers_before_it_is_lock
     adopter.open()
     assert await adopter.adopt_orphans(pool) == 0
     assert owner._current is not None and owner._current.path.exists()
-    owner.append(1.0, None, b'"S1"', b'"G1"', "visitor-x", "ok", 1.0, 1.0, 1.0, 1.0, "gcj02")
+    owner.append(
+        ScanEvent(
+            at=1.0,
+            store_csv=b'"S1"',
+            group_csv=b'"G1"',
+            visitor="visitor-x",
+            outcome="ok",
+            distance_m=1.0,
+            accuracy_m=1.0,
+            lat=1.0,
+            lng=1.0,
+            coord="gcj02",
+        )
+    )
     assert await owner.flush(pool) == 1
     owner.close()
     adopter.close()
@@ -163,17 +177,18 @@ async def test_a_replay_after_a_crash_between_commit_and_offset_inserts_nothing_
     journal.open()
     for i in range(10):
         journal.append(
-            time.time(),
-            None,
-            csv_field("S1"),
-            csv_field("G1"),
-            f"v-{i:04d}-xxxx",
-            "ok",
-            1.0,
-            1.0,
-            31.0,
-            121.0,
-            "gcj02",
+            ScanEvent(
+                at=time.time(),
+                store_csv=csv_field("S1"),
+                group_csv=csv_field("G1"),
+                visitor=f"v-{i:04d}-xxxx",
+                outcome="ok",
+                distance_m=1.0,
+                accuracy_m=1.0,
+                lat=31.0,
+                lng=121.0,
+                coord="gcj02",
+            ),
         )
     assert await journal.flush(pool) == 10
     path = journal._current.path  # type: ignore[union-attr]
@@ -192,7 +207,20 @@ def test_at_its_bound_the_journal_drops_and_counts_instead_of_failing_the_scan(
     journal = Journal(tmp_path, max_bytes=500, rotate_bytes=10**9)
     journal.open()
     results = [
-        journal.append(1.0, None, b'"S1"', b'"G1"', "visitor-x", "ok", 1.0, 1.0, 1.0, 1.0, "gcj02")
+        journal.append(
+            ScanEvent(
+                at=1.0,
+                store_csv=b'"S1"',
+                group_csv=b'"G1"',
+                visitor="visitor-x",
+                outcome="ok",
+                distance_m=1.0,
+                accuracy_m=1.0,
+                lat=1.0,
+                lng=1.0,
+                coord="gcj02",
+            )
+        )
         for _ in range(10)
     ]
     assert results[0] is True
@@ -204,9 +232,7 @@ def test_at_its_bound_the_journal_drops_and_counts_instead_of_failing_the_scan(
 
 def test_a_journal_that_cannot_be_written_drops_without_raising(tmp_path: Path) -> None:
     journal = Journal(tmp_path, max_bytes=10**6, rotate_bytes=10**9)
-    assert (
-        journal.append(1.0, None, b"", b"", None, "ok", None, None, None, None, None) is False
-    )  # never opened
+    assert journal.append(ScanEvent(at=1.0, outcome="ok")) is False  # never opened
     assert journal.dropped == 1
 
 
@@ -218,17 +244,18 @@ async def test_a_large_flushed_journal_is_rotated_and_deleted(
     first = journal._current.path  # type: ignore[union-attr]
     for i in range(20):
         journal.append(
-            time.time(),
-            None,
-            csv_field("S1"),
-            csv_field("G1"),
-            f"v-{i:04d}-rotate",
-            "ok",
-            1.0,
-            1.0,
-            31.0,
-            121.0,
-            "gcj02",
+            ScanEvent(
+                at=time.time(),
+                store_csv=csv_field("S1"),
+                group_csv=csv_field("G1"),
+                visitor=f"v-{i:04d}-rotate",
+                outcome="ok",
+                distance_m=1.0,
+                accuracy_m=1.0,
+                lat=31.0,
+                lng=121.0,
+                coord="gcj02",
+            ),
         )
     await journal.flush(pool)
     assert not first.exists()
@@ -252,17 +279,14 @@ async def test_ids_with_commas_quotes_and_chinese_survive_the_journal(
     journal = Journal(tmp_path, 10**9, 10**9)
     journal.open()
     journal.append(
-        time.time(),
-        "e-1",
-        csv_field('店,"一"'),
-        csv_field("G\n2"),
-        "visitor-odd1",
-        "ok",
-        None,
-        None,
-        None,
-        None,
-        None,
+        ScanEvent(
+            at=time.time(),
+            entry="e-1",
+            store_csv=csv_field('店,"一"'),
+            group_csv=csv_field("G\n2"),
+            visitor="visitor-odd1",
+            outcome="ok",
+        ),
     )
     assert await journal.flush(pool) == 1
     row = await pool.fetchrow("SELECT * FROM scan_events")
@@ -281,14 +305,36 @@ async def test_a_torn_line_is_skipped_and_does_not_block_the_journal(
     journal = Journal(tmp_path, 10**9, 10**9)
     journal.open()
     journal.append(
-        time.time(), None, b'"S1"', b'"G1"', "visitor-good1", "ok", 1.0, 1.0, 1.0, 1.0, "gcj02"
+        ScanEvent(
+            at=time.time(),
+            store_csv=b'"S1"',
+            group_csv=b'"G1"',
+            visitor="visitor-good1",
+            outcome="ok",
+            distance_m=1.0,
+            accuracy_m=1.0,
+            lat=1.0,
+            lng=1.0,
+            coord="gcj02",
+        )
     )
     path = journal._current.path  # type: ignore[union-attr]
     with path.open("ab") as f:
         f.write(b"not-a-uuid,garbage\n")
     journal._size = path.stat().st_size  # as if this worker had written it
     journal.append(
-        time.time(), None, b'"S1"', b'"G1"', "visitor-good2", "ok", 1.0, 1.0, 1.0, 1.0, "gcj02"
+        ScanEvent(
+            at=time.time(),
+            store_csv=b'"S1"',
+            group_csv=b'"G1"',
+            visitor="visitor-good2",
+            outcome="ok",
+            distance_m=1.0,
+            accuracy_m=1.0,
+            lat=1.0,
+            lng=1.0,
+            coord="gcj02",
+        )
     )
     await journal.flush(pool)
     assert sorted(r["visitor"] for r in await pool.fetch("SELECT visitor FROM scan_events")) == [
