@@ -12,7 +12,7 @@ import itertools
 import secrets
 import time
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -328,3 +328,23 @@ def client_of(session: ClientSession, server: TestServer, **options: Any) -> WeC
 
 def _error(errcode: int, errmsg: str) -> web.Response:
     return web.json_response({"errcode": errcode, "errmsg": errmsg})
+
+
+async def groupchat_list(
+    client: WeComClient, *, status_filter: int = 0, limit: int = 1000, owners: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Every customer group chat (chat_id, status), all pages: `groupchat/list` through the
+    client's `call` (the service itself never lists chats; these tests do)."""
+    chats: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        body: dict[str, Any] = {"status_filter": status_filter, "limit": limit}
+        if owners:
+            body["owner_filter"] = {"userid_list": list(owners)}
+        if cursor:
+            body["cursor"] = cursor
+        answer = await client.call("externalcontact/groupchat/list", body)
+        chats.extend(answer.get("group_chat_list") or [])
+        cursor = str(answer.get("next_cursor") or "")
+        if not cursor:
+            return chats

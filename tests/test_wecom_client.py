@@ -12,7 +12,7 @@ import pytest
 
 from router.wecom.client import JoinWay, WeComClient, WeComError, WeComUnavailable
 
-from .fake_wecom import CORP_ID, SECRET, FakeWeCom, client_of
+from .fake_wecom import CORP_ID, SECRET, FakeWeCom, client_of, groupchat_list
 
 ADD = "externalcontact/groupchat/add_join_way"
 GET = "externalcontact/groupchat/get_join_way"
@@ -137,7 +137,7 @@ async def test_a_wrong_secret_says_so_and_no_secret_or_token_is_ever_logged(
             client._session, corp_id=CORP_ID, secret="wrong", api_base=client.api_base
         )
         with pytest.raises(WeComError) as info:
-            await wrong.groupchat_list()
+            await groupchat_list(wrong)
     assert info.value.errcode == 40001 and "HUOMA_WECOM_SECRET" in str(info.value)
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("router")]
     assert ours  # the retries and the token refresh were logged...
@@ -151,5 +151,5 @@ async def test_every_group_chat_is_listed_across_pages(
 ) -> None:
     fake, client = wecom
     made = {fake.new_chat() for _ in range(7)}
-    listed = await client.groupchat_list(limit=3)
+    listed = await groupchat_list(client, limit=3)
     assert {c["chat_id"] for c in listed} == made and len(listed) == 7

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -294,21 +294,3 @@ class WeComClient:
         )
         chat: dict[str, Any] = answer["group_chat"]
         return chat
-
-    async def groupchat_list(
-        self, *, status_filter: int = 0, limit: int = 1000, owners: Sequence[str] = ()
-    ) -> list[dict[str, Any]]:
-        """Every customer group chat (chat_id, status), all pages."""
-        chats: list[dict[str, Any]] = []
-        cursor = ""
-        while True:
-            body: dict[str, Any] = {"status_filter": status_filter, "limit": limit}
-            if owners:
-                body["owner_filter"] = {"userid_list": list(owners)}
-            if cursor:
-                body["cursor"] = cursor
-            answer = await self.call("externalcontact/groupchat/list", body)
-            chats.extend(answer.get("group_chat_list") or [])
-            cursor = str(answer.get("next_cursor") or "")
-            if not cursor:
-                return chats
