@@ -228,8 +228,13 @@ async def test_a_minute_without_postgresql_under_load_loses_nothing(
         ) as r,
     ):
         assert r.status == 200
-    await asyncio.sleep(1.5)
-    assert "S01-G1" not in await shown_groups(server, "S01")
+    # Within a second or so; on a machine busy with other work, allow much longer (what is
+    # proven is that the notification arrives at all after the outage, not how fast).
+    heard = time.monotonic()
+    while "S01-G1" in await shown_groups(server, "S01"):
+        assert time.monotonic() - heard < 30, "a full group is still shown after 30 s"
+        await asyncio.sleep(0.5)
+    assert "S01-G1" not in await shown_groups(server, "S01")  # and stays out, in every worker
     await load.stop()
     server.stop()
 
