@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from router.flags import parse_flag
+
 PREFIX = "HUOMA_"
 
 
@@ -307,13 +309,8 @@ def _float(raw: str) -> float:
     return value
 
 
-def _bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")
+# The same yes/no words as query flags and the `active` column (router.flags).
+_bool = parse_flag
 
 
 def _str(raw: str) -> str:
