@@ -627,9 +627,7 @@ async def list_alerts(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     settings = app[SETTINGS]
-    app[ADMIN_FAILURES] = Buckets(
-        settings.rate_admin_failures_per_ip, settings.rate_admin_failures_burst
-    )
+    app[ADMIN_FAILURES] = Buckets(*settings.rate_limits()["admin_failures"])
     app.router.add_get("/admin/api/funnel", funnel_stats, name="admin_funnel")
     app.router.add_get("/admin/api/funnel.csv", funnel_csv, name="admin_funnel_csv")
     app.router.add_get("/admin/api/alerts", list_alerts, name="admin_alerts")
