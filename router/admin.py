@@ -9,7 +9,7 @@ import hmac
 import logging
 import secrets
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from router import exports, funnel, sql
 from router.db import DB_ERRORS
 from router.errors import BadInput, HuomaError, NotFound, Unauthorized, Unavailable
+from router.flags import ACCEPTED, FlagError, is_blank, parse_flag
 from router.handlers import JSON
 from router.importer import FORMATS, KINDS, ImportRejected, Table, import_file, import_table
 from router.keys import ADMIN_FAILURES, POOL, SETTINGS, WECOM
@@ -154,7 +155,20 @@ async def set_member_count(request: web.Request) -> web.Response:
     return _json({"group_id": group_id, "member_count": count})
 
 
-_TRUE = ("1", "true", "yes")
+def query_flag(query: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """A yes/no query parameter (router.flags' words). Absent or empty: the default. Any other
+    word is a 400, never a guess: a misspelt ?dry_run= must not write the upload."""
+    raw = query.get(name)
+    if raw is None or is_blank(raw):
+        return default
+    try:
+        return parse_flag(raw)
+    except FlagError:
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise BadInput(
+            f"{name}={shown!r} is neither true nor false; use one of {ACCEPTED}",
+            code="bad_flag",
+        ) from None
 
 
 async def _upload_body(request: web.Request, max_bytes: int) -> tuple[str | None, bytes]:
@@ -195,9 +209,10 @@ async def upload(request: web.Request) -> web.Response:
     """POST /admin/api/uploads/{kind}[?dry_run=1]: validate every row, then write all or nothing."""
     actor = authorize(request)
     kind = _kind(request)
+    # Before the body is read: a flag that is not a yes or a no refuses the upload outright.
+    dry_run = query_flag(request.query, "dry_run")
     settings = request.app[SETTINGS]
     filename, data = await _upload_body(request, settings.import_max_bytes)
-    dry_run = request.query.get("dry_run", "").lower() in _TRUE
     with database_errors():
         summary = await import_file(
             request.app[POOL],
@@ -587,7 +602,7 @@ async def funnel_csv(request: web.Request) -> web.Response:
 async def list_alerts(request: web.Request) -> web.Response:
     """GET /admin/api/alerts[?open=1]: alerts, newest first, with what the webhook was told."""
     authorize(request)
-    only_open = request.query.get("open", "").lower() in _TRUE
+    only_open = query_flag(request.query, "open")
     limit, offset = _page(request)
     with database_errors():
         rows = await request.app[POOL].fetch(sql.LIST_ALERTS, only_open, limit, offset)
@@ -612,9 +627,7 @@ async def list_alerts(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     settings = app[SETTINGS]
-    app[ADMIN_FAILURES] = Buckets(
-        settings.rate_admin_failures_per_ip, settings.rate_admin_failures_burst
-    )
+    app[ADMIN_FAILURES] = Buckets(*settings.rate_limits()["admin_failures"])
     app.router.add_get("/admin/api/funnel", funnel_stats, name="admin_funnel")
     app.router.add_get("/admin/api/funnel.csv", funnel_csv, name="admin_funnel_csv")
     app.router.add_get("/admin/api/alerts", list_alerts, name="admin_alerts")

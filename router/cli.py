@@ -27,7 +27,7 @@ from router.errors import HuomaError
 from router.importer import ImportRejected, import_file, import_table
 from router.keys import IN_FLIGHT
 from router.logs import AccessLogger, configure
-from router.settings import Settings, SettingsError, describe
+from router.settings import Settings, SettingsError, markdown, sections
 from router.wecom.service import open_service
 from router.wecom.sync import StoreSync
 
@@ -359,15 +359,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("migrate", help="apply pending database migrations and exit")
-    sub.add_parser("settings", help="list every HUOMA_* setting with its default")
+    listing = sub.add_parser("settings", help="list every HUOMA_* setting with its default")
+    listing.add_argument(
+        "--markdown", action="store_true", help="print the README's settings tables instead"
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "settings":
-        for name, default, meaning in describe():
-            print(f"{name}\n    default: {default}\n    {meaning}")
+        if args.markdown:
+            print(markdown(), end="")
+            return 0
+        for section, rows in sections():
+            print(f"# {section.title}\n")
+            for name, default, meaning in rows:
+                print(f"{name}\n    default: {default}\n    {meaning}")
+            print()
         return 0
     try:
         settings = Settings.from_env(os.environ)

@@ -211,24 +211,14 @@ class PublicApi:
         self.app = app
         self.settings = settings
         self.secret = settings.secret.encode()
-        self.policy = RoutePolicy(
-            max_distance_m=settings.max_distance_m,
-            alternatives=settings.alternatives,
-            coarse_accuracy_m=settings.coarse_accuracy_m,
-            pin_max_distance_m=settings.pin_max_distance_m,
-            expiry_margin_s=settings.expiry_margin_s,
-            sticky_s=settings.sticky_s,
-        )
+        self.policy = RoutePolicy.from_section(settings.section("routing"))
         self.trusted = parse_networks(settings.trusted_proxies)
-        self.route_ip = Buckets(settings.rate_route_per_ip, settings.rate_route_ip_burst)
-        self.route_visitor = Buckets(
-            settings.rate_route_per_visitor, settings.rate_route_visitor_burst
-        )
-        self.picker_ip = Buckets(settings.rate_picker_per_ip, settings.rate_picker_ip_burst)
-        self.picks_visitor = Buckets(
-            settings.rate_picks_per_visitor, settings.rate_picks_visitor_burst
-        )
-        self.picks_ip = Buckets(settings.rate_picks_per_ip, settings.rate_picks_ip_burst)
+        limits = settings.rate_limits()
+        self.route_ip = Buckets(*limits["route_ip"])
+        self.route_visitor = Buckets(*limits["route_visitor"])
+        self.picker_ip = Buckets(*limits["picker_ip"])
+        self.picks_visitor = Buckets(*limits["picks_visitor"])
+        self.picks_ip = Buckets(*limits["picks_ip"])
         secure = "; Secure" if settings.base_url.startswith("https://") else ""
         self.cookie_tail = f"; Path=/; Max-Age={_COOKIE_MAX_AGE_S}; SameSite=Lax; HttpOnly{secure}"
         self.links = QrLinks(self.secret, settings.base_url, settings.qr_link_ttl_s)

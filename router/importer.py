@@ -27,7 +27,7 @@ import shapely
 
 from geo.areas import AreaError, parse_area
 from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
-from router import sql
+from router import flags, sql
 from router.errors import BadInput, HuomaError
 
 KINDS = ("stores", "groups", "fallbacks", "entries")
@@ -483,10 +483,6 @@ class _Row:
             return None
 
 
-_TRUE = {"1", "true", "yes", "y", "t", "是", "启用"}
-_FALSE = {"0", "false", "no", "n", "f", "否", "停用"}
-
-
 def _check_columns(table: Table, required: Sequence[str], optional: Sequence[str]) -> list[str]:
     missing = [c for c in required if c not in table.columns]
     if missing:
@@ -546,15 +542,13 @@ def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[
                 area = shapely.to_geojson(parse_area(raw_area, system))
             except AreaError as exc:
                 r.fail("service_area", str(exc))
-        active = True
-        raw_active = values.get("active", "").strip().lower()
-        if raw_active:
-            if raw_active in _TRUE:
-                active = True
-            elif raw_active in _FALSE:
-                active = False
-            else:
-                r.fail("active", "must be true or false")
+        active = True  # an empty cell: the store is active
+        raw_active = values.get("active", "")
+        if not flags.is_blank(raw_active):
+            try:
+                active = flags.parse_flag(raw_active)
+            except flags.FlagError:
+                r.fail("active", f"must be true or false ({flags.ACCEPTED})")
         if r.ok and gcj is not None and system is not None:
             out.append(
                 StoreRow(

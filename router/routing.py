@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -59,12 +59,20 @@ class RouteQuery(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class RoutePolicy:
+    """The settings a scan decision reads; each field is the routing setting of the same name."""
+
     max_distance_m: float
     alternatives: int
     coarse_accuracy_m: float
     pin_max_distance_m: float
     expiry_margin_s: float = 3600.0
     sticky_s: float = 86400.0
+
+    @classmethod
+    def from_section(cls, routing: Mapping[str, Any]) -> RoutePolicy:
+        """The policy from the settings' routing section (`Settings.section("routing")`); a field
+        missing from the section is a KeyError, the section's other settings are not policy."""
+        return cls(**{f.name: routing[f.name] for f in fields(cls)})
 
 
 def _number(query: Mapping[str, str], name: str) -> float | None:
