@@ -56,6 +56,11 @@ XLSX_MAX_RATIO = 500  # repetitive sheets reach ~100; bombs reach thousands
 BRAND = "*"  # store_id of the brand-wide fallback
 # Personal WeChat group codes ("加入群聊" QR) expire 7 days after they are made.
 PERSONAL_GROUP_CODE = re.compile(r"^https?://weixin\.qq\.com/g/", re.IGNORECASE)
+# WeChat's scan-join limit: once a personal group has 200 members its QR code no longer lets
+# anyone join (only an invitation by a member does). A personal code's capacity can therefore not
+# be more than this, and it is every uploaded group's default capacity. WeCom join-way codes are
+# not personal codes: their groups are sized by HUOMA_WECOM_ROOM_CAPACITY.
+WECHAT_SCAN_JOIN_LIMIT = 200
 # An optional cell saying this clears the stored value (an empty cell keeps it).
 CLEAR_WORDS = frozenset({"清空", "clear"})
 
@@ -658,6 +663,8 @@ def validate_groups(
         derived = None
         if PERSONAL_GROUP_CODE.match(payload):
             derived = (made_at or now) + wechat_lifetime
+            if capacity is not None and capacity > WECHAT_SCAN_JOIN_LIMIT:
+                r.fail("capacity", _over_scan_join_limit())
         if r.ok:
             out.append(
                 GroupRow(
@@ -675,6 +682,22 @@ def validate_groups(
                 )
             )
     return out, errors, ignored
+
+
+def _over_scan_join_limit(stored: int | None = None) -> str:
+    limit = WECHAT_SCAN_JOIN_LIMIT
+    if stored is None:
+        return (
+            f"个人微信群二维码满 {limit} 人后无法扫码进群，容量不能超过 {limit} / "
+            f"a personal WeChat group code stops scan-joins at {limit} members: "
+            f"capacity must be {limit} or less"
+        )
+    return (
+        f"该群已存的容量 {stored} 超过个人微信群二维码的扫码进群上限 {limit} 人，"
+        f"请填写不超过 {limit} 的 capacity / the group's stored capacity {stored} is more than "
+        f"a personal WeChat group code's scan-join limit of {limit} members: "
+        f"give a capacity of {limit} or less"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -793,8 +816,19 @@ async def write_groups(
     await conn.execute(sql.PLACE_NEW_GROUPS)
     changed = [
         *await conn.fetch(sql.UPDATE_GROUPS),
-        *await conn.fetch(sql.INSERT_GROUPS, 200),
+        *await conn.fetch(sql.INSERT_GROUPS, WECHAT_SCAN_JOIN_LIMIT),
     ]
+    # A row without capacity keeps the stored one, which may be too large for the personal code
+    # the group has now: refused like a capacity written in the file (rolled back with the rest).
+    over = [
+        RowError(
+            rec["row_no"], "capacity", str(rec["capacity"]), _over_scan_join_limit(rec["capacity"])
+        )
+        for rec in await conn.fetch(sql.GROUPS_OVER_CAPACITY, WECHAT_SCAN_JOIN_LIMIT)
+        if PERSONAL_GROUP_CODE.match(rec["qr_payload"])
+    ]
+    if over:
+        raise ImportRejected(over)
     _count(changed, summary, len(rows))
 
 

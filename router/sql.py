@@ -395,8 +395,8 @@ WHERE g.id = n.id
 RETURNING false AS inserted
 """
 
-# $1: the capacity of a group uploaded without one. PLACE_NEW_GROUPS has given every new row a
-# position.
+# $1: the capacity of a group uploaded without one (WeChat's scan-join limit). PLACE_NEW_GROUPS
+# has given every new row a position.
 INSERT_GROUPS = """
 INSERT INTO groups (group_id, store_id, name, qr_payload, capacity, member_count, expires_at,
                     position, display_cap, state)
@@ -405,6 +405,16 @@ SELECT i.group_id, i.store_id, i.name, i.qr_payload, coalesce(i.capacity, $1), i
 FROM import_groups i
 WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = i.group_id)
 RETURNING true AS inserted
+"""
+
+# The file's groups, as written, whose capacity is above $1; the caller refuses those whose code
+# is a personal WeChat group code (the pattern is in Python, beside the limit).
+GROUPS_OVER_CAPACITY = """
+SELECT i.row_no, g.qr_payload, g.capacity
+FROM import_groups i
+JOIN groups g ON g.group_id = i.group_id AND g.kind = 'group'
+WHERE g.capacity > $1
+ORDER BY i.row_no
 """
 
 # After a large import, fresh statistics: the planner otherwise believes a freshly loaded table

@@ -1,4 +1,5 @@
-"""Re-uploads keep what they do not say and place new groups after a store's own."""
+"""Re-uploads keep what they do not say, place new groups after a store's own, and refuse
+capacities WeChat cannot honour."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from router.importer import (
     ENTRY_OPTIONAL,
     GROUP_OPTIONAL,
     STORE_OPTIONAL,
+    WECHAT_SCAN_JOIN_LIMIT,
+    ImportRejected,
     import_file,
 )
 
@@ -226,3 +229,108 @@ async def test_a_first_upload_keeps_file_order_with_and_without_positions(
         ],
     )
     assert await positions(pool) == [("A", 0), ("D", 2), ("B", 5), ("C", 6), ("E", 7)]
+
+
+# ---- capacities WeChat cannot honour ----------------------------------------------------------
+
+
+async def test_a_personal_group_code_over_the_scan_join_limit_is_refused_with_its_reason(
+    pool: asyncpg.Pool,
+) -> None:
+    await seed(pool, [store_row("S1")])
+    rows = [
+        group_row("G1", capacity="500"),
+        group_row("G2", capacity=str(WECHAT_SCAN_JOIN_LIMIT)),
+        group_row("G3", qr_payload="HTTPS://WEIXIN.QQ.COM/g/UPPER", capacity="201"),
+    ]
+    for dry_run in (True, False):
+        with pytest.raises(ImportRejected) as info:
+            await import_file(pool, "groups", csv_file(rows), "g.csv", dry_run=dry_run, **LIMITS)
+        assert [(e.row, e.column, e.value) for e in info.value.errors] == [
+            (2, "capacity", "500"),
+            (4, "capacity", "201"),
+        ]
+        message = info.value.errors[0].message
+        assert message.startswith("个人微信群二维码")
+        assert "personal WeChat group code stops scan-joins at 200 members" in message
+    assert await pool.fetchval("SELECT count(*) FROM groups") == 0
+
+
+async def test_the_refusal_reaches_the_ops_api_as_a_422_with_the_row(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seed(pool, [store_row("S1")])
+    client = await make_client()
+    response = await client.post(
+        "/admin/api/uploads/groups",
+        data=csv_file([group_row("G1", capacity="500")]),
+        params={"filename": "g.csv", "dry_run": "1"},
+        headers=AUTH,
+    )
+    assert response.status == 422
+    body = await response.json()
+    assert body["error"]["code"] == "import_rejected"
+    assert [(e["row"], e["column"], e["value"]) for e in body["error"]["errors"]] == [
+        (2, "capacity", "500")
+    ]
+
+
+async def test_wecom_and_other_codes_keep_capacities_above_the_personal_limit(
+    pool: asyncpg.Pool,
+) -> None:
+    await seed(pool, [store_row("S1")])
+    await upload(
+        pool,
+        "groups",
+        [
+            group_row("W1", qr_payload="https://work.weixin.qq.com/gm/abc", capacity="500"),
+            group_row("W2", qr_payload="https://weixin.qq.com/x/notagroup", capacity="2000"),
+            group_row("P1"),
+        ],
+    )
+    rows = await pool.fetch("SELECT group_id, capacity FROM groups ORDER BY group_id")
+    assert [tuple(r) for r in rows] == [("P1", WECHAT_SCAN_JOIN_LIMIT), ("W1", 500), ("W2", 2000)]
+
+
+async def test_a_stored_capacity_too_large_for_the_new_personal_code_is_refused(
+    pool: asyncpg.Pool,
+) -> None:
+    """An empty capacity keeps the stored one: a WeCom group of 500 given a personal code, or a
+    personal group stored before this check, would be shown past 200 members."""
+    await seed(pool, [store_row("S1")])
+    await upload(
+        pool,
+        "groups",
+        [group_row("G1", qr_payload="https://work.weixin.qq.com/gm/abc", capacity="500")],
+    )
+    with pytest.raises(ImportRejected) as info:
+        await upload(pool, "groups", [group_row("G0"), group_row("G1")])
+    [error] = info.value.errors
+    assert (error.row, error.column, error.value) == (3, "capacity", "500")
+    assert "stored capacity 500" in error.message
+    row = await pool.fetchrow("SELECT qr_payload, capacity FROM groups WHERE group_id = 'G1'")
+    assert tuple(row) == ("https://work.weixin.qq.com/gm/abc", 500)  # nothing was written
+    assert await pool.fetchval("SELECT count(*) FROM groups") == 1
+    await upload(pool, "groups", [group_row("G1", capacity="200")])
+    assert await pool.fetchval("SELECT capacity FROM groups WHERE group_id = 'G1'") == 200
+    # A personal group stored with 500 before uploads checked it: listed until it is fixed.
+    await pool.execute("UPDATE groups SET capacity = 500 WHERE group_id = 'G1'")
+    with pytest.raises(ImportRejected, match="stored capacity 500"):
+        await upload(pool, "groups", [group_row("G1")])
+
+
+async def test_a_personal_group_reported_past_its_capacity_is_full_not_refused(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    """Members can still invite people past 200, so a count above the capacity is real: the
+    group is accepted and counts as full."""
+    await seed(pool, [store_row("S1")])
+    await upload(pool, "groups", [group_row("G1", member_count="230"), group_row("G2")])
+    assert await pool.fetchval("SELECT capacity FROM groups WHERE group_id = 'G1'") == 200
+    client = await make_client()
+    assert (await scan(client))["group"]["id"] == "G2"
+    response = await client.post(
+        "/admin/api/groups/G2/member-count", json={"member_count": 231}, headers=AUTH
+    )
+    assert response.status == 200
+    await eventually(lambda: shows(client, None))
