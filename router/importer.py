@@ -813,6 +813,20 @@ async def write_groups(
     await conn.execute(sql.LOCK_IMPORTS)
     await conn.execute(sql.CREATE_GROUP_STAGING)
     await conn.copy_records_to_table("import_groups", records=[r.record() for r in rows])
+    managed = await conn.fetch(sql.MANAGED_GROUP_ROWS)
+    if managed:
+        raise ImportRejected(
+            [
+                RowError(
+                    rec["row_no"],
+                    "group_id",
+                    rec["group_id"],
+                    "是门店的企业微信活码群，由活码自动维护，不能上传 / is the store's WeCom "
+                    "join-way group, kept by Huoma itself: it cannot be uploaded",
+                )
+                for rec in managed
+            ]
+        )
     await conn.execute(sql.PLACE_NEW_GROUPS)
     changed = [
         *await conn.fetch(sql.UPDATE_GROUPS),

@@ -407,6 +407,16 @@ WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = i.group_id)
 RETURNING true AS inserted
 """
 
+# Rows naming a store's WeCom join-way group, which Huoma keeps in step with WeCom: an upload
+# writing its code, capacity or position would be undone or, worse, outlive the join way.
+MANAGED_GROUP_ROWS = """
+SELECT i.row_no, i.group_id
+FROM import_groups i
+JOIN groups g ON g.group_id = i.group_id
+WHERE g.source = 'wecom'
+ORDER BY i.row_no
+"""
+
 # The file's groups, as written, whose capacity is above $1; the caller refuses those whose code
 # is a personal WeChat group code (the pattern is in Python, beside the limit).
 GROUPS_OVER_CAPACITY = """
@@ -601,11 +611,13 @@ FROM stores
 ORDER BY store_id
 """
 
+# A store's WeCom join-way group is Huoma's own (its capacity and cap are out of an upload's
+# range, and uploads may not write it): not exported, so an export uploads again.
 EXPORT_GROUPS = """
 SELECT group_id, store_id, name, qr_payload, capacity, member_count, expires_at, position,
        display_cap
 FROM groups
-WHERE kind = 'group' AND state <> 'retired'
+WHERE kind = 'group' AND state <> 'retired' AND source <> 'wecom'
 ORDER BY store_id, position, id
 """
 

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from router import sql
 from router.exports import export_rows, render
 from router.importer import (
     ENTRY_OPTIONAL,
@@ -334,3 +335,26 @@ async def test_a_personal_group_reported_past_its_capacity_is_full_not_refused(
     )
     assert response.status == 200
     await eventually(lambda: shows(client, None))
+
+
+async def test_a_groups_export_with_a_wecom_join_way_uploads_again_and_leaves_it_alone(
+    pool: asyncpg.Pool,
+) -> None:
+    """The join-way group (capacity and cap 2,000,000,000) was exported, and its row then
+    failed the upload's ranges; an upload naming it would have overwritten Huoma's own group."""
+    await seed(pool, [store_row("S1")], [group_row("G1")])
+    await pool.execute(
+        sql.WECOM_UPSERT_GROUP, "wecom-S1", "S1", "企微群", "https://work.weixin.qq.com/gm/x"
+    )
+    exported = await export_rows(pool, "groups", "Asia/Shanghai")
+    assert [row[0] for row in exported] == ["G1"]
+    again = render("groups", "csv", exported)
+    summary = await import_file(pool, "groups", again, "groups.csv", **LIMITS)
+    assert (summary.inserted, summary.updated, summary.unchanged) == (0, 0, 1)
+    before = await snapshot(pool, "groups")
+    with pytest.raises(ImportRejected) as info:
+        await upload(
+            pool, "groups", [group_row("G1"), group_row("wecom-S1", qr_payload="https://x/y")]
+        )
+    assert [(e.row, e.column, e.value) for e in info.value.errors] == [(3, "group_id", "wecom-S1")]
+    assert await snapshot(pool, "groups") == before
