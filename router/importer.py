@@ -56,6 +56,13 @@ XLSX_MAX_RATIO = 500  # repetitive sheets reach ~100; bombs reach thousands
 BRAND = "*"  # store_id of the brand-wide fallback
 # Personal WeChat group codes ("加入群聊" QR) expire 7 days after they are made.
 PERSONAL_GROUP_CODE = re.compile(r"^https?://weixin\.qq\.com/g/", re.IGNORECASE)
+# WeChat's scan-join limit: once a personal group has 200 members its QR code no longer lets
+# anyone join (only an invitation by a member does). A personal code's capacity can therefore not
+# be more than this, and it is every uploaded group's default capacity. WeCom join-way codes are
+# not personal codes: their groups are sized by HUOMA_WECOM_ROOM_CAPACITY.
+WECHAT_SCAN_JOIN_LIMIT = 200
+# An optional cell saying this clears the stored value (an empty cell keeps it).
+CLEAR_WORDS = frozenset({"清空", "clear"})
 
 MAX_ERRORS_REPORTED = 1_000
 # Imports that change at least this many rows refresh the table's planner statistics.
@@ -345,15 +352,16 @@ class StoreRow:
     store_id: str
     name: str
     city: str
-    address: str
+    address: str | None  # None: keep the stored address ("" clears it)
     lat: float  # GCJ-02
     lng: float
     source_lat: float
     source_lng: float
     source_coord: str
-    service_area: str | None  # GeoJSON in GCJ-02
-    active: bool
-    source_area: str | None = None  # as uploaded, in source_coord
+    # GeoJSON in GCJ-02; None keeps the stored area, "" removes it.
+    service_area: str | None
+    active: bool | None  # None: keep the stored flag (a new store is active)
+    source_area: str | None = None  # as uploaded, in source_coord; None and "" as service_area
 
     def record(self) -> tuple[Any, ...]:
         return (
@@ -374,6 +382,7 @@ class StoreRow:
 
 @dataclass(frozen=True, slots=True)
 class GroupRow:
+    row: int  # the spreadsheet row: new groups without a position are placed in file order
     group_id: str
     store_id: str
     name: str
@@ -382,11 +391,12 @@ class GroupRow:
     member_count: int | None
     expires_at: datetime | None
     derived_expires_at: datetime | None
-    position: int
+    position: int | None  # None: keep the stored one; a new group goes after the store's last
     display_cap: int | None
 
     def record(self) -> tuple[Any, ...]:
         return (
+            self.row,
             self.group_id,
             self.store_id,
             self.name,
@@ -438,6 +448,16 @@ class _Row:
         elif _CONTROL.search(value):
             self.fail(column, "contains control characters")
         return value
+
+    def optional_text(self, column: str, max_len: int) -> str | None:
+        """An optional cell: None when empty (the stored value is kept), "" when it says to clear
+        the stored value (CLEAR_WORDS), else its text."""
+        raw = self.values.get(column, "").strip()
+        if not raw:
+            return None
+        if raw.lower() in CLEAR_WORDS:
+            return ""
+        return self.text(column, max_len, required=False)
 
     def number(self, column: str) -> float:
         raw = self.values.get(column, "").strip()
@@ -514,7 +534,7 @@ def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[
         _duplicates(r, "store_id", store_id, seen)
         name = r.text("name", 100)
         city = r.text("city", 50)
-        address = r.text("address", 200, required=False)
+        address = r.optional_text("address", 200)
         lat = r.number("lat")
         lng = r.number("lng")
         system: CoordSystem | None = None
@@ -537,7 +557,9 @@ def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[
                     r.fail("lat" if "latitude" in str(exc) else "lng", str(exc))
         area: str | None = None
         raw_area = values.get("service_area", "").strip()
-        if raw_area and system is not None:
+        if raw_area.lower() in CLEAR_WORDS:
+            area = raw_area = ""
+        elif raw_area and system is not None:
             try:
                 area = shapely.to_geojson(parse_area(raw_area, system))
             except AreaError as exc:
@@ -562,8 +584,9 @@ def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[
                     lng,
                     system.value,
                     area,
-                    active,
-                    raw_area or None,
+                    # An absent column or an empty cell keeps the stored flag.
+                    active if values.get("active", "").strip() else None,
+                    raw_area if area is not None else None,
                 )
             )
     return out, errors, ignored
@@ -616,7 +639,6 @@ def validate_groups(
     errors: list[RowError] = []
     out: list[GroupRow] = []
     seen: dict[str, int] = {}
-    order: dict[str, int] = {}
     for n, values in table.rows:
         r = _Row(n, values, errors)
         group_id = r.text("group_id", 64)
@@ -635,13 +657,12 @@ def validate_groups(
         derived = None
         if PERSONAL_GROUP_CODE.match(payload):
             derived = (made_at or now) + wechat_lifetime
-        if position is None:
-            # Without an explicit position, a store's groups are used in file order.
-            position = order.get(store_id, 0)
-        order[store_id] = max(order.get(store_id, 0), position) + 1
+            if capacity is not None and capacity > WECHAT_SCAN_JOIN_LIMIT:
+                r.fail("capacity", _over_scan_join_limit())
         if r.ok:
             out.append(
                 GroupRow(
+                    n,
                     group_id,
                     store_id,
                     name,
@@ -657,12 +678,28 @@ def validate_groups(
     return out, errors, ignored
 
 
+def _over_scan_join_limit(stored: int | None = None) -> str:
+    limit = WECHAT_SCAN_JOIN_LIMIT
+    if stored is None:
+        return (
+            f"个人微信群二维码满 {limit} 人后无法扫码进群，容量不能超过 {limit} / "
+            f"a personal WeChat group code stops scan-joins at {limit} members: "
+            f"capacity must be {limit} or less"
+        )
+    return (
+        f"该群已存的容量 {stored} 超过个人微信群二维码的扫码进群上限 {limit} 人，"
+        f"请填写不超过 {limit} 的 capacity / the group's stored capacity {stored} is more than "
+        f"a personal WeChat group code's scan-join limit of {limit} members: "
+        f"give a capacity of {limit} or less"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class EntryRow:
     code: str
     kind: str
     store_id: str | None
-    label: str
+    label: str | None  # None: keep the stored label ("" clears it)
 
     def record(self) -> tuple[Any, ...]:
         return (self.code, self.kind, self.store_id, self.label)
@@ -687,7 +724,7 @@ def validate_entries(table: Table) -> tuple[list[EntryRow], list[RowError], list
             r.fail("store_id", "is required for a store's own counter code")
         elif kind in ("counter", "poster") and store_id is not None:
             r.fail("store_id", f"must be empty for a {kind} code (only kind store pins a store)")
-        label = r.text("label", 100, required=False)
+        label = r.optional_text("label", 100)
         if r.ok:
             out.append(EntryRow(code, kind, store_id, label))
     return out, errors, ignored
@@ -733,7 +770,8 @@ async def write_stores(
     await conn.execute(sql.LOCK_IMPORTS)
     await conn.execute(sql.CREATE_STORE_STAGING)
     await conn.copy_records_to_table("import_stores", records=[r.record() for r in rows])
-    _count(await conn.fetch(sql.UPSERT_STORES), summary, len(rows))
+    changed = [*await conn.fetch(sql.UPDATE_STORES), *await conn.fetch(sql.INSERT_STORES)]
+    _count(changed, summary, len(rows))
 
 
 async def _reject_unknown_stores(conn: asyncpg.Connection, store_ids: Sequence[str]) -> None:
@@ -758,7 +796,8 @@ async def write_entries(
     await conn.execute(sql.LOCK_IMPORTS)
     await conn.execute(sql.CREATE_ENTRY_STAGING)
     await conn.copy_records_to_table("import_entries", records=[r.record() for r in rows])
-    _count(await conn.fetch(sql.UPSERT_ENTRIES), summary, len(rows))
+    changed = [*await conn.fetch(sql.UPDATE_ENTRIES), *await conn.fetch(sql.INSERT_ENTRIES)]
+    _count(changed, summary, len(rows))
 
 
 async def write_groups(
@@ -768,7 +807,36 @@ async def write_groups(
     await conn.execute(sql.LOCK_IMPORTS)
     await conn.execute(sql.CREATE_GROUP_STAGING)
     await conn.copy_records_to_table("import_groups", records=[r.record() for r in rows])
-    changed = [*await conn.fetch(sql.UPDATE_GROUPS), *await conn.fetch(sql.INSERT_GROUPS)]
+    managed = await conn.fetch(sql.MANAGED_GROUP_ROWS)
+    if managed:
+        raise ImportRejected(
+            [
+                RowError(
+                    rec["row_no"],
+                    "group_id",
+                    rec["group_id"],
+                    "是门店的企业微信活码群，由活码自动维护，不能上传 / is the store's WeCom "
+                    "join-way group, kept by Huoma itself: it cannot be uploaded",
+                )
+                for rec in managed
+            ]
+        )
+    await conn.execute(sql.PLACE_NEW_GROUPS)
+    changed = [
+        *await conn.fetch(sql.UPDATE_GROUPS),
+        *await conn.fetch(sql.INSERT_GROUPS, WECHAT_SCAN_JOIN_LIMIT),
+    ]
+    # A row without capacity keeps the stored one, which may be too large for the personal code
+    # the group has now: refused like a capacity written in the file (rolled back with the rest).
+    over = [
+        RowError(
+            rec["row_no"], "capacity", str(rec["capacity"]), _over_scan_join_limit(rec["capacity"])
+        )
+        for rec in await conn.fetch(sql.GROUPS_OVER_CAPACITY, WECHAT_SCAN_JOIN_LIMIT)
+        if PERSONAL_GROUP_CODE.match(rec["qr_payload"])
+    ]
+    if over:
+        raise ImportRejected(over)
     _count(changed, summary, len(rows))
 
 

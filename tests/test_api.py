@@ -116,7 +116,14 @@ async def test_full_and_expired_groups_are_skipped_and_none_left_is_no_group(
             group_row("full", "S1", member_count=200, capacity=200, position=0),
             group_row("expired", "S1", expires_at=past, position=1),
             group_row("live", "S1", expires_at=future, member_count=10, position=2),
-            group_row("only-full", "S9", member_count=500, capacity=500),
+            # A WeCom customer group: personal WeChat codes cannot have a capacity of 500.
+            group_row(
+                "only-full",
+                "S9",
+                qr_payload="https://work.weixin.qq.com/gm/ONLYFULL",
+                member_count=500,
+                capacity=500,
+            ),
         ],
     )
     client = await make_client()
