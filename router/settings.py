@@ -39,6 +39,10 @@ class Settings:
     access_log: bool = True
     log_level: str = "info"
     shutdown_timeout_s: float = 10.0
+    keepalive_s: float = 30.0
+    header_timeout_s: float = 10.0
+    connections_per_ip: int = 256
+    fd_reserve: int = 256
 
     # Secrets. An empty secret means: use (or create) data_dir/secret.
     secret: str = field(default="", repr=False)
@@ -73,6 +77,7 @@ class Settings:
     rate_picks_per_ip: int = 20
     rate_picks_ip_burst: int = 60
     trusted_proxies: tuple[str, ...] = ()
+    client_ipv6_prefix: int = 64
     rate_admin_failures_per_ip: int = 10
     rate_admin_failures_burst: int = 10
 
@@ -131,6 +136,10 @@ class Settings:
         _check_positive("HUOMA_DB_CONNECT_TIMEOUT_S", self.db_connect_timeout_s)
         _check_range("HUOMA_PORT", self.port, 0, 65535)
         _check_positive("HUOMA_SHUTDOWN_TIMEOUT_S", self.shutdown_timeout_s)
+        _check_positive("HUOMA_KEEPALIVE_S", self.keepalive_s)
+        _check_positive("HUOMA_HEADER_TIMEOUT_S", self.header_timeout_s)
+        _check_range("HUOMA_CONNECTIONS_PER_IP", self.connections_per_ip, 0, 1_000_000)
+        _check_range("HUOMA_FD_RESERVE", self.fd_reserve, 16, 1_000_000)
         _check_positive("HUOMA_MAX_DISTANCE_M", self.max_distance_m)
         _check_range("HUOMA_ALTERNATIVES", self.alternatives, 0, 20)
         _check_positive("HUOMA_COARSE_ACCURACY_M", self.coarse_accuracy_m)
@@ -165,6 +174,7 @@ class Settings:
                 raise SettingsError(
                     f"HUOMA_TRUSTED_PROXIES: {net!r} is not an address or a network (CIDR)"
                 ) from None
+        _check_range("HUOMA_CLIENT_IPV6_PREFIX", self.client_ipv6_prefix, 32, 128)
         _check_positive("HUOMA_EVENTS_FLUSH_S", self.events_flush_s)
         _check_positive("HUOMA_JOURNAL_MAX_BYTES", self.journal_max_bytes)
         _check_positive("HUOMA_JOURNAL_ROTATE_BYTES", self.journal_rotate_bytes)
@@ -341,6 +351,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "access_log": _bool,
     "log_level": lambda raw: raw.strip().lower(),
     "shutdown_timeout_s": _float,
+    "keepalive_s": _float,
+    "header_timeout_s": _float,
+    "connections_per_ip": _int,
+    "fd_reserve": _int,
     "secret": _str,
     "admin_tokens": _tokens,
     "max_distance_m": _float,
@@ -367,6 +381,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "rate_picks_per_ip": _int,
     "rate_picks_ip_burst": _int,
     "trusted_proxies": _tokens,
+    "client_ipv6_prefix": _int,
     "rate_admin_failures_per_ip": _int,
     "rate_admin_failures_burst": _int,
     "events_flush_s": _float,
@@ -417,6 +432,15 @@ SETTINGS_DOC: dict[str, str] = {
     "access_log": "Write an access log line per request (true/false).",
     "log_level": "debug, info, warning or error.",
     "shutdown_timeout_s": "Grace period for in-flight requests on shutdown, seconds.",
+    "keepalive_s": "An idle connection (no request under way) is closed after this many seconds "
+    "(aiohttp's own default keeps one an hour).",
+    "header_timeout_s": "A connection must send a request's complete headers within this many "
+    "seconds of opening, or of its request's first byte; else it is closed (slow-header guard).",
+    "connections_per_ip": "Open connections per client address per worker (an IPv6 client's "
+    "address is its HUOMA_CLIENT_IPV6_PREFIX network); more are closed at once. Trusted proxies "
+    "are exempt. 0: no cap.",
+    "fd_reserve": "File descriptors each worker keeps below its RLIMIT_NOFILE for PostgreSQL, the "
+    "journal and files: new client connections are closed once the rest are in use.",
     "secret": "HMAC secret signing QR image URLs. Unset: generated once into "
     "HUOMA_DATA_DIR/secret. Set it when several hosts serve one brand.",
     "admin_tokens": "Comma-separated bearer tokens for /admin (16+ characters each). "
@@ -460,6 +484,8 @@ SETTINGS_DOC: dict[str, str] = {
     "rate_picks_ip_burst": "Picked-store scans one client address may make at once.",
     "trusted_proxies": "Comma-separated addresses or networks (CIDR) of reverse proxies whose "
     "X-Forwarded-For is believed; otherwise the TCP peer is the client.",
+    "client_ipv6_prefix": "Every per-address limit counts an IPv6 client by its network of this "
+    "prefix length (one household or phone gets a whole /64); IPv4-mapped IPv6 counts as IPv4.",
     "rate_admin_failures_per_ip": "Failed admin logins (wrong or missing token) a minute per "
     "client address; past the burst, the admin API answers that address 429 whatever it sends.",
     "rate_admin_failures_burst": "Failed admin logins one client address may make at once.",
