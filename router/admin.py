@@ -24,7 +24,7 @@ from router.errors import BadInput, HuomaError, NotFound, Unauthorized, Unavaila
 from router.handlers import JSON
 from router.importer import FORMATS, KINDS, ImportRejected, Table, import_file, import_table
 from router.keys import ADMIN_FAILURES, POOL, SETTINGS, WECOM
-from router.limits import Buckets, client_address, parse_networks, refuse
+from router.limits import Buckets, client_address, client_key, parse_networks, refuse
 from router.qr import render_print_png, render_print_svg
 
 log = logging.getLogger("huoma.admin")
@@ -44,12 +44,11 @@ def authorize(request: web.Request) -> str:
             status=403,
         )
     failures = request.app[ADMIN_FAILURES]
-    client = client_address(
-        request.remote,
-        request.headers.get("X-Forwarded-For"),
-        parse_networks(settings.trusted_proxies),
-    )
-    refuse(failures.waiting(client), "failed logins from this address")
+    trusted = parse_networks(settings.trusted_proxies)
+    forwarded = request.headers.get("X-Forwarded-For")
+    client = client_address(request.remote, forwarded, trusted)
+    key = client_key(request.remote, forwarded, trusted, settings.client_ipv6_prefix)
+    refuse(failures.waiting(key), "failed logins from this address")
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     actor = None
@@ -59,7 +58,7 @@ def authorize(request: web.Request) -> str:
             if hmac.compare_digest(given.strip().encode(), token.encode()):
                 actor = f"token#{i}"
     if actor is None:
-        failures.take(client)
+        failures.take(key)
         log.warning(
             "admin: rejected %s from %s for %s %s",
             "token" if given else "request without a token",

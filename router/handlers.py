@@ -28,7 +28,7 @@ from router.keys import (
     QR_IMAGES,
     SETTINGS,
 )
-from router.limits import Buckets, RateLimited, check, client_address, parse_networks
+from router.limits import Buckets, RateLimited, check, client_key, parse_networks
 from router.live import new_visitor_id, valid_visitor_id, well_formed_sticky
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from router.metrics import Metrics
@@ -219,6 +219,7 @@ class PublicApi:
             sticky_s=settings.sticky_s,
         )
         self.trusted = parse_networks(settings.trusted_proxies)
+        self.ipv6_prefix = settings.client_ipv6_prefix
         self.route_ip = Buckets(settings.rate_route_per_ip, settings.rate_route_ip_burst)
         self.route_visitor = Buckets(
             settings.rate_route_per_visitor, settings.rate_route_visitor_burst
@@ -245,7 +246,9 @@ class PublicApi:
         return self.app[QR_IMAGES]
 
     def _client(self, request: web.Request) -> str:
-        return client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
+        return client_key(
+            request.remote, request.headers.get("X-Forwarded-For"), self.trusted, self.ipv6_prefix
+        )
 
     def _limit(self, buckets: Buckets, key: str, what: str) -> None:
         """Spend from `key`'s bucket, or refuse (429) and count the refusal."""
