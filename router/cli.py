@@ -21,8 +21,16 @@ import orjson
 from aiohttp import web
 
 from router import demo, sql
+from router.admin import upload_operation
 from router.app import create_app
-from router.db import EmbeddedPostgres, create_pool, migrate, resolve_database
+from router.db import (
+    DB_ERRORS,
+    EmbeddedPostgres,
+    create_pool,
+    failure,
+    migrate,
+    resolve_database,
+)
 from router.errors import HuomaError
 from router.importer import ImportRejected, import_file, import_table
 from router.keys import IN_FLIGHT
@@ -222,6 +230,9 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     except ImportRejected as exc:
         _print_rejection(exc)
         return 1
+    except DB_ERRORS as exc:
+        # Said like the admin API says it (and printed by main), not as a traceback.
+        raise failure(exc, upload_operation(args.kind), f"file {path.name!r}") from exc
     print(orjson.dumps(summary.as_dict(), option=orjson.OPT_INDENT_2).decode())
     return 0
 

@@ -16,6 +16,7 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestHandler
 
 from router.catalogue import CatalogueRef
+from router.db import Operation, failure
 from router.errors import BadInput, HuomaError
 from router.importer import ImportRejected
 from router.keys import (
@@ -176,12 +177,23 @@ def _error_for(request: web.Request, exc: Exception) -> web.StreamResponse:
         return response
     if isinstance(exc, asyncpg.DataError):
         return error_response(400, "bad_value", f"a value in the request was refused: {exc}")
-    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
-        # Handlers that need PostgreSQL say so themselves; this is the net under them.
-        log.warning("database error in %s %s: %s", request.method, request.path, exc)
-        return error_response(503, "database_unavailable", f"the database did not answer: {exc}")
+    if isinstance(exc, _DATABASE_TROUBLE):
+        # Handlers that need PostgreSQL name their operation themselves; this is the net under
+        # them, naming the request instead.
+        what = f"{request.method} {request.path}"
+        unavailable = failure(exc, Operation(f"请求 {what} ", f"request {what}"))
+        return error_response(unavailable.status, unavailable.code, unavailable.message)
     log.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
     return error_response(500, "internal_error", "internal error; it has been logged")
+
+
+# What a handler's unforeseen database trouble looks like (asyncpg's timeouts are TimeoutError).
+_DATABASE_TROUBLE = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    TimeoutError,
+)
 
 
 # Visitor and sticky cookies live a year; the sticky token inside carries its own expiry.
