@@ -19,13 +19,13 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from router import exports, funnel, sql
-from router.db import DB_ERRORS
-from router.errors import BadInput, HuomaError, NotFound, Unauthorized, Unavailable
+from router.db import DB_ERRORS, Operation, failure
+from router.errors import BadInput, HuomaError, NotFound, Unauthorized
 from router.flags import ACCEPTED, FlagError, is_blank, parse_flag
 from router.handlers import JSON
 from router.importer import FORMATS, KINDS, ImportRejected, Table, import_file, import_table
 from router.keys import ADMIN_FAILURES, POOL, SETTINGS, WECOM
-from router.limits import Buckets, client_address, parse_networks, refuse
+from router.limits import Buckets, client_address, client_key, parse_networks, refuse
 from router.qr import render_print_png, render_print_svg
 
 log = logging.getLogger("huoma.admin")
@@ -45,12 +45,11 @@ def authorize(request: web.Request) -> str:
             status=403,
         )
     failures = request.app[ADMIN_FAILURES]
-    client = client_address(
-        request.remote,
-        request.headers.get("X-Forwarded-For"),
-        parse_networks(settings.trusted_proxies),
-    )
-    refuse(failures.waiting(client), "failed logins from this address")
+    trusted = parse_networks(settings.trusted_proxies)
+    forwarded = request.headers.get("X-Forwarded-For")
+    client = client_address(request.remote, forwarded, trusted)
+    key = client_key(request.remote, forwarded, trusted, settings.client_ipv6_prefix)
+    refuse(failures.waiting(key), "failed logins from this address")
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     actor = None
@@ -60,7 +59,7 @@ def authorize(request: web.Request) -> str:
             if hmac.compare_digest(given.strip().encode(), token.encode()):
                 actor = f"token#{i}"
     if actor is None:
-        failures.take(client)
+        failures.take(key)
         log.warning(
             "admin: rejected %s from %s for %s %s",
             "token" if given else "request without a token",
@@ -76,17 +75,40 @@ def authorize(request: web.Request) -> str:
 
 
 @contextlib.contextmanager
-def database_errors() -> Iterator[None]:
-    """A database that does not answer is a 503 with a clear code, never a 500."""
+def database_errors(operation: Operation, context: str = "") -> Iterator[None]:
+    """A database that does not answer is a 503 saying which operation failed and why (never an
+    empty message, never a 500), logged with the operation and `context`."""
     try:
         yield
     except asyncpg.DataError as exc:
         # A value PostgreSQL cannot take (a NUL character in a search, say): the request's fault.
         raise BadInput(f"a value in the request was refused: {exc}", code="bad_value") from exc
     except DB_ERRORS as exc:
-        raise Unavailable(
-            f"the database did not answer: {exc}", code="database_unavailable"
-        ) from exc
+        raise failure(exc, operation, context) from exc
+
+
+# What each admin request asks of the database, for its 503 and its log line.
+KIND_ZH = {"stores": "门店", "groups": "群", "fallbacks": "兜底码", "entries": "入口码"}
+MEMBER_COUNT = Operation("群人数更新", "member count update")
+HEALTH = Operation("群健康查询", "group health query")
+STORE_GROUPS = Operation("门店群列表查询", "store group list")
+RETIRE = Operation("停用群", "group retirement")
+RESTORE = Operation("恢复群", "group restore")
+REORDER = Operation("群排序", "group reordering")
+ENTRIES = Operation("入口码列表查询", "entry code list")
+CREATE_ENTRY = Operation("入口码创建", "entry code creation")
+ENTRY_QR = Operation("入口码二维码生成", "entry code QR")
+FUNNEL = Operation("漏斗查询", "funnel query", "HUOMA_FUNNEL_TIMEOUT_S")
+FUNNEL_CSV = Operation("漏斗导出", "funnel export", "HUOMA_FUNNEL_TIMEOUT_S")
+ALERTS = Operation("告警列表查询", "alert list")
+
+
+def upload_operation(kind: str) -> Operation:
+    return Operation(f"{KIND_ZH[kind]}上传", f"upload of {kind}")
+
+
+def export_operation(kind: str) -> Operation:
+    return Operation(f"{KIND_ZH[kind]}导出", f"export of {kind}")
 
 
 def _kind(request: web.Request) -> str:
@@ -145,7 +167,7 @@ async def set_member_count(request: web.Request) -> web.Response:
             f"member_count must be a whole number from 0 to {MAX_MEMBER_COUNT}",
             code="bad_member_count",
         )
-    with database_errors():
+    with database_errors(MEMBER_COUNT):
         async with request.app[POOL].acquire() as conn, conn.transaction():
             pk = await conn.fetchval(sql.SET_MEMBER_COUNT, group_id, count)
             if pk is None:
@@ -213,7 +235,9 @@ async def upload(request: web.Request) -> web.Response:
     dry_run = query_flag(request.query, "dry_run")
     settings = request.app[SETTINGS]
     filename, data = await _upload_body(request, settings.import_max_bytes)
-    with database_errors():
+    # A failed upload is logged with who sent which file: ops ask about it by name.
+    context = f"by {actor}, file {filename!r}" + (", dry run" if dry_run else "")
+    with database_errors(upload_operation(kind), context):
         summary = await import_file(
             request.app[POOL],
             kind,
@@ -242,7 +266,7 @@ async def download_export(request: web.Request) -> web.Response:
     """GET /admin/api/exports/{kind}.{fmt}: every current row, ready to edit and upload again."""
     authorize(request)
     kind, fmt = _kind(request), _format(request)
-    with database_errors():
+    with database_errors(export_operation(kind)):
         body = await exports.export(request.app[POOL], kind, fmt, request.app[SETTINGS].timezone)
     return attachment(body, exports.CONTENT_TYPES[fmt], f"huoma-{kind}.{fmt}")
 
@@ -294,7 +318,7 @@ async def health(request: web.Request) -> web.Response:
     city = request.query.get("city", "").strip() or None
     q = request.query.get("q", "").strip() or None
     limit, offset = _page(request)
-    with database_errors():
+    with database_errors(HEALTH):
         async with request.app[POOL].acquire() as conn:
             rows = await conn.fetch(
                 sql.HEALTH_STORES,
@@ -350,7 +374,7 @@ async def store_groups(request: web.Request) -> web.Response:
     authorize(request)
     store_id = request.match_info["store_id"]
     settings = request.app[SETTINGS]
-    with database_errors():
+    with database_errors(STORE_GROUPS):
         async with request.app[POOL].acquire() as conn:
             name = await conn.fetchval(sql.STORE_EXISTS, store_id)
             if name is None:
@@ -382,7 +406,7 @@ async def _set_retired(request: web.Request, retired: bool) -> web.Response:
     actor = authorize(request)
     group_id = request.match_info["group_id"]
     settings = request.app[SETTINGS]
-    with database_errors():
+    with database_errors(RESTORE if not retired else RETIRE):
         async with request.app[POOL].acquire() as conn, conn.transaction():
             store_id = await conn.fetchval(sql.SET_GROUP_RETIRED, group_id, retired)
             if store_id is None:
@@ -421,7 +445,7 @@ async def reorder_groups(request: web.Request) -> web.Response:
     ):
         raise BadInput("group_ids must be a list of distinct group ids", code="bad_order")
     settings = request.app[SETTINGS]
-    with database_errors():
+    with database_errors(REORDER):
         async with request.app[POOL].acquire() as conn, conn.transaction():
             if await conn.fetchval(sql.STORE_EXISTS, store_id) is None:
                 raise NotFound(f"no store {store_id!r}", code="store_not_found")
@@ -469,7 +493,7 @@ async def list_entries(request: web.Request) -> web.Response:
     authorize(request)
     q = request.query.get("q", "").strip() or None
     limit, offset = _page(request)
-    with database_errors():
+    with database_errors(ENTRIES):
         rows = await request.app[POOL].fetch(sql.LIST_ENTRIES, q, limit, offset)
     base = request.app[SETTINGS].base_url
     return _json(
@@ -495,7 +519,7 @@ async def create_entry(request: web.Request) -> web.Response:
         fields[name] = (value or "").strip()
     settings = request.app[SETTINGS]
     pool = request.app[POOL]
-    with database_errors():
+    with database_errors(CREATE_ENTRY):
         if fields["code"]:
             if await pool.fetchval(sql.ENTRY_EXISTS, fields["code"]):
                 raise HuomaError(
@@ -525,7 +549,7 @@ async def entry_qr(request: web.Request) -> web.Response:
     code, fmt = request.match_info["code"], request.match_info["fmt"]
     if fmt not in ("png", "svg"):
         raise NotFound("entry QR codes come as .png or .svg", code="unknown_format")
-    with database_errors():
+    with database_errors(ENTRY_QR):
         if not await request.app[POOL].fetchval(sql.ENTRY_EXISTS, code):
             raise NotFound(f"no entry code {code!r}", code="entry_not_found")
     url = f"{request.app[SETTINGS].base_url}/s/{code}"
@@ -581,7 +605,7 @@ async def funnel_stats(request: web.Request) -> web.Response:
     authorize(request)
     q = _funnel_query(request)
     limit, offset = _page(request, default=request.app[SETTINGS].admin_page_max)
-    with database_errors():
+    with database_errors(FUNNEL):
         body = await funnel.query(request.app[POOL], q, request.app[SETTINGS], limit, offset)
     return _json(body)
 
@@ -590,7 +614,7 @@ async def funnel_csv(request: web.Request) -> web.Response:
     """GET /admin/api/funnel.csv: the same rows, all of them, as CSV."""
     authorize(request)
     q = _funnel_query(request)
-    with database_errors():
+    with database_errors(FUNNEL_CSV):
         body = await funnel.export_csv(request.app[POOL], q, request.app[SETTINGS])
     name = f"huoma-funnel-{q.first.isoformat()}-{q.last.isoformat()}.csv"
     return attachment(body, exports.CONTENT_TYPES["csv"], name)
@@ -604,7 +628,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     authorize(request)
     only_open = query_flag(request.query, "open")
     limit, offset = _page(request)
-    with database_errors():
+    with database_errors(ALERTS):
         rows = await request.app[POOL].fetch(sql.LIST_ALERTS, only_open, limit, offset)
     alerts = [
         {

@@ -21,11 +21,20 @@ import orjson
 from aiohttp import web
 
 from router import demo, sql
+from router.admin import upload_operation
 from router.app import create_app
-from router.db import EmbeddedPostgres, create_pool, migrate, resolve_database
+from router.connections import ConnectionGuard, GuardedRunner, raise_descriptor_limit
+from router.db import (
+    DB_ERRORS,
+    EmbeddedPostgres,
+    create_pool,
+    failure,
+    migrate,
+    resolve_database,
+)
 from router.errors import HuomaError
 from router.importer import ImportRejected, import_file, import_table
-from router.keys import IN_FLIGHT
+from router.keys import IN_FLIGHT, METRICS
 from router.logs import AccessLogger, configure
 from router.settings import Settings, SettingsError, markdown, sections
 from router.wecom.service import open_service
@@ -72,12 +81,16 @@ async def serve(
     reuse_port: bool = False,
 ) -> None:
     """Run the service until SIGTERM or SIGINT, then drain within the shutdown timeout."""
+    soft, _ = raise_descriptor_limit()
     app = create_app(settings)
-    runner = web.AppRunner(
+    guard = ConnectionGuard(settings, app[METRICS])
+    runner = GuardedRunner(
         app,
+        guard,
         access_log_class=AccessLogger,
         access_log=logging.getLogger("huoma.access") if settings.access_log else None,
         shutdown_timeout=settings.shutdown_timeout_s,
+        keepalive_timeout=settings.keepalive_s,
     )
     await runner.setup()
     site = web.TCPSite(
@@ -89,7 +102,12 @@ async def serve(
     )
     await site.start()
     log.info(
-        "serving on http://%s:%d (public base %s)", settings.host, settings.port, settings.base_url
+        "serving on http://%s:%d (public base %s; %d descriptors, %d kept from clients)",
+        settings.host,
+        settings.port,
+        settings.base_url,
+        soft,
+        settings.fd_reserve,
     )
     if on_started is not None:
         on_started()
@@ -222,6 +240,9 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     except ImportRejected as exc:
         _print_rejection(exc)
         return 1
+    except DB_ERRORS as exc:
+        # Said like the admin API says it (and printed by main), not as a traceback.
+        raise failure(exc, upload_operation(args.kind), f"file {path.name!r}") from exc
     print(orjson.dumps(summary.as_dict(), option=orjson.OPT_INDENT_2).decode())
     return 0
 

@@ -99,6 +99,60 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What a request asked of PostgreSQL, named for the ops who read its error and its log line
+    (Chinese first, then English), with the setting that bounds its time."""
+
+    zh: str
+    en: str
+    limit: str = "HUOMA_DB_TIMEOUT_S"
+
+
+def timed_out(exc: BaseException) -> bool:
+    """The database did not finish in time: asyncpg's own timeout (command_timeout, or a call's
+    timeout=) or the server's statement_timeout; both cancel the statement."""
+    if isinstance(exc, TimeoutError):
+        return True
+    return isinstance(exc, asyncpg.QueryCanceledError) and "timeout" in str(exc)
+
+
+def described(exc: BaseException) -> str:
+    """An exception as one log-friendly line that is never empty (TimeoutError's text is)."""
+    text = str(exc).strip().replace("\n", " ")
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
+def failure(exc: BaseException, operation: Operation, context: str = "") -> Unavailable:
+    """The 503 for a database error in `operation`, saying what did not happen and why, logged
+    once with the operation (and `context`: who, which file) so that a failed request can be
+    found in the log."""
+    where = f" ({context})" if context else ""
+    if timed_out(exc):
+        log.warning(
+            "%s timed out%s: the database did not finish it within %s (%s)",
+            operation.en,
+            where,
+            operation.limit,
+            described(exc),
+        )
+        message = (
+            f"{operation.zh}超时：数据库未在时限（{operation.limit}）内完成，请稍后重试。"
+            f"The {operation.en} timed out: the database did not finish it in time "
+            f"({operation.limit}); try again later."
+        )
+    else:
+        log.warning(
+            "%s failed%s: the database is unavailable (%s)", operation.en, where, described(exc)
+        )
+        message = (
+            f"{operation.zh}失败：数据库暂时不可用，请稍后重试。"
+            f"The {operation.en} failed: the database is unavailable ({described(exc)}); "
+            "try again later."
+        )
+    return Unavailable(message, code="database_unavailable")
+
+
 @contextlib.asynccontextmanager
 async def connection(pool: asyncpg.Pool, acquire_s: float | None = None) -> AsyncIterator[Any]:
     """A pooled connection that is thrown away instead of reused when it broke in use: a

@@ -16,6 +16,7 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestHandler
 
 from router.catalogue import CatalogueRef
+from router.db import Operation, failure
 from router.errors import BadInput, HuomaError
 from router.events import ScanEvent
 from router.importer import ImportRejected
@@ -29,7 +30,7 @@ from router.keys import (
     QR_IMAGES,
     SETTINGS,
 )
-from router.limits import Buckets, RateLimited, check, client_address, parse_networks
+from router.limits import Buckets, RateLimited, check, client_key, parse_networks
 from router.live import new_visitor_id, valid_visitor_id, well_formed_sticky
 from router.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from router.metrics import Metrics
@@ -177,12 +178,23 @@ def _error_for(request: web.Request, exc: Exception) -> web.StreamResponse:
         return response
     if isinstance(exc, asyncpg.DataError):
         return error_response(400, "bad_value", f"a value in the request was refused: {exc}")
-    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
-        # Handlers that need PostgreSQL say so themselves; this is the net under them.
-        log.warning("database error in %s %s: %s", request.method, request.path, exc)
-        return error_response(503, "database_unavailable", f"the database did not answer: {exc}")
+    if isinstance(exc, _DATABASE_TROUBLE):
+        # Handlers that need PostgreSQL name their operation themselves; this is the net under
+        # them, naming the request instead.
+        what = f"{request.method} {request.path}"
+        unavailable = failure(exc, Operation(f"请求 {what} ", f"request {what}"))
+        return error_response(unavailable.status, unavailable.code, unavailable.message)
     log.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
     return error_response(500, "internal_error", "internal error; it has been logged")
+
+
+# What a handler's unforeseen database trouble looks like (asyncpg's timeouts are TimeoutError).
+_DATABASE_TROUBLE = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    TimeoutError,
+)
 
 
 # Visitor and sticky cookies live a year; the sticky token inside carries its own expiry.
@@ -213,6 +225,7 @@ class PublicApi:
         self.secret = settings.secret.encode()
         self.policy = RoutePolicy.from_section(settings.section("routing"))
         self.trusted = parse_networks(settings.trusted_proxies)
+        self.ipv6_prefix = settings.client_ipv6_prefix
         limits = settings.rate_limits()
         self.route_ip = Buckets(*limits["route_ip"])
         self.route_visitor = Buckets(*limits["route_visitor"])
@@ -236,7 +249,9 @@ class PublicApi:
         return self.app[QR_IMAGES]
 
     def _client(self, request: web.Request) -> str:
-        return client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
+        return client_key(
+            request.remote, request.headers.get("X-Forwarded-For"), self.trusted, self.ipv6_prefix
+        )
 
     def _limit(self, buckets: Buckets, key: str, what: str) -> None:
         """Spend from `key`'s bucket, or refuse (429) and count the refusal."""

@@ -15,7 +15,7 @@ import asyncpg
 
 from router import funnel, sql
 from router.alerts import KIND_FALLBACK, KIND_LOW, AlertSender, drain, raise_expiring
-from router.db import DB_ERRORS
+from router.db import DB_ERRORS, described, timed_out
 from router.providers import GroupProvider, StoreRef
 from router.settings import Settings
 from router.wecom.service import WeComService
@@ -154,7 +154,18 @@ async def sweep(
                     log.info("keeper: deleted %d scan event(s) past their retention", purged)
     except (asyncpg.PostgresError, TimeoutError) as exc:
         # Statistics must never stop the group sweeps: log, and try again next pass.
-        log.warning("keeper: funnel rollup or retention failed (%r); retrying next pass", exc)
+        if timed_out(exc):
+            log.warning(
+                "keeper: funnel rollup or retention timed out (HUOMA_FUNNEL_TIMEOUT_S, %.0f s: "
+                "%s); retrying next pass",
+                settings.funnel_timeout_s,
+                described(exc),
+            )
+        else:
+            log.warning(
+                "keeper: funnel rollup or retention failed (%s); retrying next pass",
+                described(exc),
+            )
     return created
 
 

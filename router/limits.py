@@ -4,10 +4,17 @@ each worker's memory (so with N workers a client gets up to N times the rate, at
 The client address is the TCP peer, or, when the peer is one of HUOMA_TRUSTED_PROXIES, the
 right-most address in X-Forwarded-For that is not itself a trusted proxy (the left-most parts
 are whatever the client chose to send).
+
+Every per-address limit (rate buckets, failed admin logins, open connections) is keyed by
+`client_key`: an IPv4 address is itself, but one IPv6 client holds a whole network (a /64 per
+household or phone is the norm, and any address in it is theirs to use), so an IPv6 address
+counts as its HUOMA_CLIENT_IPV6_PREFIX network; an IPv4-mapped IPv6 address counts as its IPv4
+address.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import time
@@ -79,12 +86,12 @@ def client_address(peer: str | None, forwarded: str | None, trusted: tuple[Netwo
     """The address to limit by: the peer, unless a trusted proxy forwarded the request."""
     if not peer:
         return "unknown"
-    if not trusted or not forwarded or not _is_trusted(peer, trusted):
+    if not trusted or not forwarded or not is_trusted(peer, trusted):
         return peer
     for hop in reversed([h.strip() for h in forwarded.split(",")]):
         if not hop:
             continue
-        if not _is_trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             try:
                 return str(ipaddress.ip_address(hop))
             except ValueError:
@@ -92,12 +99,37 @@ def client_address(peer: str | None, forwarded: str | None, trusted: tuple[Netwo
     return peer
 
 
-def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+def is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack socket shows an IPv4 proxy as ::ffff:a.b.c.d
     return any(ip in net for net in trusted)
+
+
+def client_key(
+    peer: str | None, forwarded: str | None, trusted: tuple[Network, ...], ipv6_prefix: int
+) -> str:
+    """The key every per-address limit counts a request by: its client address
+    (`client_address`), an IPv6 one widened to its network of `ipv6_prefix` bits."""
+    address = client_address(peer, forwarded, trusted)
+    if ":" not in address:
+        return address  # IPv4 (or "unknown"): already in its one written form
+    return _ipv6_key(address, ipv6_prefix)
+
+
+# Parsing and masking cost microseconds; one busy IPv6 client sends many requests in a row.
+@functools.lru_cache(maxsize=4096)
+def _ipv6_key(address: str, ipv6_prefix: int) -> str:
+    try:
+        ip = ipaddress.IPv6Address(address.partition("%")[0])  # no zone (fe80::1%eth0)
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
 
 
 def refuse(wait: float, what: str) -> None:

@@ -48,6 +48,14 @@ class Metrics:
             ("outcome",),
             registry=self.registry,
         )
+        self.connections_closed = Counter(
+            "huoma_connections_closed_total",
+            "Client connections closed by the connection guard: per_address (over "
+            "HUOMA_CONNECTIONS_PER_IP), descriptors (into HUOMA_FD_RESERVE), header_timeout "
+            "(headers not complete within HUOMA_HEADER_TIMEOUT_S).",
+            ("reason",),
+            registry=self.registry,
+        )
         self.stores = Gauge(
             "huoma_catalogue_stores", "Stores in the loaded catalogue.", registry=self.registry
         )

@@ -75,9 +75,23 @@ class RoutePolicy:
         return cls(**{f.name: routing[f.name] for f in fields(cls)})
 
 
-def _number(query: Mapping[str, str], name: str) -> float | None:
+# What JavaScript puts in a URL for a value it does not have: String(null), String(undefined),
+# String(NaN) and ''. Web views send them (iOS ones give acc=null when the accuracy is unknown);
+# each of them means "not given", for every parameter.
+_MISSING = frozenset({"", "null", "undefined", "nan"})
+
+
+def _given(query: Mapping[str, str], name: str) -> str | None:
+    """A parameter's text, or None when it is absent or one of JavaScript's spellings of none."""
     raw = query.get(name)
-    if raw is None or raw == "":
+    if raw is None or (len(raw) <= 9 and raw.lower() in _MISSING):
+        return None
+    return raw
+
+
+def _number(query: Mapping[str, str], name: str) -> float | None:
+    raw = _given(query, name)
+    if raw is None:
         return None
     if len(raw) > _MAX_PARAM_LEN:
         raise BadInput(f"{name} is too long", code="bad_coordinates")
@@ -89,14 +103,22 @@ def _number(query: Mapping[str, str], name: str) -> float | None:
 
 
 def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
-    """Validate /route's query parameters; every problem is a BadInput with a stable code."""
+    """Validate /route's query parameters; every problem is a BadInput with a stable code.
+
+    Every parameter is optional; a missing one and JavaScript's null, undefined, NaN or an empty
+    value are the same (`_given`). lat and lng come together: one without the other is a 400.
+    """
     lat = _number(query, "lat")
     lng = _number(query, "lng")
     point = None
     if lat is not None or lng is not None:
         if lat is None or lng is None:
-            raise BadInput("lat and lng must be given together", code="missing_coordinate")
-        raw_system = query.get("coord") or "wgs84"
+            absent = "lng" if lng is None else "lat"
+            raise BadInput(
+                f"lat and lng must be given together; {absent} is missing",
+                code="missing_coordinate",
+            )
+        raw_system = _given(query, "coord") or "wgs84"
         try:
             system = CoordSystem.parse(raw_system[:_MAX_PARAM_LEN])
             point = Coord(lat, lng, system)
@@ -104,8 +126,8 @@ def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
             code = "bad_coord_system" if "system" in str(exc) else "bad_coordinates"
             raise BadInput(str(exc), code=code) from None
     accuracy: float | None = None
-    raw_acc = query.get("acc")
-    if raw_acc:
+    raw_acc = _given(query, "acc")
+    if raw_acc is not None:
         try:
             accuracy = float(raw_acc[:_MAX_PARAM_LEN])
         except ValueError:
@@ -115,16 +137,16 @@ def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
             raise BadInput(
                 f"acc must be between 0 and {MAX_ACCURACY_M:.0f} metres", code="bad_accuracy"
             )
-    entry = query.get("entry") or None
+    entry = _given(query, "entry")
     if entry is not None and not _ENTRY_RE.fullmatch(entry):
         raise BadInput("entry must be 1-64 letters, digits, '-' or '_'", code="bad_entry")
-    store_id = query.get("store") or None
+    store_id = _given(query, "store")
     if store_id is not None and len(store_id) > _MAX_PARAM_LEN:
         raise BadInput("store is too long", code="bad_store")
-    visitor = query.get("vid") or None
+    visitor = _given(query, "vid")
     if visitor is not None and not valid_visitor_id(visitor):
         raise BadInput("vid must be 8-64 letters, digits, '-' or '_'", code="bad_visitor")
-    sticky = query.get("stk") or None
+    sticky = _given(query, "stk")
     if sticky is not None and not well_formed_sticky(sticky):
         raise BadInput("stk is not a token this service gave out", code="bad_sticky")
     return RouteQuery(point, accuracy, entry, store_id, visitor, sticky)

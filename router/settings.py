@@ -183,6 +183,33 @@ class Settings:
     shutdown_timeout_s: float = SERVER(
         10.0, "Grace period for in-flight requests on shutdown, seconds.", positive=True
     )
+    keepalive_s: float = SERVER(
+        30.0,
+        "An idle connection (no request under way) is closed after this many seconds "
+        "(aiohttp's own default keeps one an hour).",
+        positive=True,
+    )
+    header_timeout_s: float = SERVER(
+        10.0,
+        "A connection must send a request's complete headers within this many seconds of "
+        "opening, or of its request's first byte; else it is closed (slow-header guard).",
+        positive=True,
+    )
+    connections_per_ip: int = SERVER(
+        256,
+        "Open connections per client address per worker (an IPv6 client's address is its "
+        "HUOMA_CLIENT_IPV6_PREFIX network); more are closed at once. Trusted proxies are "
+        "exempt. 0: no cap.",
+        ge=0,
+        le=1_000_000,
+    )
+    fd_reserve: int = SERVER(
+        256,
+        "File descriptors each worker keeps below its RLIMIT_NOFILE for PostgreSQL, the journal "
+        "and files: new client connections are closed once the rest are in use.",
+        ge=16,
+        le=1_000_000,
+    )
     secret: str = SERVER(
         "",
         "HMAC secret signing QR image URLs. Unset: generated once into HUOMA_DATA_DIR/secret. "
@@ -355,6 +382,13 @@ class Settings:
         "Comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
         "is believed; otherwise the TCP peer is the client.",
         check=_networks,
+    )
+    client_ipv6_prefix: int = RATE_LIMITS(
+        64,
+        "Every per-address limit counts an IPv6 client by its network of this prefix length "
+        "(one household or phone gets a whole /64); IPv4-mapped IPv6 counts as IPv4.",
+        ge=32,
+        le=128,
     )
     rate_admin_failures_per_ip: int = RATE_LIMITS(
         10,

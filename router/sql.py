@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
+import enum
+
+
+@enum.unique
+class AdvisoryLock(enum.IntEnum):
+    """The key of every advisory lock Huoma takes, anywhere; each statement below is built from
+    one. Two kinds of work sharing a key wait for each other: uploads once shared the funnel
+    rollup's, and waited behind a rollup (up to HUOMA_FUNNEL_TIMEOUT_S) until their own statement
+    timeout failed them. A new lock gets a new member here, never a number of its own."""
+
+    MIGRATIONS = 7_245_001  # transaction-scoped: one worker applies pending migrations
+    KEEPER = 7_245_002  # session-scoped: the one keeper of a deployment (leader election)
+    IMPORTS = 7_245_003  # transaction-scoped: uploads one at a time
+    FUNNEL = 7_245_004  # transaction-scoped: funnel rollups one at a time
+
+
+def _xact_lock(key: AdvisoryLock) -> str:
+    return f"SELECT pg_advisory_xact_lock({int(key)})"
+
+
 CATALOGUE_CHANNEL = "huoma_catalogue"
 
 # ---- migrations ------------------------------------------------------------------------------
@@ -16,7 +36,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 # Workers of one deployment start together; a transaction-scoped advisory lock makes exactly one of
 # them apply pending migrations while the others wait and then find nothing left to do.
-LOCK_MIGRATIONS = "SELECT pg_advisory_xact_lock(7_245_001)"
+LOCK_MIGRATIONS = _xact_lock(AdvisoryLock.MIGRATIONS)
 
 APPLIED_MIGRATIONS = "SELECT version FROM schema_migrations"
 
@@ -87,7 +107,7 @@ RETURN_DISPLAYS = "SELECT return_displays($1::bigint[], $2::integer[])"
 
 # One worker of a deployment keeps pools (leader election): a session-level advisory lock held on
 # its own connection, released by PostgreSQL when that session ends, whatever the cause.
-TRY_KEEPER_LOCK = "SELECT pg_try_advisory_lock(7245002)"
+TRY_KEEPER_LOCK = f"SELECT pg_try_advisory_lock({int(AdvisoryLock.KEEPER)})"
 
 # Derive every group's state from its data: full (members or displays at the cap), expired (within
 # the margin), else the first usable group of its store is active and the rest standby.
@@ -319,7 +339,7 @@ CREATE TEMP TABLE import_groups (
 
 # Imports of one deployment run one at a time (they are rare and an UPDATE-then-INSERT pair is
 # only safe when no other import inserts the same ids in between).
-LOCK_IMPORTS = "SELECT pg_advisory_xact_lock(7245003)"
+LOCK_IMPORTS = _xact_lock(AdvisoryLock.IMPORTS)
 
 # A group the file gives no position keeps its stored one. A new group without one (or one moved
 # to another store) is placed after every group its store has, counting up in file order from
@@ -660,8 +680,9 @@ WHERE j.joined_at >= $1 AND j.joined_at < $2
 GROUP BY 1, 2, 3
 """
 
-# Rollups are one at a time, even if two keepers overlap for a moment (a failover).
-LOCK_FUNNEL = "SELECT pg_advisory_xact_lock(7245003)"
+# Rollups are one at a time, even if two keepers overlap for a moment (a failover). Their own
+# key: a rollup may hold it for HUOMA_FUNNEL_TIMEOUT_S, and nothing else needs to wait for that.
+LOCK_FUNNEL = _xact_lock(AdvisoryLock.FUNNEL)
 
 MAX_EVENT_SEQ = "SELECT coalesce(max(seq), 0) FROM scan_events"
 

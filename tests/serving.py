@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -29,7 +30,11 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, settings: Settings, workers: int, **env: str) -> None:
+    def __init__(
+        self, settings: Settings, workers: int, *, nofile: int | None = None, **env: str
+    ) -> None:
+        """`huoma serve --workers N`; `nofile`: its RLIMIT_NOFILE (soft and hard)."""
+        self.worker_count = workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         environ = {k: v for k, v in os.environ.items() if not k.startswith("HUOMA_")}
@@ -52,14 +57,22 @@ class Server:
         environ.update(env)
         self.log = Path(settings.data_dir) / "server.log"
         self._log_file = self.log.open("wb")
+
+        def limit_descriptors() -> None:
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.process = subprocess.Popen(
             [sys.executable, "-m", "router.cli", "serve", "--workers", str(workers)],
             env=environ,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
+            preexec_fn=limit_descriptors if nofile is not None else None,
         )
 
     def workers(self) -> list[int]:
+        if self.worker_count == 1:
+            return [self.process.pid]  # one worker: the process serves by itself
         out = subprocess.run(
             ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
         )

@@ -16,7 +16,9 @@ import zxingcpp
 from PIL import Image
 
 from geo.coords import gcj02_to_bd09, gcj02_to_wgs84
+from router.errors import BadInput
 from router.importer import import_file
+from router.routing import parse_route_query
 
 from .conftest import eventually, expired_qr_path, group_row, qr_path, seed, store_row
 
@@ -209,7 +211,9 @@ async def test_a_coarse_fix_is_marked_so_the_page_can_offer_a_choice(
         ("lng=121", "missing_coordinate"),
         ("lat=91&lng=121", "bad_coordinates"),
         ("lat=31&lng=-181", "bad_coordinates"),
-        ("lat=nan&lng=121", "bad_coordinates"),
+        ("lat=nan&lng=121", "missing_coordinate"),  # NaN is JavaScript's "no number"
+        ("lat=31&lng=null", "missing_coordinate"),
+        ("lat=undefined&lng=121", "missing_coordinate"),
         ("lat=inf&lng=121", "bad_coordinates"),
         ("lat=31&lng=121&coord=utm", "bad_coord_system"),
         ("lat=31&lng=121&acc=-1", "bad_accuracy"),
@@ -237,6 +241,60 @@ async def test_bad_route_input_is_a_json_400_with_a_stable_code(
     body = await get_json(client, f"/api/v1/route?{query}", status=400)
     assert body["error"]["code"] == code
     assert body["error"]["message"]
+
+
+# What a JavaScript web view puts in a URL for a value it does not have: String(null),
+# String(undefined), String(NaN), an empty value (and the same in other cases).
+JS_NOTHING = ["", "null", "undefined", "NaN", "NULL", "Undefined", "nan"]
+LOCATED = {
+    "lat": "31.2304",
+    "lng": "121.4737",
+    "coord": "gcj02",
+    "acc": "20",
+    "entry": "counter-1",
+    "store": "S1",
+    "vid": "visitor-1234",
+    "stk": "",
+}
+
+
+@pytest.mark.parametrize("nothing", JS_NOTHING)
+@pytest.mark.parametrize("name", ["coord", "acc", "entry", "store", "vid", "stk"])
+def test_javascripts_spellings_of_nothing_leave_an_optional_parameter_out(
+    name: str, nothing: str
+) -> None:
+    without = {k: v for k, v in LOCATED.items() if k != name}
+    assert parse_route_query({**LOCATED, name: nothing}) == parse_route_query(without)
+
+
+@pytest.mark.parametrize("nothing", JS_NOTHING)
+def test_javascripts_spellings_of_nothing_for_a_location(nothing: str) -> None:
+    # Both missing: no location (the customer refused it), not an error.
+    both = parse_route_query({**LOCATED, "lat": nothing, "lng": nothing})
+    assert both.point is None
+    # One of the pair missing: a clear 400 naming it.
+    for name, other in (("lat", "lng"), ("lng", "lat")):
+        with pytest.raises(BadInput) as refused:
+            parse_route_query({**LOCATED, name: nothing})
+        assert refused.value.code == "missing_coordinate"
+        assert f"{name} is missing" in refused.value.message
+        assert other not in refused.value.message.rpartition(";")[2]
+
+
+async def test_a_web_view_sending_acc_null_gets_its_nearest_store(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seed(pool, STORES, groups_for("S1", "S2", "S3", "B1"))
+    client = await make_client()
+    here = f"/api/v1/route?lat={MALL[0]}&lng={MALL[1]}&coord=gcj02"
+    plain = await get_json(client, here)
+    client.session.cookie_jar.clear()
+    # What iOS web views send when the accuracy is unknown, and its cousins for other values.
+    body = await get_json(client, here + "&acc=null&entry=undefined&vid=undefined&stk=null")
+    assert body["status"] == "ok" and body["store"] == plain["store"]
+    assert body["coarse"] is False and body["matched_by"] == "nearest"
+    # "undefined" is no visitor id: every such customer would otherwise be one visitor.
+    assert body["visitor"] not in ("undefined", plain["visitor"])
 
 
 async def test_odd_bytes_anywhere_never_cause_a_server_error(

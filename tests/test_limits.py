@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from router.limits import Buckets, client_address, parse_networks
+from router.limits import Buckets, client_address, client_key, parse_networks
 
 from .conftest import ADMIN_TOKEN, eventually, group_row, seed, store_row
 
@@ -36,6 +36,30 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies() -> None:
     assert client_address("10.1.2.3", None, proxies) == "10.1.2.3"
     assert client_address("10.1.2.3", "1.2.3.4", ()) == "10.1.2.3"
     assert isinstance(proxies[0], ipaddress.IPv4Network)
+
+
+def test_an_ipv6_client_is_counted_by_its_network_and_a_mapped_ipv4_one_by_its_address() -> None:
+    proxies = parse_networks(["10.0.0.0/8"])
+
+    def key(peer: str, forwarded: str | None = None, prefix: int = 64) -> str:
+        return client_key(peer, forwarded, proxies, prefix)
+
+    # Every address of one /64 is one client, whether it is the peer or forwarded by a proxy.
+    assert key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
+    assert key("10.0.0.1", "2001:db8:1:2:abcd::9") == "2001:db8:1:2::/64"
+    assert key("2001:db8:1:3::1") != key("2001:db8:1:2::1")
+    # Written out in full, upper case, or with a zone: still the same network.
+    assert key("2001:0DB8:0001:0002:0000:0000:0000:0001") == "2001:db8:1:2::/64"
+    assert key("fe80::1%eth0") == "fe80::/64"
+    # The prefix length is a setting.
+    assert key("2001:db8:1:2::1", prefix=48) == key("2001:db8:1:9::1", prefix=48)
+    assert key("2001:db8:1:2::1", prefix=128) != key("2001:db8:1:2::2", prefix=128)
+    # IPv4-mapped IPv6 (a dual-stack socket, or a proxy that writes it so) is the IPv4 address.
+    assert key("::ffff:198.51.100.7") == key("198.51.100.7") == "198.51.100.7"
+    assert key("10.0.0.1", "::ffff:198.51.100.7") == "198.51.100.7"
+    # A proxy seen through a dual-stack socket is still the trusted proxy.
+    assert key("::ffff:10.0.0.1", "198.51.100.8") == "198.51.100.8"
+    assert key("198.51.100.9") == "198.51.100.9"
 
 
 @pytest.mark.db
@@ -151,3 +175,57 @@ async def test_nobody_walks_the_picker_to_collect_every_stores_group(
         fresh.append((await client.get(f"/api/v1/route?store=S{i}")).status)
     # Four picks from this address in all (the refused one counted too), then it waits.
     assert fresh == [200, 429]
+
+
+@pytest.mark.db
+async def test_addresses_of_one_ipv6_network_share_every_per_address_limit(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    stores = [store_row(f"S{i}", lat=31.2 + i / 1000) for i in range(1, 4)]
+    await seed(pool, stores, [group_row(f"G{i}", f"S{i}") for i in range(1, 4)])
+    client = await make_client(
+        rate_picks_per_ip=1, rate_picks_ip_burst=60, trusted_proxies=("127.0.0.1",)
+    )
+
+    async def pick(forwarded: str, n: int) -> int:
+        client.session.cookie_jar.clear()  # a new visitor every time: only the address binds
+        response = await client.get(
+            f"/api/v1/route?store=S{1 + n % 3}", headers={"X-Forwarded-For": forwarded}
+        )
+        return int(response.status)
+
+    # 300 picks from 300 addresses of one /64 (any phone may use them all): the burst, then 429
+    # (one a minute refills, so one more may pass on a slow machine).
+    statuses = [await pick(f"2001:db8:77:1::{i + 1:x}", i) for i in range(300)]
+    assert statuses[:60] == [200] * 60
+    assert statuses[60:].count(200) <= 1 and statuses[-1] == 429
+    # Another /64 is another client.
+    assert await pick("2001:db8:77:2::1", 0) == 200
+    # An IPv4 address and its IPv4-mapped IPv6 form are one client.
+    assert [await pick("198.51.100.20", i) for i in range(60)] == [200] * 60
+    assert await pick("::ffff:198.51.100.20", 0) == 429
+
+
+@pytest.mark.db
+async def test_failed_admin_logins_count_per_ipv6_network(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client(
+        rate_admin_failures_per_ip=1, rate_admin_failures_burst=2, trusted_proxies=("127.0.0.1",)
+    )
+    wrong = {"Authorization": "Bearer guess-guess-guess-guess"}
+    statuses = [
+        (
+            await client.get(
+                "/admin/api/health",
+                headers={**wrong, "X-Forwarded-For": f"2001:db8:99:1::{i + 1:x}"},
+            )
+        ).status
+        for i in range(3)
+    ]
+    assert statuses == [401, 401, 429]
+    right = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    elsewhere = await client.get(
+        "/admin/api/health", headers={**right, "X-Forwarded-For": "2001:db8:99:2::1"}
+    )
+    assert elsewhere.status == 200

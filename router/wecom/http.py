@@ -7,11 +7,17 @@ from typing import Any
 from aiohttp import web
 
 from router import admin, sql
+from router.db import Operation
 from router.errors import BadInput, HuomaError, NotFound
 from router.keys import POOL, WECOM
 from router.wecom.client import RETRY_ERRORS
 from router.wecom.service import WeComService
 from router.wecom.sync import StoreSync
+
+CALLBACK = Operation("企业微信回调", "WeCom callback")
+STATUS = Operation("门店企业微信状态查询", "store WeCom status")
+ENABLE = Operation("门店启用企业微信", "switch of a store to WeCom")
+DISABLE = Operation("门店停用企业微信", "switch of a store off WeCom")
 
 
 def _service(request: web.Request) -> WeComService:
@@ -30,7 +36,7 @@ async def callback_check(request: web.Request) -> web.Response:
 
 async def callback_event(request: web.Request) -> web.Response:
     """POST /wecom/callback: an event (stored, answered, then processed)."""
-    with admin.database_errors():
+    with admin.database_errors(CALLBACK):
         return await _service(request).receiver.receive(request)
 
 
@@ -38,7 +44,7 @@ async def store_wecom(request: web.Request) -> web.Response:
     """GET /admin/api/stores/{store_id}/wecom: the store's join way, its chats and last sync."""
     admin.authorize(request)
     store_id = request.match_info["store_id"]
-    with admin.database_errors():
+    with admin.database_errors(STATUS):
         async with request.app[POOL].acquire() as conn:
             row = await conn.fetchrow(sql.WECOM_STORE, store_id)
             chats = await conn.fetch(sql.WECOM_CHATS, store_id) if row is not None else []
@@ -80,7 +86,7 @@ async def enable_wecom(request: web.Request) -> web.Response:
     if not isinstance(chat_ids, list) or not all(isinstance(c, str) for c in chat_ids):
         raise BadInput("chat_ids must be a list of WeCom chat ids", code="bad_chat_id")
     store_id = request.match_info["store_id"]
-    with admin.database_errors():
+    with admin.database_errors(ENABLE):
         result = await service.sync.enable(store_id, chat_ids)
     admin.log.info("admin: %s gave store %s WeCom chats %s", actor, store_id, chat_ids)
     return _answer(result)
@@ -91,7 +97,7 @@ async def disable_wecom(request: web.Request) -> web.Response:
     actor = admin.authorize(request)
     service = _service(request)
     store_id = request.match_info["store_id"]
-    with admin.database_errors():
+    with admin.database_errors(DISABLE):
         result = await service.sync.disable(store_id)
     admin.log.info("admin: %s stopped WeCom for store %s", actor, store_id)
     return _answer(result)
