@@ -22,7 +22,15 @@ from router import exports, funnel, sql
 from router.db import DB_ERRORS
 from router.errors import BadInput, HuomaError, NotFound, Unauthorized, Unavailable
 from router.handlers import JSON
-from router.importer import FORMATS, KINDS, ImportRejected, Table, import_file, import_table
+from router.importer import (
+    FORMATS,
+    KINDS,
+    ImportRejected,
+    Table,
+    import_file,
+    import_table,
+    parse_encoding,
+)
 from router.keys import ADMIN_FAILURES, POOL, SETTINGS, WECOM
 from router.limits import Buckets, client_address, parse_networks, refuse
 from router.qr import render_print_png, render_print_svg
@@ -192,9 +200,12 @@ async def _multipart_file(request: web.Request, max_bytes: int) -> tuple[str | N
 
 
 async def upload(request: web.Request) -> web.Response:
-    """POST /admin/api/uploads/{kind}[?dry_run=1]: validate every row, then write all or nothing."""
+    """POST /admin/api/uploads/{kind}[?dry_run=1][&encoding=]: validate every row, then write all
+    or nothing. The answer names the encoding a CSV or JSON file was read in and shows its first
+    rows as read."""
     actor = authorize(request)
     kind = _kind(request)
+    encoding = parse_encoding(request.query.get("encoding"))
     settings = request.app[SETTINGS]
     filename, data = await _upload_body(request, settings.import_max_bytes)
     dry_run = request.query.get("dry_run", "").lower() in _TRUE
@@ -209,9 +220,12 @@ async def upload(request: web.Request) -> web.Response:
             max_rows=settings.import_max_rows,
             dry_run=dry_run,
             wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
+            encoding=encoding,
         )
-    log.info("admin: %s uploaded %s (%s): %s", actor, kind, filename, summary.as_dict())
-    return _json(summary.as_dict())
+    answer = summary.as_dict()
+    counts = {k: v for k, v in answer.items() if k != "preview"}  # rows stay out of the log
+    log.info("admin: %s uploaded %s (%s): %s", actor, kind, filename, counts)
+    return _json(answer)
 
 
 async def download_template(request: web.Request) -> web.Response:
