@@ -23,7 +23,15 @@ from router.db import DB_ERRORS, Operation, failure
 from router.errors import BadInput, HuomaError, NotFound, Unauthorized
 from router.flags import ACCEPTED, FlagError, is_blank, parse_flag
 from router.handlers import JSON
-from router.importer import FORMATS, KINDS, ImportRejected, Table, import_file, import_table
+from router.importer import (
+    FORMATS,
+    KINDS,
+    ImportRejected,
+    Table,
+    import_file,
+    import_table,
+    parse_encoding,
+)
 from router.keys import ADMIN_FAILURES, POOL, SETTINGS, WECOM
 from router.limits import Buckets, client_address, client_key, parse_networks, refuse
 from router.qr import render_print_png, render_print_svg
@@ -228,11 +236,14 @@ async def _multipart_file(request: web.Request, max_bytes: int) -> tuple[str | N
 
 
 async def upload(request: web.Request) -> web.Response:
-    """POST /admin/api/uploads/{kind}[?dry_run=1]: validate every row, then write all or nothing."""
+    """POST /admin/api/uploads/{kind}[?dry_run=1][&encoding=]: validate every row, then write all
+    or nothing. The answer names the encoding a CSV or JSON file was read in and shows its first
+    rows as read."""
     actor = authorize(request)
     kind = _kind(request)
     # Before the body is read: a flag that is not a yes or a no refuses the upload outright.
     dry_run = query_flag(request.query, "dry_run")
+    encoding = parse_encoding(request.query.get("encoding"))
     settings = request.app[SETTINGS]
     filename, data = await _upload_body(request, settings.import_max_bytes)
     # A failed upload is logged with who sent which file: ops ask about it by name.
@@ -248,9 +259,12 @@ async def upload(request: web.Request) -> web.Response:
             max_rows=settings.import_max_rows,
             dry_run=dry_run,
             wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
+            encoding=encoding,
         )
-    log.info("admin: %s uploaded %s (%s): %s", actor, kind, filename, summary.as_dict())
-    return _json(summary.as_dict())
+    answer = summary.as_dict()
+    counts = {k: v for k, v in answer.items() if k != "preview"}  # rows stay out of the log
+    log.info("admin: %s uploaded %s (%s): %s", actor, kind, filename, counts)
+    return _json(answer)
 
 
 async def download_template(request: web.Request) -> web.Response:

@@ -33,7 +33,7 @@ from router.db import (
     resolve_database,
 )
 from router.errors import HuomaError
-from router.importer import ImportRejected, import_file, import_table
+from router.importer import ENCODINGS, ImportRejected, import_file, import_table, parse_encoding
 from router.keys import IN_FLIGHT, METRICS
 from router.logs import AccessLogger, configure
 from router.settings import Settings, SettingsError, markdown, sections
@@ -233,6 +233,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             max_rows=settings.import_max_rows,
             dry_run=args.dry_run,
             wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
+            encoding=parse_encoding(args.encoding),
         )
 
     try:
@@ -362,9 +363,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("kind", choices=("stores", "groups", "fallbacks", "entries"))
     i.add_argument(
-        "file", help="XLSX (first sheet), CSV (UTF-8, UTF-8 with BOM, or GB18030) or JSON file"
+        "file",
+        help="XLSX (first sheet), CSV or JSON file (UTF-8 with or without BOM, GB18030, Big5 "
+        "or UTF-16)",
     )
-    i.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
+    i.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and count, write nothing; shows the encoding used and the first rows",
+    )
+    i.add_argument(
+        "--encoding",
+        choices=("auto", *ENCODINGS),
+        default="auto",
+        help="how a CSV or JSON file is encoded (default auto: detected)",
+    )
 
     w = sub.add_parser(
         "wecom",

@@ -10,6 +10,7 @@ import asyncio
 import codecs
 import csv
 import io
+import re
 import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime
@@ -120,13 +121,22 @@ def _json(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
     return orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows])
 
 
+# XML cannot hold a carriage return in a cell (it reads back as a bare line feed) nor most other
+# control characters: workbooks write them as _xHHHH_, and a literal "_xHHHH_" as _x005F_xHHHH_.
+_XLSX_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f]|_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def _xlsx_text(value: str) -> str:
+    return _XLSX_UNSAFE.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+
+
 def _xlsx(kind: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet(kind)
     sheet.append(list(columns))
     for row in rows:
         # Text cells throughout: Excel must not turn ids like 00123 into numbers.
-        sheet.append(list(row))
+        sheet.append([_xlsx_text(cell) for cell in row])
     buf = io.BytesIO()
     book.save(buf)
     return buf.getvalue()

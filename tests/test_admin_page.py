@@ -247,6 +247,79 @@ async def test_ops_run_the_brand_from_the_ops_page(
     await context.close()
 
 
+async def test_a_dry_run_shows_the_encoding_and_the_first_rows_as_read(
+    chromium: Any, site: Any, pool: asyncpg.Pool
+) -> None:
+    """A Hong Kong list in Big5: detected, shown as read; a wrong choice shows as gibberish or a
+    clear refusal before anything is written."""
+    context = await chromium.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    await page.goto(str(site.make_url("/admin")))
+    await page.fill("#token", ADMIN_TOKEN)
+    await page.click("#login button[type=submit]")
+    await page.wait_for_selector("#health-table tbody tr")
+    await page.click("nav button[data-view=uploads]")
+    hong_kong = (
+        "store_id,name,city,address,lat,lng,coord\r\n"
+        + "".join(
+            f"HK{i:03d},{name},香港,{address},{22.28 + i / 100:.4f},114.1830,wgs84\r\n"
+            for i, (name, address) in enumerate(
+                [
+                    ("銅鑼灣店", "銅鑼灣軒尼詩道500號"),
+                    ("旺角店", "旺角彌敦道688號"),
+                    ("尖沙咀店", "尖沙咀廣東道30號"),
+                    ("中環店", "皇后大道中99號"),
+                    ("觀塘店", "開源道72號"),
+                    ("沙田店", "沙田正街18號"),
+                ],
+                start=1,
+            )
+        )
+    ).encode("big5")
+    await page.set_input_files(
+        "#u-file", {"name": "香港門店.csv", "mimeType": "text/csv", "buffer": hong_kong}
+    )
+
+    async def dry_run(encoding: str) -> None:
+        await page.select_option("#u-encoding", encoding)
+        await page.click("#u-dry")
+        await page.wait_for_selector("#u-result p")
+
+    await dry_run("auto")
+    await page.wait_for_selector("#upload-preview")
+    note = await page.text_content("#upload-encoding")
+    assert note is not None and "Big5（自动识别）" in note and "前 5 行" in note
+    cells = await page.locator("#upload-preview tbody tr").all_inner_texts()
+    assert len(cells) == 5
+    assert cells[0].split("\t")[:3] == ["2", "HK001", "銅鑼灣店"]
+    assert await page.is_enabled("#u-commit")
+    await shot(page, "08-upload-encoding-preview")
+
+    await dry_run("gb18030")  # a wrong choice that decodes: the rows show it
+    await page.wait_for_selector("#upload-preview")
+    assert "GB18030（手动指定）" in (await page.text_content("#upload-encoding") or "")
+    first = await page.locator("#upload-preview tbody tr").first.inner_text()
+    assert "銅鑼灣店" not in first
+
+    await dry_run("utf-8")  # a wrong choice that does not: refused in words
+    await page.wait_for_selector("#upload-errors")
+    refusal = await page.locator("#upload-errors tbody").inner_text()
+    assert "整个文件" in refusal and "not utf-8 text" in refusal
+    assert await page.is_disabled("#u-commit")
+
+    await dry_run("big5")
+    await page.wait_for_selector("#upload-preview")
+    await page.click("#u-commit")
+    await page.wait_for_function(
+        "() => document.querySelector('#u-result .ok')?.innerText.includes('已导入')"
+    )
+    assert await pool.fetchval("SELECT name FROM stores WHERE store_id = 'HK001'") == "銅鑼灣店"
+    assert problems == []
+    await context.close()
+
+
 async def test_the_ops_page_is_served_with_a_strict_policy(site: Any, aiohttp_client: Any) -> None:
     import aiohttp
 

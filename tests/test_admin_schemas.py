@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import jsonschema
+import openpyxl
 import pytest
 import yaml
 
@@ -128,3 +130,28 @@ async def test_admin_answers_match_their_documented_schemas(
     jsonschema.validate(
         await upload.json(), response_schema(doc, "/admin/api/uploads/{kind}", "post", "422")
     )
+    # A dry run's answer, for a Big5 CSV (an encoding) and a workbook (none).
+    book = openpyxl.Workbook()
+    book.active.append(["store_id", "name", "city", "address", "lat", "lng", "coord"])
+    book.active.append(["S9", "旺角店", "香港", "彌敦道", 22.3193, 114.1694, "wgs84"])
+    workbook = io.BytesIO()
+    book.save(workbook)
+    for data, name in (
+        (
+            "store_id,name,city,address,lat,lng,coord\nS9,旺角店,香港,彌敦道,22.3,114.1,wgs84\n".encode(
+                "big5"
+            ),
+            "s.csv",
+        ),
+        (workbook.getvalue(), "s.xlsx"),
+    ):
+        upload = await client.post(
+            "/admin/api/uploads/stores",
+            data=data,
+            params={"filename": name, "dry_run": "1"},
+            headers=AUTH,
+        )
+        assert upload.status == 200, await upload.text()
+        jsonschema.validate(
+            await upload.json(), response_schema(doc, "/admin/api/uploads/{kind}", "post", "200")
+        )

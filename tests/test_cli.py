@@ -108,6 +108,32 @@ async def test_import_writes_a_good_file_and_prints_a_summary(
     assert await pool.fetchval("SELECT source_coord FROM stores") == "bd09"
 
 
+@pytest.mark.db
+async def test_import_names_the_encoding_it_read_and_takes_one_named(
+    pool: asyncpg.Pool, settings: Settings, tmp_path: Path
+) -> None:
+    big5 = tmp_path / "香港.csv"
+    big5.write_bytes(
+        "store_id,name,city,address,lat,lng,coord\n"
+        "HK001,銅鑼灣店,香港,銅鑼灣軒尼詩道500號,22.28,114.183,wgs84\n"
+        "HK002,旺角店,香港,旺角彌敦道688號,22.3193,114.1694,wgs84\n".encode("big5")
+    )
+    dry = run(["import", "stores", str(big5), "--dry-run"], settings)
+    assert dry.returncode == 0, dry.stderr
+    summary = json.loads(dry.stdout)
+    assert (summary["format"], summary["encoding"]) == ("csv", "big5")
+    assert [r["values"]["name"] for r in summary["preview"]["rows"]] == ["銅鑼灣店", "旺角店"]
+    wrong = run(["import", "stores", str(big5), "--encoding", "utf-8", "--dry-run"], settings)
+    assert wrong.returncode == 1
+    assert "file: the file is not utf-8 text: byte 0x" in wrong.stderr
+    bad = run(["import", "stores", str(big5), "--encoding", "latin-1"], settings)
+    assert bad.returncode == 2 and "--encoding" in bad.stderr
+    out = run(["import", "stores", str(big5), "--encoding", "big5"], settings)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["encoding"] == "big5"
+    assert await pool.fetchval("SELECT name FROM stores WHERE store_id = 'HK001'") == "銅鑼灣店"
+
+
 def test_import_of_a_missing_file_says_so() -> None:
     out = run(
         ["import", "stores", "/nonexistent/stores.csv"],

@@ -313,3 +313,98 @@ async def test_an_uploads_name_never_reaches_the_filesystem(
 
 def _files(root: Path, pattern: str = "**/*") -> set[Path]:
     return set(root.glob(pattern)) if root.exists() else set()
+
+
+# ---- encodings: named in the answer, shown as read, chosen by ops when the guess is wrong -------
+
+HONG_KONG_ROWS = [
+    ["HK001", "銅鑼灣店", "香港", "銅鑼灣軒尼詩道500號", "22.2800", "114.1830", "wgs84"],
+    ["HK002", "旺角店", "香港", "旺角彌敦道688號", "22.3193", "114.1694", "wgs84"],
+    ["HK003", "尖沙咀店", "香港", "尖沙咀廣東道30號", "22.2976", "114.1722", "wgs84"],
+]
+SHANGHAI_ROWS = [
+    ["SH001", "人民广场店", "上海", "黄浦区人民大道120号", "31.2304", "121.4737", "gcj02"],
+    ["SH002", "徐家汇店", "上海", "徐汇区漕溪北路1111号", "31.1955", "121.4365", "gcj02"],
+]
+
+
+def csv_lines(rows: list[list[str]]) -> str:
+    return "".join(",".join(r) + "\r\n" for r in [STORE_HEADER, *rows])
+
+
+@pytest.mark.parametrize(
+    ("rows", "codec", "encoding"),
+    [
+        (HONG_KONG_ROWS, "big5", "big5"),
+        (SHANGHAI_ROWS, "gb18030", "gb18030"),
+        (HONG_KONG_ROWS, "utf-16", "utf-16"),
+        (SHANGHAI_ROWS, "utf-8-sig", "utf-8"),
+    ],
+)
+async def test_a_dry_run_names_the_encoding_and_shows_the_rows_as_read(
+    pool: asyncpg.Pool, make_client: Any, rows: list[list[str]], codec: str, encoding: str
+) -> None:
+    client = await make_client()
+    data = csv_lines(rows).encode(codec)
+    response = await post(client, "stores", data, "门店.csv", dry_run="1")
+    assert response.status == 200, await response.text()
+    summary = await response.json()
+    assert (summary["format"], summary["encoding"]) == ("csv", encoding)
+    assert summary["preview"]["columns"] == STORE_HEADER
+    assert summary["preview"]["rows"] == [
+        {"row": n, "values": dict(zip(STORE_HEADER, r, strict=True))}
+        for n, r in enumerate(rows, start=2)
+    ]
+    assert await pool.fetchval("SELECT count(*) FROM stores") == 0
+    response = await post(client, "stores", data, "门店.csv")
+    assert response.status == 200
+    names = [r["name"] for r in await pool.fetch("SELECT name FROM stores ORDER BY store_id")]
+    assert names == [r[1] for r in rows]
+
+
+async def test_the_preview_is_the_first_five_rows_and_a_workbook_has_no_encoding(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client()
+    rows = [[f"S{i}", f"店{i}", "上海", "路", "31.2", "121.4", "gcj02"] for i in range(8)]
+    summary = await (
+        await post(client, "stores", workbook([STORE_HEADER, *rows]), "s.xlsx", dry_run="1")
+    ).json()
+    assert (summary["format"], summary["encoding"]) == ("xlsx", None)
+    assert [r["row"] for r in summary["preview"]["rows"]] == [2, 3, 4, 5, 6]
+    assert summary["preview"]["rows"][0]["values"]["name"] == "店0"
+
+
+async def test_ops_can_name_the_encoding_and_a_wrong_one_is_a_clear_422(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client()
+    data = csv_lines(HONG_KONG_ROWS).encode("big5")
+    named = await (await post(client, "stores", data, "s.csv", dry_run="1", encoding="big5")).json()
+    assert named["encoding"] == "big5"
+    assert named["preview"]["rows"][0]["values"]["name"] == "銅鑼灣店"
+    # Named wrongly but decodable: done as asked, and the preview shows the damage.
+    wrong = await (await post(client, "stores", data, "s.csv", dry_run="1", encoding="GBK")).json()
+    assert wrong["encoding"] == "gb18030"
+    assert wrong["preview"]["rows"][0]["values"]["name"] != "銅鑼灣店"
+    response = await post(client, "stores", data, "s.csv", dry_run="1", encoding="utf-8")
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["code"] == "wrong_encoding"
+    assert error["errors"][0]["message"].startswith("the file is not utf-8 text: byte 0x")
+    response = await post(client, "stores", data, "s.csv", encoding="latin-1")
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "bad_encoding"
+    assert await pool.fetchval("SELECT count(*) FROM stores") == 0
+
+
+async def test_text_in_no_known_encoding_is_refused_with_a_stable_code(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client()
+    data = "store_id,name,address\nS1,渋谷店,東京都渋谷区道玄坂二丁目\n".encode("shift_jis")
+    response = await post(client, "stores", data, "s.csv", dry_run="1")
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["code"] == "unknown_encoding"
+    assert "neither UTF-8 nor GB18030, Big5 or UTF-16" in error["errors"][0]["message"]

@@ -25,6 +25,10 @@
       uploadHint: "先预检：列出每一行的问题，什么也不写入；没有问题才能导入，导入是全部成功或全部不变。",
       dryOk: "预检通过：{rows} 行，新增 {ins}，更新 {upd}，不变 {same}。可以确认导入。",
       imported: "已导入：{rows} 行，新增 {ins}，更新 {upd}，不变 {same}。",
+      encoding: "文字编码 (CSV / JSON)", encodingAuto: "自动识别",
+      readAs: "按 {f} 读取，文字编码 {e}（{how}）。请核对前 {n} 行是否正确，尤其是中文：",
+      readXlsx: "按 XLSX 工作簿读取。请核对前 {n} 行：", detected: "自动识别", chosen: "手动指定",
+      previewTitle: "读取结果（前 {n} 行）",
       ignored: "未使用的列：{c}", rejected: "文件有 {n} 处问题，什么也没有写入：",
       more: "另有 {n} 处问题未列出。", row: "行", column: "列", value: "值", problem: "问题",
       wholeFile: "整个文件",
@@ -73,6 +77,10 @@
       uploadHint: "Dry-run first: every row's problems are listed and nothing is written. Import applies all rows or none.",
       dryOk: "Dry run passed: {rows} rows, {ins} new, {upd} updated, {same} unchanged. Ready to import.",
       imported: "Imported: {rows} rows, {ins} new, {upd} updated, {same} unchanged.",
+      encoding: "Text encoding (CSV / JSON)", encodingAuto: "Automatic",
+      readAs: "Read as {f} in {e} ({how}). Check that the first {n} rows read right, the Chinese above all:",
+      readXlsx: "Read as an XLSX workbook. Check the first {n} rows:", detected: "detected", chosen: "as chosen",
+      previewTitle: "As read (first {n} rows)",
       ignored: "Columns not used: {c}", rejected: "The file has {n} problem(s); nothing was written:",
       more: "{n} more problem(s) not listed.", row: "Row", column: "Column", value: "Value",
       problem: "Problem", wholeFile: "whole file",
@@ -454,6 +462,28 @@
     });
   }
 
+  var ENCODING_NAMES = { "utf-8": "UTF-8", gb18030: "GB18030", big5: "Big5", "utf-16": "UTF-16" };
+
+  // What the server read, before anything is written: a file decoded in the wrong encoding
+  // shows as gibberish here rather than on customers' phones.
+  function drawPreview(result, s, encoding) {
+    var n = s.preview.rows.length, cols = s.preview.columns;
+    var note = s.encoding ? t("readAs", { f: String(s.format).toUpperCase(), e: ENCODING_NAMES[s.encoding] || s.encoding, how: t(encoding === "auto" ? "detected" : "chosen"), n: n })
+      : t("readXlsx", { n: n });
+    result.appendChild(el("p", { class: "read-as", id: "upload-encoding", text: note }));
+    var rows = s.preview.rows.map(function (r) {
+      return el("tr", {}, [el("td", { class: "num", text: String(r.row) })].concat(cols.map(function (c) {
+        var v = r.values[c];
+        return el("td", { text: v === undefined ? "" : v, title: v === undefined ? null : v });
+      })));
+    });
+    result.appendChild(el("div", { class: "preview" }, [el("table", { class: "grid", id: "upload-preview" }, [
+      el("caption", { text: t("previewTitle", { n: n }) }),
+      el("thead", {}, [el("tr", {}, [el("th", { class: "num", text: t("row") })].concat(cols.map(function (c) { return el("th", { text: c }); })))]),
+      el("tbody", {}, rows)
+    ])]));
+  }
+
   function upload(dryRun) {
     var file = $("u-file").files[0];
     if (!file) { return; }
@@ -461,11 +491,14 @@
     var result = $("u-result");
     clear(result);
     $("u-commit").disabled = true;
-    var path = "/admin/api/uploads/" + kind + "?filename=" + encodeURIComponent(file.name) + (dryRun ? "&dry_run=1" : "");
+    var encoding = $("u-encoding").value;
+    var path = "/admin/api/uploads/" + kind + "?filename=" + encodeURIComponent(file.name) + (dryRun ? "&dry_run=1" : "") +
+      (encoding !== "auto" ? "&encoding=" + encodeURIComponent(encoding) : "");
     api(path, { method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" } }).then(function (s) {
       var args = { rows: num(s.rows), ins: num(s.inserted), upd: num(s.updated), same: num(s.unchanged) };
       result.appendChild(el("p", { class: "ok", text: t(dryRun ? "dryOk" : "imported", args) }));
       if (s.ignored_columns.length) { result.appendChild(el("p", { class: "hint", text: t("ignored", { c: s.ignored_columns.join(", ") }) })); }
+      if (s.preview) { drawPreview(result, s, encoding); }
       $("u-commit").disabled = !dryRun;
     }, function (err) {
       if (err.status === 401 || err.status === 403) { failed(err); return; }
@@ -486,6 +519,7 @@
   $("u-commit").addEventListener("click", function () { upload(false); });
   $("u-file").addEventListener("change", function () { $("u-commit").disabled = true; clear($("u-result")); });
   $("u-kind").addEventListener("change", function () { $("u-commit").disabled = true; clear($("u-result")); });
+  $("u-encoding").addEventListener("change", function () { $("u-commit").disabled = true; clear($("u-result")); });
 
   // ---- alerts ---------------------------------------------------------------------------------
 
