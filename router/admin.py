@@ -9,7 +9,7 @@ import hmac
 import logging
 import secrets
 import zoneinfo
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,6 @@ from aiohttp.http_exceptions import HttpProcessingError
 from router import exports, funnel, sql
 from router.db import DB_ERRORS, Operation, failure
 from router.errors import BadInput, HuomaError, NotFound, Unauthorized
-from router.flags import ACCEPTED, FlagError, is_blank, parse_flag
 from router.handlers import JSON
 from router.importer import (
     FORMATS,
@@ -34,6 +33,7 @@ from router.importer import (
 )
 from router.keys import ADMIN_FAILURES, POOL, SETTINGS, WECOM
 from router.limits import Buckets, client_address, client_key, parse_networks, refuse
+from router.params import flag_param, int_param
 from router.qr import render_print_png, render_print_svg
 
 log = logging.getLogger("huoma.admin")
@@ -185,22 +185,6 @@ async def set_member_count(request: web.Request) -> web.Response:
     return _json({"group_id": group_id, "member_count": count})
 
 
-def query_flag(query: Mapping[str, str], name: str, default: bool = False) -> bool:
-    """A yes/no query parameter (router.flags' words). Absent or empty: the default. Any other
-    word is a 400, never a guess: a misspelt ?dry_run= must not write the upload."""
-    raw = query.get(name)
-    if raw is None or is_blank(raw):
-        return default
-    try:
-        return parse_flag(raw)
-    except FlagError:
-        shown = raw if len(raw) <= 40 else raw[:40] + "…"
-        raise BadInput(
-            f"{name}={shown!r} is neither true nor false; use one of {ACCEPTED}",
-            code="bad_flag",
-        ) from None
-
-
 async def _upload_body(request: web.Request, max_bytes: int) -> tuple[str | None, bytes]:
     """The uploaded file: the first file part of a multipart form, or the raw body (its name
     from ?filename=)."""
@@ -242,7 +226,7 @@ async def upload(request: web.Request) -> web.Response:
     actor = authorize(request)
     kind = _kind(request)
     # Before the body is read: a flag that is not a yes or a no refuses the upload outright.
-    dry_run = query_flag(request.query, "dry_run")
+    dry_run = flag_param(request.query, "dry_run")
     encoding = parse_encoding(request.query.get("encoding"))
     settings = request.app[SETTINGS]
     filename, data = await _upload_body(request, settings.import_max_bytes)
@@ -293,17 +277,9 @@ HEALTH_STATUSES = ("all", "low", "fallback")
 def _page(request: web.Request, default: int = 50) -> tuple[int, int]:
     """?limit= and ?offset=, bounded by HUOMA_ADMIN_PAGE_MAX."""
     top = request.app[SETTINGS].admin_page_max
-    values = []
-    for name, fallback, high in (("limit", min(default, top), top), ("offset", 0, 10**9)):
-        raw = request.query.get(name, "")
-        try:
-            value = int(raw) if raw else fallback
-        except ValueError:
-            value = -1
-        if not 0 <= value <= high:
-            raise BadInput(f"{name} must be a whole number from 0 to {high}", code="bad_" + name)
-        values.append(value)
-    return values[0], values[1]
+    limit = int_param(request.query, "limit", min(default, top), 0, top, code="bad_limit")
+    offset = int_param(request.query, "offset", 0, 0, 10**9, code="bad_offset")
+    return limit, offset
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -640,7 +616,7 @@ async def funnel_csv(request: web.Request) -> web.Response:
 async def list_alerts(request: web.Request) -> web.Response:
     """GET /admin/api/alerts[?open=1]: alerts, newest first, with what the webhook was told."""
     authorize(request)
-    only_open = query_flag(request.query, "open")
+    only_open = flag_param(request.query, "open")
     limit, offset = _page(request)
     with database_errors(ALERTS):
         rows = await request.app[POOL].fetch(sql.LIST_ALERTS, only_open, limit, offset)

@@ -7,23 +7,11 @@ from typing import Any
 
 from router.catalogue import Catalogue
 from router.errors import BadInput
+from router.params import int_param
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 _MAX_TEXT = 64
-
-
-def _int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadInput(f"{name} must be a whole number", code="bad_query") from None
-    if not low <= value <= high:
-        raise BadInput(f"{name} must be between {low} and {high}", code="bad_query")
-    return value
 
 
 def search_stores(cat: Catalogue, query: Mapping[str, str]) -> dict[str, Any]:
@@ -32,8 +20,8 @@ def search_stores(cat: Catalogue, query: Mapping[str, str]) -> dict[str, Any]:
     text = (query.get("q") or "").strip()
     if len(city) > _MAX_TEXT or len(text) > _MAX_TEXT:
         raise BadInput(f"city and q are at most {_MAX_TEXT} characters", code="bad_query")
-    limit = _int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    offset = _int_param(query, "offset", 0, 0, 1_000_000)
+    limit = int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, code="bad_query")
+    offset = int_param(query, "offset", 0, 0, 1_000_000, code="bad_query")
     if not city and not text:
         raise BadInput("give a city, a search text (q), or both", code="bad_query")
     pool = cat.stores_by_city.get(city, ()) if city else cat.stores

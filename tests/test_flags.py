@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.admin import query_flag
 from router.errors import BadInput
 from router.flags import FALSE_WORDS, TRUE_WORDS, FlagError, is_blank, parse_flag
 from router.importer import Table, validate_stores
+from router.params import flag_param
 from router.settings import Settings, SettingsError
 
 from .conftest import ADMIN_TOKEN, seed, store_row
@@ -62,7 +62,7 @@ def test_anything_else_is_refused_with_the_words_listed(raw: str) -> None:
 
 def api_reads(raw: str) -> bool | None:
     try:
-        return query_flag({"dry_run": raw}, "dry_run")
+        return flag_param({"dry_run": raw}, "dry_run")
     except BadInput:
         return None
 
