@@ -486,6 +486,8 @@ CREATE TEMP TABLE import_fallbacks (group_id text, store_id text, name text, qr_
 ON COMMIT DROP
 """
 
+# (xmax = 0) is true only for a row this statement inserted (an updated row carries the updating
+# transaction's id in xmax): a well-known PostgreSQL detail used here just to count inserts.
 UPSERT_FALLBACKS = """
 INSERT INTO groups AS g (group_id, store_id, name, qr_payload, kind, state, capacity)
 SELECT group_id, store_id, name, qr_payload, 'fallback', 'active', 1 FROM import_fallbacks
