@@ -7,6 +7,7 @@ table and upserted in one transaction, then every worker is notified to reload.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import dataclasses
@@ -1159,7 +1160,8 @@ async def import_file(
     summary names the one used and shows the first rows as read."""
     if kind not in KINDS:
         raise BadInput(f"unknown import kind {kind!r}; use {', '.join(KINDS)}", code="bad_kind")
-    table = read_table(data, filename, kind, max_bytes, max_rows, encoding)
+    # Decoding and parsing a 20 MB file takes seconds: off the event loop, scans keep moving.
+    table = await asyncio.to_thread(read_table, data, filename, kind, max_bytes, max_rows, encoding)
     summary = await import_table(
         pool, kind, table, timezone=timezone, dry_run=dry_run, wechat_lifetime=wechat_lifetime
     )

@@ -91,6 +91,7 @@ def test_the_starbucks_directory_is_read_whole_with_every_quoted_name_as_written
     assert read_back[3808 - 2][2] == 'Mall "A3808", Level 2'
 
 
+@pytest.mark.db
 async def test_a_name_with_quotes_after_the_first_4kb_is_stored_as_written(
     pool: asyncpg.Pool,
 ) -> None:
