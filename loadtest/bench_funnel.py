@@ -21,9 +21,9 @@ from pathlib import Path
 
 import asyncpg
 
-from router import funnel
-from router.db import EmbeddedPostgres, migrate
 from router.settings import Settings
+from router.store import funnel
+from router.store.db import EmbeddedPostgres, migrate
 
 REPEAT = 5
 DAYS = 365

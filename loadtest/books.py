@@ -18,8 +18,8 @@ from pathlib import Path
 
 import asyncpg
 
-from router.db import EmbeddedPostgres
 from router.settings import Settings
+from router.store.db import EmbeddedPostgres
 
 # Displays are spent once per visitor and group: a visitor's repeat scans (sticky) are free. So
 # the distinct visitors an ok answer showed a group to are the displays it really had.

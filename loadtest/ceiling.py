@@ -37,10 +37,10 @@ from pathlib import Path
 import orjson
 
 from geo.coords import gcj02_to_wgs84
-from router import demo
-from router.db import EmbeddedPostgres, create_pool, migrate
-from router.importer import import_table
+from router.cli import demo
+from router.ops.importer import import_table
 from router.settings import Settings
+from router.store.db import EmbeddedPostgres, create_pool, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = {"bare": 18701, "huoma": 18702, "sql": 18703}

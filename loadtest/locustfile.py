@@ -32,7 +32,7 @@ from typing import Any
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
 from geo.coords import gcj02_to_wgs84
-from router import demo
+from router.cli import demo
 
 STORES = int(os.environ.get("LOADTEST_STORES", "10000"))
 SHAPE = os.environ.get("LOADTEST_SHAPE", "rush")

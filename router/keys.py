@@ -8,15 +8,15 @@ import asyncpg
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from router.catalogue import CatalogueRef
-    from router.db import DbHealth
-    from router.events import Journal
-    from router.handlers import InFlight
-    from router.limits import Buckets
-    from router.live import LiveState
     from router.metrics import Metrics
-    from router.qr import QrImages
+    from router.scan.catalogue import CatalogueRef
+    from router.scan.journal import Journal
+    from router.scan.limits import Buckets
+    from router.scan.live import LiveState
+    from router.scan.qr import QrImages
     from router.settings import Settings
+    from router.store.db import DbHealth
+    from router.web.public import InFlight
     from router.wecom.service import WeComService
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")

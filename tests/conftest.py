@@ -17,11 +17,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from router.app import create_app
-from router.db import EmbeddedPostgres, create_pool, migrate
-from router.importer import Table, import_table
-from router.qr import qr_signature
+from router.ops.importer import Table, import_table
+from router.scan.qr import qr_signature
 from router.settings import Settings
+from router.store.db import EmbeddedPostgres, create_pool, migrate
+from router.web.app import create_app
 
 TEST_SECRET = "test-secret-0123456789abcdef"
 ADMIN_TOKEN = "test-admin-token-0123456789"

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
-from router.qr import render_png
+from router.scan.qr import render_png
 from router.wecom.client import WeComClient
 from router.wecom.crypto import CallbackCrypto, signature
 

@@ -18,8 +18,7 @@ from typing import Any
 import aiohttp
 
 from router.settings import Settings
-
-from .conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN
 
 
 def free_port() -> int:

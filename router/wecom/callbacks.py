@@ -18,10 +18,10 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from router import sql
-from router.db import DB_ERRORS
 from router.errors import HuomaError
 from router.settings import Settings
+from router.store import sql
+from router.store.db import DB_ERRORS
 from router.wecom.client import WeComError
 from router.wecom.crypto import MAX_BODY_BYTES, CallbackCrypto, CallbackError, parse_xml
 from router.wecom.sync import WeComSync

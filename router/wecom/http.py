@@ -6,10 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
-from router import admin, sql
-from router.db import Operation
 from router.errors import BadInput, HuomaError, NotFound
 from router.keys import POOL, WECOM
+from router.ops import handlers as admin
+from router.store import sql
+from router.store.db import Operation
 from router.wecom.client import RETRY_ERRORS
 from router.wecom.service import WeComService
 from router.wecom.sync import StoreSync

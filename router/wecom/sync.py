@@ -23,9 +23,9 @@ from typing import Any
 
 import asyncpg
 
-from router import sql
 from router.errors import BadInput, NotFound
 from router.settings import Settings
+from router.store import sql
 from router.wecom.client import JoinWay, WeComClient, WeComError
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,5 @@
+"""The `huoma` command."""
+
+from router.cli.main import main
+
+__all__ = ["main"]

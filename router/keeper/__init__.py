@@ -1,0 +1,1 @@
+"""The one-per-deployment keeper: state sweep, group providers, alerts, funnel rollups."""

@@ -1,0 +1,1 @@
+"""The ops console API: an aiohttp sub-application at /admin/api."""

@@ -1,0 +1,1 @@
+"""Per-worker loops, each its own cleanup context: reloads, lease refills, event flushing."""

@@ -1,0 +1,1 @@
+"""The scan hot path, framework-free: no asyncpg, no aiohttp, no router.store."""

@@ -1,0 +1,301 @@
+"""The immutable in-memory catalogue: stores, groups, entries, the nearest index and service areas.
+
+A catalogue is built from database rows off the event loop and swapped in as one reference
+(`CatalogueRef.current`); requests never see a half-built one and never wait for a rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from shapely.geometry import MultiPolygon, Polygon, shape
+
+from geo.areas import Area, ServiceAreas
+from geo.index import NearestIndex
+
+log = logging.getLogger(__name__)
+
+
+def csv_field(text: str) -> bytes:
+    """A CSV field for the event journal: always quoted, quotes doubled."""
+    return b'"' + text.replace('"', '""').encode() + b'"'
+
+
+class GroupKind(StrEnum):
+    """A pool member customers join, or what a store shows when its pool has nothing usable."""
+
+    GROUP = "group"
+    FALLBACK = "fallback"
+
+
+class GroupSource(StrEnum):
+    """Who made a group."""
+
+    UPLOAD = "upload"  # ops uploaded its code
+    SIMULATED = "simulated"  # the simulated provider generated it (demos, load tests)
+    WECOM = "wecom"  # a WeCom join way: qr_payload is the URL of WeCom's image of the code
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    pk: int
+    group_id: str
+    store_id: str | None  # None: the brand-wide fallback
+    name: str
+    qr_payload: str
+    qr_version: int
+    capacity: int
+    member_count: int | None
+    expires_at: float | None  # Unix seconds
+    position: int
+    kind: GroupKind
+    display_cap: int  # its own, or the default
+    # `{"id":…,"name":…,"qr_url":` serialized once: answers splice these bytes in, followed by
+    # the signed, expiring image link of the moment (router.scan.qr.QrLinks).
+    json_head: bytes = field(hash=False, compare=False, repr=False)
+    csv_id: bytes = field(default=b"", hash=False, compare=False, repr=False)
+    source: GroupSource = field(default=GroupSource.UPLOAD, compare=False)
+
+    @property
+    def image_url(self) -> bool:
+        """Its QR image is fetched from qr_payload rather than drawn from it."""
+        return self.source is GroupSource.WECOM
+
+    def expired(self, now: float, margin_s: float) -> bool:
+        """True once the code expires within the margin: a customer needs time to join."""
+        return self.expires_at is not None and self.expires_at <= now + margin_s
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    store_id: str
+    name: str
+    city: str
+    address: str
+    lat: float  # GCJ-02
+    lng: float
+    groups: tuple[Group, ...]  # the pool, in order (GroupKind.GROUP only)
+    fallback: Group | None  # the store's own fallback, else the brand's
+    # The public description, and the same serialized once: responses splice these bytes in
+    # (re-encoding CJK names and addresses on every scan cost more than all of routing).
+    public: dict[str, Any] = field(hash=False, compare=False)
+    json: bytes = field(hash=False, compare=False, repr=False)
+    csv_id: bytes = field(hash=False, compare=False, repr=False)
+    search_key: str = field(hash=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    code: str
+    kind: str
+    store_id: str | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    stores: tuple[Store, ...]
+    by_id: Mapping[str, Store]
+    position: Mapping[str, int]
+    groups_by_pk: Mapping[int, Group]
+    entries: Mapping[str, Entry]
+    brand_fallback: Group | None
+    cities: tuple[tuple[str, int], ...]
+    stores_by_city: Mapping[str, tuple[Store, ...]]
+    index: NearestIndex
+    areas: ServiceAreas
+    built_at: float
+    build_seconds: float
+
+    @property
+    def group_count(self) -> int:
+        return len(self.groups_by_pk)
+
+
+class CatalogueRef:
+    """The one mutable cell: the current catalogue, replaced whole on reload."""
+
+    __slots__ = ("current",)
+
+    def __init__(self, current: Catalogue) -> None:
+        self.current = current
+
+    def swap(self, new: Catalogue) -> None:
+        self.current = new
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def make_group(r: Mapping[str, Any], default_display_cap: int) -> Group:
+    """A group from its database row, with the head of its JSON fragment."""
+    return Group(
+        pk=int(r["id"]),
+        group_id=r["group_id"],
+        store_id=r["store_id"],
+        name=r["name"],
+        qr_payload=r["qr_payload"],
+        qr_version=int(r["qr_version"]),
+        capacity=int(r["capacity"]),
+        member_count=r["member_count"],
+        expires_at=_epoch(r["expires_at"]),
+        position=int(r["position"]),
+        kind=GroupKind(r["kind"]),
+        display_cap=r["display_cap"] or default_display_cap,
+        json_head=orjson.dumps({"id": r["group_id"], "name": r["name"]})[:-1] + b',"qr_url":',
+        csv_id=csv_field(r["group_id"]),
+        source=GroupSource(r.get("source") or GroupSource.UPLOAD),
+    )
+
+
+def add_groups(
+    cat: Catalogue,
+    group_rows: Iterable[Mapping[str, Any]],
+    *,
+    default_display_cap: int = 500,
+) -> tuple[Catalogue, list[Store]] | None:
+    """The catalogue with new groups added to their stores, sharing everything else (stores'
+    positions, the index, the areas) with `cat`; and the stores that changed. None when the rows
+    are not just new groups of known stores: then only a full build is right."""
+    started = time.perf_counter()
+    new: dict[str, list[Group]] = {}
+    for r in group_rows:
+        g = make_group(r, default_display_cap)
+        store_id = g.store_id
+        if g.pk in cat.groups_by_pk or g.kind is not GroupKind.GROUP or store_id not in cat.by_id:
+            return None
+        assert store_id is not None  # a known store
+        new.setdefault(store_id, []).append(g)
+    if not new:
+        return None
+    stores = list(cat.stores)
+    by_id = dict(cat.by_id)
+    groups_by_pk = dict(cat.groups_by_pk)
+    changed: list[Store] = []
+    for store_id, added in new.items():
+        old = cat.by_id[store_id]
+        pool = sorted((*old.groups, *added), key=lambda g: (g.position, g.pk))
+        store = replace(old, groups=tuple(pool))
+        stores[cat.position[store_id]] = store
+        by_id[store_id] = store
+        changed.append(store)
+        for g in added:
+            groups_by_pk[g.pk] = g
+    cities = {s.city for s in changed}
+    by_city = dict(cat.stores_by_city)
+    for city in cities:
+        by_city[city] = tuple(by_id[s.store_id] for s in cat.stores_by_city[city])
+    patched = replace(
+        cat,
+        stores=tuple(stores),
+        by_id=by_id,
+        groups_by_pk=groups_by_pk,
+        stores_by_city=by_city,
+        built_at=time.time(),
+        build_seconds=time.perf_counter() - started,
+    )
+    return patched, changed
+
+
+def build_catalogue(
+    store_rows: Sequence[Mapping[str, Any]],
+    group_rows: Iterable[Mapping[str, Any]],
+    entry_rows: Iterable[Mapping[str, Any]],
+    *,
+    k_max: int,
+    cache_cells: int,
+    default_display_cap: int = 500,
+) -> Catalogue:
+    """Build a catalogue from database rows. CPU-bound and pure: run it in a thread."""
+    started = time.perf_counter()
+    groups_by_store: dict[str, list[Group]] = {}
+    fallbacks: dict[str | None, Group] = {}
+    groups_by_pk: dict[int, Group] = {}
+    for r in group_rows:
+        g = make_group(r, default_display_cap)
+        pk = g.pk
+        if g.kind is GroupKind.FALLBACK:
+            fallbacks[g.store_id] = g
+        elif g.store_id is not None:  # always, for GroupKind.GROUP (a table constraint)
+            groups_by_store.setdefault(g.store_id, []).append(g)
+        groups_by_pk[pk] = g
+    brand_fallback = fallbacks.get(None)
+
+    stores: list[Store] = []
+    areas: list[tuple[int, Area]] = []
+    for i, r in enumerate(store_rows):
+        sid = r["store_id"]
+        lat = float(r["lat"])
+        lng = float(r["lng"])
+        public = {
+            "id": sid,
+            "name": r["name"],
+            "city": r["city"],
+            "address": r["address"],
+            "lat": round(lat, 7),
+            "lng": round(lng, 7),
+            "coord": "gcj02",
+        }
+        stores.append(
+            Store(
+                store_id=sid,
+                name=r["name"],
+                city=r["city"],
+                address=r["address"],
+                lat=lat,
+                lng=lng,
+                groups=tuple(groups_by_store.get(sid, ())),
+                fallback=fallbacks.get(sid, brand_fallback),
+                public=public,
+                json=orjson.dumps(public),
+                csv_id=csv_field(sid),
+                search_key=f"{r['name']}\n{r['address']}\n{sid}".casefold(),
+            )
+        )
+        if r["service_area"]:
+            geom = shape(json.loads(r["service_area"]))
+            if isinstance(geom, Polygon | MultiPolygon):
+                areas.append((i, geom))
+
+    by_city: dict[str, list[Store]] = {}
+    for s in stores:
+        by_city.setdefault(s.city, []).append(s)
+    cities = tuple(
+        sorted(((c, len(v)) for c, v in by_city.items()), key=lambda cv: (-cv[1], cv[0]))
+    )
+    entries = {
+        r["code"]: Entry(r["code"], r["kind"], r["store_id"], r["label"]) for r in entry_rows
+    }
+    index = NearestIndex([(s.lat, s.lng) for s in stores], k_max=k_max, cache_cells=cache_cells)
+    cat = Catalogue(
+        stores=tuple(stores),
+        by_id={s.store_id: s for s in stores},
+        position={s.store_id: i for i, s in enumerate(stores)},
+        groups_by_pk=groups_by_pk,
+        entries=entries,
+        brand_fallback=brand_fallback,
+        cities=cities,
+        stores_by_city={c: tuple(v) for c, v in by_city.items()},
+        index=index,
+        areas=ServiceAreas(areas, cache_cells=cache_cells),
+        built_at=time.time(),
+        build_seconds=time.perf_counter() - started,
+    )
+    log.info(
+        "catalogue built: %d stores, %d groups, %d areas, %d entries in %.3fs",
+        len(stores),
+        len(groups_by_pk),
+        len(areas),
+        len(entries),
+        cat.build_seconds,
+    )
+    return cat

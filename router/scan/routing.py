@@ -1,0 +1,354 @@
+"""The scan decision: which store and which group a customer gets. Pure: no I/O, no HTTP.
+
+Precedence: a store the customer picked; else a pinned entry code's store (when the customer is
+near it, or gave no location); else a service area containing the customer; else the nearest store
+within the distance limit. Then the store's first usable group.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+import orjson
+
+from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
+from geo.distance import haversine_m
+from router.errors import BadInput, NotFound
+from router.scan.catalogue import Catalogue, Group, GroupKind, Store
+from router.scan.live import LiveState, Sticky, valid_visitor_id, well_formed_sticky
+
+_ENTRY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MAX_PARAM_LEN = 64
+# The largest accuracy a location can claim, metres (Earth's circumference is 40,000 km).
+MAX_ACCURACY_M = 20_000_000.0
+
+
+class Outcome(StrEnum):
+    """What a scan answered (`status` in the answer, `outcome` in its event)."""
+
+    OK = "ok"  # a store and one of its groups
+    FALLBACK = "fallback"  # the store has no usable group: its fallback, or the brand's
+    NO_STORE_NEARBY = "no_store_nearby"  # farther than the distance limit from every store
+    NO_GROUP = "no_group"  # nothing usable and no fallback uploaded
+    NO_LOCATION = "no_location"  # no coordinates, no pinned or picked store
+    BAD_INPUT = "bad_input"  # the query was refused (400): an event, never an answer's status
+
+
+class MatchedBy(StrEnum):
+    """Why the answer's store was chosen, in order of precedence."""
+
+    PICKED = "picked"  # the customer picked it by hand
+    ENTRY = "entry"  # the entry code is pinned to it
+    AREA = "area"  # a service area containing the customer
+    NEAREST = "nearest"  # the nearest store within the distance limit
+
+
+class RouteQuery(NamedTuple):
+    point: Coord | None  # as the client sent it, in its own system
+    accuracy_m: float | None
+    entry: str | None
+    store_id: str | None
+    visitor: str | None = None
+    sticky: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    """The settings a scan decision reads; each field is the routing setting of the same name."""
+
+    max_distance_m: float
+    alternatives: int
+    coarse_accuracy_m: float
+    pin_max_distance_m: float
+    expiry_margin_s: float = 3600.0
+    sticky_s: float = 86400.0
+
+    @classmethod
+    def from_section(cls, routing: Mapping[str, Any]) -> RoutePolicy:
+        """The policy from the settings' routing section (`Settings.section("routing")`); a field
+        missing from the section is a KeyError, the section's other settings are not policy."""
+        return cls(**{f.name: routing[f.name] for f in fields(cls)})
+
+
+# What JavaScript puts in a URL for a value it does not have: String(null), String(undefined),
+# String(NaN) and ''. Web views send them (iOS ones give acc=null when the accuracy is unknown);
+# each of them means "not given", for every parameter.
+_MISSING = frozenset({"", "null", "undefined", "nan"})
+
+
+def _given(query: Mapping[str, str], name: str) -> str | None:
+    """A parameter's text, or None when it is absent or one of JavaScript's spellings of none."""
+    raw = query.get(name)
+    if raw is None or (len(raw) <= 9 and raw.lower() in _MISSING):
+        return None
+    return raw
+
+
+def _number(query: Mapping[str, str], name: str) -> float | None:
+    raw = _given(query, name)
+    if raw is None:
+        return None
+    if len(raw) > _MAX_PARAM_LEN:
+        raise BadInput(f"{name} is too long", code="bad_coordinates")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadInput(f"{name}={raw!r} is not a number", code="bad_coordinates") from None
+    return value
+
+
+def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
+    """Validate /route's query parameters; every problem is a BadInput with a stable code.
+
+    Every parameter is optional; a missing one and JavaScript's null, undefined, NaN or an empty
+    value are the same (`_given`). lat and lng come together: one without the other is a 400.
+    """
+    lat = _number(query, "lat")
+    lng = _number(query, "lng")
+    point = None
+    if lat is not None or lng is not None:
+        if lat is None or lng is None:
+            absent = "lng" if lng is None else "lat"
+            raise BadInput(
+                f"lat and lng must be given together; {absent} is missing",
+                code="missing_coordinate",
+            )
+        raw_system = _given(query, "coord") or "wgs84"
+        try:
+            system = CoordSystem.parse(raw_system[:_MAX_PARAM_LEN])
+            point = Coord(lat, lng, system)
+        except CoordError as exc:
+            code = "bad_coord_system" if "system" in str(exc) else "bad_coordinates"
+            raise BadInput(str(exc), code=code) from None
+    accuracy: float | None = None
+    raw_acc = _given(query, "acc")
+    if raw_acc is not None:
+        try:
+            accuracy = float(raw_acc[:_MAX_PARAM_LEN])
+        except ValueError:
+            raise BadInput(f"acc={raw_acc[:20]!r} is not a number", code="bad_accuracy") from None
+        if not (math.isfinite(accuracy) and 0.0 <= accuracy <= MAX_ACCURACY_M):
+            # (Bounded: the event stores it, and a fix worse than this says nothing anyway.)
+            raise BadInput(
+                f"acc must be between 0 and {MAX_ACCURACY_M:.0f} metres", code="bad_accuracy"
+            )
+    entry = _given(query, "entry")
+    if entry is not None and not _ENTRY_RE.fullmatch(entry):
+        raise BadInput("entry must be 1-64 letters, digits, '-' or '_'", code="bad_entry")
+    store_id = _given(query, "store")
+    if store_id is not None and len(store_id) > _MAX_PARAM_LEN:
+        raise BadInput("store is too long", code="bad_store")
+    visitor = _given(query, "vid")
+    if visitor is not None and not valid_visitor_id(visitor):
+        raise BadInput("vid must be 8-64 letters, digits, '-' or '_'", code="bad_visitor")
+    sticky = _given(query, "stk")
+    if sticky is not None and not well_formed_sticky(sticky):
+        raise BadInput("stk is not a token this service gave out", code="bad_sticky")
+    return RouteQuery(point, accuracy, entry, store_id, visitor, sticky)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteResult:
+    """One scan's decision, built by keyword."""
+
+    status: Outcome
+    store: Store | None
+    group: Group | None  # the store's group, its fallback or the brand's (by `status`)
+    distance_m: float | None  # great-circle metres from the customer to `store`
+    alternatives: tuple[tuple[Store, float], ...]  # next-nearest stores and their metres
+    coarse: bool  # the fix's accuracy is worse than the policy's coarse limit
+    matched_by: MatchedBy | None
+    visitor: str = ""
+    sticky: str | None = None
+    spent: bool = False  # a display was spent on this answer (not a sticky repeat)
+
+    def render(self, group_json: bytes) -> bytes:
+        """The JSON answer, spliced from fragments serialized when the catalogue was built and
+        the group's object of the moment (`QrLinks.fragment`: its link expires)."""
+        store = self.store
+        d = self.distance_m
+        parts = [
+            _STATUS_JSON[self.status],
+            b',"store":',
+            store.json if store is not None else b"null",
+            b',"distance_m":',
+            b"null" if d is None else b"%d" % round(d),
+            b',"group":',
+            group_json,
+            b',"alternatives":[',
+            b",".join(
+                [b'{"store":%s,"distance_m":%d}' % (s.json, round(m)) for s, m in self.alternatives]
+            ),
+            b'],"coarse":',
+            b"true" if self.coarse else b"false",
+            b',"matched_by":',
+            _MATCHED_JSON[self.matched_by],
+            b',"visitor":',
+            orjson.dumps(self.visitor),
+            b',"sticky":',
+            orjson.dumps(self.sticky),
+            _MESSAGE_JSON[self.status],
+        ]
+        return b"".join(parts)
+
+
+_MESSAGES = {
+    Outcome.OK: "Long-press the QR code to join the group.",
+    Outcome.FALLBACK: "Long-press the QR code to contact the store.",
+    Outcome.NO_STORE_NEARBY: "No store is near this location; pick a store instead.",
+    Outcome.NO_GROUP: "This store has no group open right now; please ask the staff.",
+    Outcome.NO_LOCATION: "No location was given; pick a store.",
+}
+_STATUS_JSON = {k: b'{"status":' + orjson.dumps(k.value) for k in _MESSAGES}
+_MESSAGE_JSON = {k: b',"message":' + orjson.dumps(v) + b"}" for k, v in _MESSAGES.items()}
+_MATCHED_JSON: dict[MatchedBy | None, bytes] = {None: b"null"} | {
+    m: orjson.dumps(m.value) for m in MatchedBy
+}
+
+
+def pick_group(store: Store, now: float, live: LiveState, margin_s: float) -> Group | None:
+    """The store's active group: the first in pool order that is usable (`LiveState.usable`)
+    and that this worker holds a leased display of. Spends it.
+
+    Groups without a lease yet are asked for (and skipped this once); the group after the one
+    chosen is leased ahead of need, so rotation does not wait on the database.
+    """
+    book = live.leases
+    chosen: Group | None = None
+    for g in store.groups:
+        if not live.usable(g, now, margin_s):
+            continue
+        if chosen is not None:
+            if book.left(g.pk) == 0:
+                book.want_next(g.pk, chosen.pk)
+            break
+        if book.left(g.pk) > 0:
+            chosen = g
+        else:
+            book.want(g.pk)
+    if chosen is not None:
+        book.spend(chosen.pk)
+    return chosen
+
+
+def route(
+    cat: Catalogue, q: RouteQuery, policy: RoutePolicy, now: float, live: LiveState
+) -> RouteResult:
+    """Decide the store and group for one scan (q.visitor must be set by the caller)."""
+    gcj = to_gcj02(q.point) if q.point is not None else None
+    coarse = q.accuracy_m is not None and q.accuracy_m > policy.coarse_accuracy_m
+    store: Store | None = None
+    distance: float | None = None
+    matched_by: MatchedBy | None = None
+    neighbours: list[tuple[Store, float]] = []
+    limit = policy.max_distance_m
+
+    if gcj is not None:
+        found = cat.index.nearest(gcj.lat, gcj.lng, 1 + policy.alternatives)
+        stores = cat.stores
+        neighbours = [(stores[n.position], n.distance_m) for n in found if n.distance_m <= limit]
+
+    if q.store_id is not None:
+        store = cat.by_id.get(q.store_id)
+        if store is None:
+            raise NotFound(f"no store {q.store_id!r}", code="store_not_found")
+        matched_by = MatchedBy.PICKED
+    else:
+        pinned = _pinned_store(cat, q.entry)
+        if pinned is not None and (
+            gcj is None
+            or haversine_m(gcj.lat, gcj.lng, pinned.lat, pinned.lng) <= policy.pin_max_distance_m
+        ):
+            store = pinned
+            matched_by = MatchedBy.ENTRY
+        elif gcj is not None:
+            owners = cat.areas.containing(gcj.lat, gcj.lng)
+            if owners:
+                stores = cat.stores
+                store = min(
+                    (stores[i] for i in owners),
+                    key=lambda s: haversine_m(gcj.lat, gcj.lng, s.lat, s.lng),
+                )
+                matched_by = MatchedBy.AREA
+            elif neighbours:
+                store = neighbours[0][0]
+                distance = neighbours[0][1]
+                matched_by = MatchedBy.NEAREST
+
+    if store is not None and distance is None and gcj is not None:
+        distance = haversine_m(gcj.lat, gcj.lng, store.lat, store.lng)
+    alternatives = tuple((s, d) for s, d in neighbours if s is not store)[: policy.alternatives]
+
+    visitor = q.visitor or ""
+    if store is None:
+        # The last rung of the page's ladder: the brand's fallback group, when there is one.
+        return RouteResult(
+            status=Outcome.NO_LOCATION if gcj is None else Outcome.NO_STORE_NEARBY,
+            store=None,
+            group=cat.brand_fallback,
+            distance_m=None,
+            alternatives=alternatives,
+            coarse=coarse,
+            matched_by=None,
+            visitor=visitor,
+            sticky=q.sticky,
+        )
+
+    group: Group | None = None
+    token = q.sticky
+    spent = False
+    if policy.sticky_s > 0:
+        held = live.sticky.verify(visitor, q.sticky, now)
+        if held is not None and held.store_id == store.store_id:
+            g = cat.groups_by_pk.get(held.group_pk)
+            if (
+                g is not None
+                and g.kind is GroupKind.GROUP
+                and g.qr_version == held.qr_version
+                and g.store_id == store.store_id
+                # The sticky exception: a repeat spends no display (see LiveState.usable).
+                and live.usable(g, now, policy.expiry_margin_s, spends_display=False)
+            ):
+                group = g
+    if group is None:
+        group = pick_group(store, now, live, policy.expiry_margin_s)
+        if group is not None:
+            spent = True
+            if policy.sticky_s > 0:
+                until = int(now + policy.sticky_s)
+                token = live.sticky.sign(
+                    visitor, Sticky(store.store_id, group.pk, group.qr_version, until)
+                )
+    if group is not None:
+        status = Outcome.OK
+    elif store.fallback is not None:
+        group = store.fallback
+        status = Outcome.FALLBACK
+    else:
+        status = Outcome.NO_GROUP
+    return RouteResult(
+        status=status,
+        store=store,
+        group=group,
+        distance_m=distance,
+        alternatives=alternatives,
+        coarse=coarse,
+        matched_by=matched_by,
+        visitor=visitor,
+        sticky=token,
+        spent=spent,
+    )
+
+
+def _pinned_store(cat: Catalogue, entry: str | None) -> Store | None:
+    if entry is None:
+        return None
+    e = cat.entries.get(entry)
+    if e is None or e.store_id is None:
+        return None
+    return cat.by_id.get(e.store_id)

@@ -1,0 +1,1 @@
+"""PostgreSQL: pool, migrations, named statements, journal flushing, stored QR images."""

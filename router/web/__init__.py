@@ -1,0 +1,1 @@
+"""HTTP wiring: create_app, middleware, the public handlers and pages."""

@@ -1,0 +1,167 @@
+"""The customer page (/s/{entry}) and the ops page (/admin) with their assets and security headers
+on every response, and the optional WeChat JS-SDK signature the customer page uses to ask WeChat
+for its location."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+
+from router.errors import BadInput, NotFound
+from router.keys import SETTINGS
+from router.settings import Settings
+
+WX_SDK = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
+
+ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+ADMIN_ASSETS = {"admin.js": "text/javascript", "admin.css": "text/css"}
+
+
+# Everything comes from this origin; the page needs no inline script or style, no frames, no
+# third-party requests. QR images are same-origin PNGs.
+def csp(wechat: bool) -> str:
+    """The page's policy: its own origin only, plus WeChat's SDK script when it is configured."""
+    script = "'self' https://res.wx.qq.com" if wechat else "'self'"
+    return (
+        f"default-src 'none'; script-src {script}; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+CSP = csp(False)
+# The ops page shows QR images it fetched with the token, as blob: URLs.
+ADMIN_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "geolocation=(self), camera=(), microphone=()",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-cache",
+}
+
+
+def default_static_dir() -> Path:
+    """static/ beside the router package: the repository, or an editable install."""
+    return Path(__file__).resolve().parents[2] / "static"
+
+
+class Pages:
+    """Reads a page and its assets once; the page links assets by content hash, so they can be
+    cached for a year while a new release is picked up at once."""
+
+    def __init__(
+        self,
+        folder: Path,
+        assets: dict[str, str] = ASSETS,
+        *,
+        wechat: bool = False,
+        policy: str | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        if not (folder / "index.html").is_file():
+            raise FileNotFoundError(f"a page is missing: {folder / 'index.html'}")
+        self.kinds = assets
+        self.assets = {name: (folder / name).read_bytes() for name in assets}
+        digest = hashlib.sha256(b"".join(self.assets[n] for n in sorted(self.assets)))
+        self.version = digest.hexdigest()[:12]
+        page = (folder / "index.html").read_bytes().replace(b"{{v}}", self.version.encode())
+        sdk = f'<script src="{WX_SDK}" defer></script>\n'.encode() if wechat else b""
+        self.page = page.replace(b"<!--wx-->\n", sdk)
+        self.headers = {
+            **PAGE_HEADERS,
+            "Content-Security-Policy": policy or csp(wechat),
+            **(extra_headers or {}),
+        }
+
+    async def page_handler(self, request: web.Request) -> web.Response:
+        # Any entry code serves the page, known or not: a printed code must never break. The
+        # page sends the code with its scan, and the scan's event records it as given.
+        return web.Response(
+            body=self.page, content_type="text/html", charset="utf-8", headers=self.headers
+        )
+
+    async def asset_handler(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        kind = self.kinds.get(name)
+        if kind is None:
+            raise NotFound("no such file", code="not_found")
+        cache = (
+            "public, max-age=31536000, immutable"
+            if request.query.get("v") == self.version
+            else "public, max-age=300"
+        )
+        return web.Response(
+            body=self.assets[name],
+            content_type=kind,
+            charset="utf-8",
+            headers={**self.headers, "Cache-Control": cache},
+        )
+
+
+def wx_signature(ticket: str, nonce: str, timestamp: int, url: str) -> str:
+    """JS-SDK signature: SHA-1 of the four fields sorted by name, joined as key=value pairs,
+    unescaped, the URL without its fragment (WeChat JS-SDK documentation, appendix 1)."""
+    text = f"jsapi_ticket={ticket}&noncestr={nonce}&timestamp={timestamp}&url={url}"
+    return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324  # the algorithm WeChat mandates
+
+
+class WeChatConfig:
+    def __init__(self, settings: Settings) -> None:
+        self.appid = settings.wechat_appid
+        self.ticket = settings.wechat_jsapi_ticket
+        self.base = settings.base_url
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.appid and self.ticket)
+
+    async def handler(self, request: web.Request) -> web.Response:
+        if not self.enabled:
+            raise NotFound("WeChat JS-SDK is not configured", code="wx_not_configured")
+        url = request.query.get("url", "").split("#", 1)[0]
+        # Only our own pages get a signature: it is a credential for this AppID.
+        if not url or len(url) > 1024 or not url.startswith(self.base + "/s/"):
+            raise BadInput("url must be this service's page URL", code="bad_url")
+        nonce = secrets.token_urlsafe(12)
+        timestamp = int(time.time())
+        body = {
+            "appId": self.appid,
+            "timestamp": timestamp,
+            "nonceStr": nonce,
+            "signature": wx_signature(self.ticket, nonce, timestamp, url),
+        }
+        return web.Response(
+            body=orjson.dumps(body),
+            content_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
+
+
+def add_routes(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    wechat = WeChatConfig(settings)
+    static = Path(settings.static_dir) if settings.static_dir else default_static_dir()
+    pages = Pages(static / "h5", wechat=wechat.enabled)
+    # The ops page is static too: it holds no data until the token it is given opens the API.
+    ops = Pages(
+        static / "admin",
+        ADMIN_ASSETS,
+        policy=ADMIN_CSP,
+        extra_headers={"Permissions-Policy": "geolocation=(), camera=(), microphone=()"},
+    )
+    app.router.add_get("/api/v1/wx-config", wechat.handler, name="wx_config")
+    app.router.add_get("/s/", pages.page_handler, name="page_generic")
+    app.router.add_get(r"/s/{entry:[^/]{0,200}}", pages.page_handler, name="page")
+    app.router.add_get(r"/static/h5/{name}", pages.asset_handler, name="asset")
+    app.router.add_get("/admin", ops.page_handler, name="admin_page")
+    app.router.add_get("/admin/", ops.page_handler, name="admin_page_slash")
+    app.router.add_get(r"/static/admin/{name}", ops.asset_handler, name="admin_asset")
