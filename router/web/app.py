@@ -36,6 +36,7 @@ from router.scan.journal import Journal
 from router.scan.live import LeaseBook, LiveState, StickySigner
 from router.scan.qr import QrImages
 from router.settings import Settings, SettingsError
+from router.store import journal as journal_store
 from router.store import sql
 from router.store.db import DB_ERRORS, DbHealth, connection, create_pool, migrate, ping
 from router.web import pages
@@ -463,9 +464,9 @@ async def _flush_forever(app: web.Application) -> None:
     while True:
         try:
             if time.monotonic() - last_orphan_scan >= ORPHAN_SCAN_S:
-                await journal.adopt_orphans(pool)
+                await journal_store.adopt_orphans(journal, pool)
                 last_orphan_scan = time.monotonic()
-            flushed = await journal.flush(pool)
+            flushed = await journal_store.flush(journal, pool)
             if not flushed and time.monotonic() - last_contact >= DB_WATCH_S:
                 await ping(pool, settings)
                 flushed = 1
@@ -485,8 +486,8 @@ async def _flush_forever(app: web.Application) -> None:
 
 async def _final_flush(app: web.Application) -> None:
     journal = app[JOURNAL]
-    await journal.flush(app[POOL])
-    await journal.adopt_orphans(app[POOL])
+    await journal_store.flush(journal, app[POOL])
+    await journal_store.adopt_orphans(journal, app[POOL])
 
 
 async def scan_events(app: web.Application) -> AsyncIterator[None]:

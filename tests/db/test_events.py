@@ -12,6 +12,7 @@ import pytest
 
 from router.scan.catalogue import csv_field
 from router.scan.journal import Journal, ScanEvent
+from router.store.journal import adopt_orphans, flush
 from tests.conftest import group_row, seed, store_row
 
 pytestmark = pytest.mark.db
@@ -116,7 +117,7 @@ async def test_a_dead_workers_journal_is_replayed_exactly_once(
     dead_worker_journal(directory, 250)
     alive = Journal(directory, 10**9, 10**9)
     alive.open()
-    assert await alive.adopt_orphans(pool) == 250
+    assert await adopt_orphans(alive, pool) == 250
     assert await pool.fetchval("SELECT count(*) FROM scan_events") == 250
     assert list(directory.glob("events-*.jsonl")) == [alive._current.path]  # type: ignore[union-attr]
     alive.close()
@@ -147,7 +148,7 @@ async def test_a_new_journal_is_never_visible_to_other_workers_before_it_is_lock
     monkeypatch.setattr(events.fcntl, "flock", real_flock)
     assert seen_unlocked == [[]]
     adopter.open()
-    assert await adopter.adopt_orphans(pool) == 0
+    assert await adopt_orphans(adopter, pool) == 0
     assert owner._current is not None and owner._current.path.exists()
     owner.append(
         ScanEvent(
@@ -163,7 +164,7 @@ async def test_a_new_journal_is_never_visible_to_other_workers_before_it_is_lock
             coord="gcj02",
         )
     )
-    assert await owner.flush(pool) == 1
+    assert await flush(owner, pool) == 1
     owner.close()
     adopter.close()
 
@@ -189,13 +190,13 @@ async def test_a_replay_after_a_crash_between_commit_and_offset_inserts_nothing_
                 coord="gcj02",
             ),
         )
-    assert await journal.flush(pool) == 10
+    assert await flush(journal, pool) == 10
     path = journal._current.path  # type: ignore[union-attr]
     journal.close()
     path.with_suffix(".offset").unlink()  # as if the process died before saving the offset
     other = Journal(directory, 10**9, 10**9)
     other.open()
-    await other.adopt_orphans(pool)
+    await adopt_orphans(other, pool)
     assert await pool.fetchval("SELECT count(*) FROM scan_events") == 10
     other.close()
 
@@ -256,7 +257,7 @@ async def test_a_large_flushed_journal_is_rotated_and_deleted(
                 coord="gcj02",
             ),
         )
-    await journal.flush(pool)
+    await flush(journal, pool)
     assert not first.exists()
     assert journal._current.path != first  # type: ignore[union-attr]
     assert await pool.fetchval("SELECT count(*) FROM scan_events") == 20
@@ -287,7 +288,7 @@ async def test_ids_with_commas_quotes_and_chinese_survive_the_journal(
             outcome="ok",
         ),
     )
-    assert await journal.flush(pool) == 1
+    assert await flush(journal, pool) == 1
     row = await pool.fetchrow("SELECT * FROM scan_events")
     assert (row["store_id"], row["group_id"], row["entry"], row["distance_m"]) == (
         '店,"一"',
@@ -335,7 +336,7 @@ async def test_a_torn_line_is_skipped_and_does_not_block_the_journal(
             coord="gcj02",
         )
     )
-    await journal.flush(pool)
+    await flush(journal, pool)
     assert sorted(r["visitor"] for r in await pool.fetch("SELECT visitor FROM scan_events")) == [
         "visitor-good1",
         "visitor-good2",
