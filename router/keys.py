@@ -13,9 +13,9 @@ if TYPE_CHECKING:
     from router.scan.journal import Journal
     from router.scan.limits import Buckets
     from router.scan.live import LiveState
-    from router.scan.qr import QrImages
     from router.settings import Settings
     from router.store.db import DbHealth
+    from router.store.qr_images import QrImages
     from router.web.public import InFlight
     from router.wecom.service import WeComService
 

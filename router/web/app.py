@@ -34,11 +34,11 @@ from router.ops import handlers as admin
 from router.scan.catalogue import Catalogue, CatalogueRef, Store, add_groups, build_catalogue
 from router.scan.journal import Journal
 from router.scan.live import LeaseBook, LiveState, StickySigner
-from router.scan.qr import QrImages
 from router.settings import Settings, SettingsError
 from router.store import journal as journal_store
 from router.store import sql
 from router.store.db import DB_ERRORS, DbHealth, connection, create_pool, migrate, ping
+from router.store.qr_images import QrImages
 from router.web import pages
 from router.web.public import InFlight, add_routes, json_protocol_errors, observe
 from router.wecom import http as wecom_http

@@ -33,10 +33,11 @@ from router.scan.catalogue import CatalogueRef
 from router.scan.journal import ScanEvent
 from router.scan.limits import Buckets, RateLimited, check, client_key, parse_networks
 from router.scan.live import new_visitor_id, valid_visitor_id, well_formed_sticky
-from router.scan.qr import QrImages, QrLinks, image_type
+from router.scan.qr import QrLinks, image_type
 from router.scan.routing import Outcome, RoutePolicy, parse_route_query, route
 from router.scan.search import search_stores
 from router.store.db import Operation, failure
+from router.store.qr_images import QrImages
 
 log = logging.getLogger(__name__)
 
