@@ -20,6 +20,14 @@ class HuomaError(Exception):
         if status is not None:
             self.status = status
 
+    def details(self) -> dict[str, object]:
+        """Fields the JSON error carries beside code and message (e.g. an upload's row errors)."""
+        return {}
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries (e.g. Retry-After)."""
+        return {}
+
 
 class BadInput(HuomaError):
     status = 400
@@ -34,6 +42,9 @@ class NotFound(HuomaError):
 class Unauthorized(HuomaError):
     status = 401
     code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="huoma"'}
 
 
 class Unavailable(HuomaError):

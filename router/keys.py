@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from router.settings import Settings
     from router.store.db import DbHealth
     from router.store.qr_images import QrImages
-    from router.web.public import InFlight
+    from router.web.middleware import InFlight
     from router.wecom.service import WeComService
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")

@@ -35,7 +35,7 @@ from router.scan.limits import Buckets, client_address, client_key, parse_networ
 from router.scan.qr import render_print_png, render_print_svg
 from router.store import funnel, sql
 from router.store.db import DB_ERRORS, Operation, failure
-from router.web.public import JSON
+from router.web.middleware import JSON
 
 log = logging.getLogger("huoma.admin")
 

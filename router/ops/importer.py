@@ -109,6 +109,9 @@ class ImportRejected(HuomaError):
         self.errors = shown
         self.more_errors = more
 
+    def details(self) -> dict[str, object]:
+        return {"errors": [e.as_dict() for e in self.errors], "more_errors": self.more_errors}
+
 
 @dataclass(frozen=True, slots=True)
 class Table:

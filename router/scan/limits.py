@@ -38,6 +38,9 @@ class RateLimited(HuomaError):
         super().__init__(message)
         self.retry_after_s = retry_after_s
 
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
 
 class Buckets:
     """`per_minute` requests a minute per key on average, up to `burst` at once."""

@@ -40,7 +40,8 @@ from router.store import sql
 from router.store.db import DB_ERRORS, DbHealth, connection, create_pool, migrate, ping
 from router.store.qr_images import QrImages
 from router.web import pages
-from router.web.public import InFlight, add_routes, json_protocol_errors, observe
+from router.web.middleware import InFlight, json_protocol_errors, observe
+from router.web.public import add_routes
 from router.wecom import http as wecom_http
 from router.wecom.service import open_service
 
