@@ -7,15 +7,15 @@ import logging
 
 import pytest
 
+from router.runtime.loops import running
 from router.store import db
 from router.store.db import DbHealth
-from router.web.app import running
 
 
 async def test_a_background_loop_that_fails_unexpectedly_is_started_again(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("router.web.app.RESTART_DELAY_S", 0.01)
+    monkeypatch.setattr("router.runtime.loops.RESTART_DELAY_S", 0.01)
     runs: list[int] = []
     done = asyncio.Event()
 
