@@ -9,6 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from router.metrics import Metrics
+    from router.ops.auth import Principal
     from router.scan.catalogue import CatalogueRef
     from router.scan.journal import Journal
     from router.scan.limits import Buckets
@@ -34,3 +35,8 @@ IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight")
 WECOM: web.AppKey[WeComService | None] = web.AppKey("wecom")
 # Failed admin logins per client address (only failures spend from it).
 ADMIN_FAILURES: web.AppKey[Buckets] = web.AppKey("admin_failures")
+
+# Per request of the ops API: who is asking (set by its middleware, router.ops.app.gate), and
+# what a handler adds to the log line of a database failure (an upload's sender and file).
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")
+DB_CONTEXT: web.RequestKey[str] = web.RequestKey("db_context")

@@ -4,22 +4,18 @@ alerts and the funnel. Every request is logged with its actor."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hmac
 import logging
 import secrets
 import zoneinfo
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import orjson
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from router.errors import BadInput, HuomaError, NotFound, Unauthorized
-from router.keys import ADMIN_FAILURES, POOL, SETTINGS, WECOM
+from router.errors import BadInput, HuomaError, NotFound
+from router.keys import DB_CONTEXT, POOL, PRINCIPAL, SETTINGS, WECOM
 from router.ops import exports
 from router.ops.importer import (
     FORMATS,
@@ -31,69 +27,15 @@ from router.ops.importer import (
     parse_encoding,
 )
 from router.params import flag_param, int_param
-from router.scan.limits import Buckets, client_address, client_key, parse_networks, refuse
 from router.scan.qr import render_print_png, render_print_svg
 from router.store import funnel, sql
-from router.store.db import DB_ERRORS, Operation, failure
-from router.web.middleware import JSON
+from router.store.db import Operation
 
 log = logging.getLogger("huoma.admin")
 
+JSON = "application/json"
+
 MAX_MEMBER_COUNT = 100_000
-
-
-def authorize(request: web.Request) -> str:
-    """The actor (which configured token, by position; never the token itself), or an error.
-    An address that keeps failing is refused for a while, whatever it sends (no guessing)."""
-    settings = request.app[SETTINGS]
-    tokens = settings.admin_tokens
-    if not tokens:
-        raise HuomaError(
-            "the admin API is closed: no HUOMA_ADMIN_TOKENS configured",
-            code="admin_closed",
-            status=403,
-        )
-    failures = request.app[ADMIN_FAILURES]
-    trusted = parse_networks(settings.trusted_proxies)
-    forwarded = request.headers.get("X-Forwarded-For")
-    client = client_address(request.remote, forwarded, trusted)
-    key = client_key(request.remote, forwarded, trusted, settings.client_ipv6_prefix)
-    refuse(failures.waiting(key), "failed logins from this address")
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    actor = None
-    if scheme.lower() == "bearer" and given:
-        for i, token in enumerate(tokens, start=1):
-            # Compare against every token, always: timing reveals neither a match nor which one.
-            if hmac.compare_digest(given.strip().encode(), token.encode()):
-                actor = f"token#{i}"
-    if actor is None:
-        failures.take(key)
-        log.warning(
-            "admin: rejected %s from %s for %s %s",
-            "token" if given else "request without a token",
-            client,
-            request.method,
-            request.path,
-        )
-        if scheme.lower() != "bearer" or not given:
-            raise Unauthorized("send Authorization: Bearer <token>", code="unauthorized")
-        raise Unauthorized("the token is not valid", code="unauthorized")
-    log.info("admin: %s %s %s from %s", actor, request.method, request.path, request.remote)
-    return actor
-
-
-@contextlib.contextmanager
-def database_errors(operation: Operation, context: str = "") -> Iterator[None]:
-    """A database that does not answer is a 503 saying which operation failed and why (never an
-    empty message, never a 500), logged with the operation and `context`."""
-    try:
-        yield
-    except asyncpg.DataError as exc:
-        # A value PostgreSQL cannot take (a NUL character in a search, say): the request's fault.
-        raise BadInput(f"a value in the request was refused: {exc}", code="bad_value") from exc
-    except DB_ERRORS as exc:
-        raise failure(exc, operation, context) from exc
 
 
 # What each admin request asks of the database, for its 503 and its log line.
@@ -134,7 +76,7 @@ def _format(request: web.Request) -> str:
     return fmt
 
 
-def _json(body: object, status: int = 200) -> web.Response:
+def json_response(body: object, status: int = 200) -> web.Response:
     return web.Response(
         body=orjson.dumps(body),
         status=status,
@@ -154,7 +96,7 @@ def attachment(body: bytes, content_type: str, filename: str) -> web.Response:
     )
 
 
-async def _json_body(request: web.Request) -> dict[str, object]:
+async def json_body(request: web.Request) -> dict[str, object]:
     if request.content_type != "application/json":
         raise HuomaError("send application/json", code="unsupported_media_type", status=415)
     try:
@@ -167,23 +109,21 @@ async def _json_body(request: web.Request) -> dict[str, object]:
 
 
 async def set_member_count(request: web.Request) -> web.Response:
-    authorize(request)
     group_id = request.match_info["group_id"]
-    body = await _json_body(request)
+    body = await json_body(request)
     count = body.get("member_count")
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_MEMBER_COUNT:
         raise BadInput(
             f"member_count must be a whole number from 0 to {MAX_MEMBER_COUNT}",
             code="bad_member_count",
         )
-    with database_errors(MEMBER_COUNT):
-        async with request.app[POOL].acquire() as conn, conn.transaction():
-            pk = await conn.fetchval(sql.SET_MEMBER_COUNT, group_id, count)
-            if pk is None:
-                raise NotFound(f"no group {group_id!r}", code="group_not_found")
-            # Delivered at commit to every worker, which patches its overlay at once.
-            await conn.execute(sql.NOTIFY_MEMBERS, f"{pk}:{count}")
-    return _json({"group_id": group_id, "member_count": count})
+    async with request.config_dict[POOL].acquire() as conn, conn.transaction():
+        pk = await conn.fetchval(sql.SET_MEMBER_COUNT, group_id, count)
+        if pk is None:
+            raise NotFound(f"no group {group_id!r}", code="group_not_found")
+        # Delivered at commit to every worker, which patches its overlay at once.
+        await conn.execute(sql.NOTIFY_MEMBERS, f"{pk}:{count}")
+    return json_response({"group_id": group_id, "member_count": count})
 
 
 async def _upload_body(request: web.Request, max_bytes: int) -> tuple[str | None, bytes]:
@@ -224,37 +164,35 @@ async def upload(request: web.Request) -> web.Response:
     """POST /admin/api/uploads/{kind}[?dry_run=1][&encoding=]: validate every row, then write all
     or nothing. The answer names the encoding a CSV or JSON file was read in and shows its first
     rows as read."""
-    actor = authorize(request)
+    actor = request[PRINCIPAL].actor
     kind = _kind(request)
     # Before the body is read: a flag that is not a yes or a no refuses the upload outright.
     dry_run = flag_param(request.query, "dry_run")
     encoding = parse_encoding(request.query.get("encoding"))
-    settings = request.app[SETTINGS]
+    settings = request.config_dict[SETTINGS]
     filename, data = await _upload_body(request, settings.import_max_bytes)
     # A failed upload is logged with who sent which file: ops ask about it by name.
-    context = f"by {actor}, file {filename!r}" + (", dry run" if dry_run else "")
-    with database_errors(upload_operation(kind), context):
-        summary = await import_file(
-            request.app[POOL],
-            kind,
-            data,
-            filename,
-            timezone=settings.timezone,
-            max_bytes=settings.import_max_bytes,
-            max_rows=settings.import_max_rows,
-            dry_run=dry_run,
-            wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
-            encoding=encoding,
-        )
+    request[DB_CONTEXT] = f"by {actor}, file {filename!r}" + (", dry run" if dry_run else "")
+    summary = await import_file(
+        request.config_dict[POOL],
+        kind,
+        data,
+        filename,
+        timezone=settings.timezone,
+        max_bytes=settings.import_max_bytes,
+        max_rows=settings.import_max_rows,
+        dry_run=dry_run,
+        wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
+        encoding=encoding,
+    )
     answer = summary.as_dict()
     counts = {k: v for k, v in answer.items() if k != "preview"}  # rows stay out of the log
     log.info("admin: %s uploaded %s (%s): %s", actor, kind, filename, counts)
-    return _json(answer)
+    return json_response(answer)
 
 
 async def download_template(request: web.Request) -> web.Response:
     """GET /admin/api/templates/{kind}.{fmt}: the columns and one example row."""
-    authorize(request)
     kind, fmt = _kind(request), _format(request)
     return attachment(
         exports.template(kind, fmt), exports.CONTENT_TYPES[fmt], f"huoma-{kind}-template.{fmt}"
@@ -263,10 +201,9 @@ async def download_template(request: web.Request) -> web.Response:
 
 async def download_export(request: web.Request) -> web.Response:
     """GET /admin/api/exports/{kind}.{fmt}: every current row, ready to edit and upload again."""
-    authorize(request)
     kind, fmt = _kind(request), _format(request)
-    with database_errors(export_operation(kind)):
-        body = await exports.export(request.app[POOL], kind, fmt, request.app[SETTINGS].timezone)
+    config = request.config_dict
+    body = await exports.export(config[POOL], kind, fmt, config[SETTINGS].timezone)
     return attachment(body, exports.CONTENT_TYPES[fmt], f"huoma-{kind}.{fmt}")
 
 
@@ -277,13 +214,13 @@ HEALTH_STATUSES = ("all", "low", "fallback")
 
 def _page(request: web.Request, default: int = 50) -> tuple[int, int]:
     """?limit= and ?offset=, bounded by HUOMA_ADMIN_PAGE_MAX."""
-    top = request.app[SETTINGS].admin_page_max
+    top = request.config_dict[SETTINGS].admin_page_max
     limit = int_param(request.query, "limit", min(default, top), 0, top, code="bad_limit")
     offset = int_param(request.query, "offset", 0, 0, 10**9, code="bad_offset")
     return limit, offset
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
@@ -301,27 +238,25 @@ def _fill(members: int | None, capacity: int | None, displays: int, cap: int) ->
 async def health(request: web.Request) -> web.Response:
     """GET /admin/api/health: per store, usable groups left and the active group's fill and
     expiry; ?status=low|fallback lists the stores running low or on their fallback."""
-    authorize(request)
-    settings = request.app[SETTINGS]
+    settings = request.config_dict[SETTINGS]
     status = request.query.get("status", "all")
     if status not in HEALTH_STATUSES:
         raise BadInput(f"status must be one of {', '.join(HEALTH_STATUSES)}", code="bad_status")
     city = request.query.get("city", "").strip() or None
     q = request.query.get("q", "").strip() or None
     limit, offset = _page(request)
-    with database_errors(HEALTH):
-        async with request.app[POOL].acquire() as conn:
-            rows = await conn.fetch(
-                sql.HEALTH_STORES,
-                settings.display_cap,
-                settings.low_water,
-                status,
-                city,
-                q,
-                limit,
-                offset,
-            )
-            summary = await conn.fetchrow(sql.HEALTH_SUMMARY, settings.low_water)
+    async with request.config_dict[POOL].acquire() as conn:
+        rows = await conn.fetch(
+            sql.HEALTH_STORES,
+            settings.display_cap,
+            settings.low_water,
+            status,
+            city,
+            q,
+            limit,
+            offset,
+        )
+        summary = await conn.fetchrow(sql.HEALTH_SUMMARY, settings.low_water)
     stores = []
     for r in rows:
         active = None
@@ -330,7 +265,7 @@ async def health(request: web.Request) -> web.Response:
                 "group_id": r["group_id"],
                 "name": r["group_name"],
                 **_fill(r["member_count"], r["capacity"], r["displays_leased"], r["display_cap"]),
-                "expires_at": _iso(r["expires_at"]),
+                "expires_at": iso(r["expires_at"]),
                 "expires_in_s": r["expires_in_s"],
             }
         usable = r["usable"]
@@ -357,24 +292,22 @@ async def health(request: web.Request) -> web.Response:
         "offset": offset,
         "stores": stores,
     }
-    return _json(body)
+    return json_response(body)
 
 
 async def store_groups(request: web.Request) -> web.Response:
     """GET /admin/api/stores/{store_id}/groups: every group of the store, retired ones last."""
-    authorize(request)
     store_id = request.match_info["store_id"]
-    settings = request.app[SETTINGS]
-    with database_errors(STORE_GROUPS):
-        async with request.app[POOL].acquire() as conn:
-            name = await conn.fetchval(sql.STORE_EXISTS, store_id)
-            if name is None:
-                raise NotFound(f"no store {store_id!r}", code="store_not_found")
-            rows = await conn.fetch(sql.STORE_GROUPS, store_id, settings.display_cap)
-            wecom = "unavailable"
-            if request.app[WECOM] is not None:
-                enabled = await conn.fetchval(sql.WECOM_ENABLED, store_id)
-                wecom = "on" if enabled else "off"
+    settings = request.config_dict[SETTINGS]
+    async with request.config_dict[POOL].acquire() as conn:
+        name = await conn.fetchval(sql.STORE_EXISTS, store_id)
+        if name is None:
+            raise NotFound(f"no store {store_id!r}", code="store_not_found")
+        rows = await conn.fetch(sql.STORE_GROUPS, store_id, settings.display_cap)
+        wecom = "unavailable"
+        if request.config_dict[WECOM] is not None:
+            enabled = await conn.fetchval(sql.WECOM_ENABLED, store_id)
+            wecom = "on" if enabled else "off"
     groups = [
         {
             "group_id": r["group_id"],
@@ -383,32 +316,31 @@ async def store_groups(request: web.Request) -> web.Response:
             "state": r["state"],
             "qr_payload": r["qr_payload"],
             **_fill(r["member_count"], r["capacity"], r["displays_leased"], r["display_cap"]),
-            "expires_at": _iso(r["expires_at"]),
+            "expires_at": iso(r["expires_at"]),
             "expires_in_s": r["expires_in_s"],
             "position": r["position"],
             "source": r["source"],
         }
         for r in rows
     ]
-    return _json({"store_id": store_id, "name": name, "groups": groups, "wecom": wecom})
+    return json_response({"store_id": store_id, "name": name, "groups": groups, "wecom": wecom})
 
 
 async def _set_retired(request: web.Request, retired: bool) -> web.Response:
-    actor = authorize(request)
+    actor = request[PRINCIPAL].actor
     group_id = request.match_info["group_id"]
-    settings = request.app[SETTINGS]
-    with database_errors(RESTORE if not retired else RETIRE):
-        async with request.app[POOL].acquire() as conn, conn.transaction():
-            store_id = await conn.fetchval(sql.SET_GROUP_RETIRED, group_id, retired)
-            if store_id is None:
-                raise NotFound(f"no group {group_id!r}", code="group_not_found")
-            await conn.fetch(
-                sql.SWEEP_STORE_STATES, settings.display_cap, settings.expiry_margin_s, store_id
-            )
-            state = await conn.fetchval(sql.GROUP_STATE, group_id)
-            await conn.execute(sql.NOTIFY_CATALOGUE, "admin")
+    settings = request.config_dict[SETTINGS]
+    async with request.config_dict[POOL].acquire() as conn, conn.transaction():
+        store_id = await conn.fetchval(sql.SET_GROUP_RETIRED, group_id, retired)
+        if store_id is None:
+            raise NotFound(f"no group {group_id!r}", code="group_not_found")
+        await conn.fetch(
+            sql.SWEEP_STORE_STATES, settings.display_cap, settings.expiry_margin_s, store_id
+        )
+        state = await conn.fetchval(sql.GROUP_STATE, group_id)
+        await conn.execute(sql.NOTIFY_CATALOGUE, "admin")
     log.info("admin: %s %s group %s", actor, "retired" if retired else "restored", group_id)
-    return _json({"group_id": group_id, "store_id": store_id, "state": state})
+    return json_response({"group_id": group_id, "store_id": store_id, "state": state})
 
 
 async def retire_group(request: web.Request) -> web.Response:
@@ -424,9 +356,9 @@ async def restore_group(request: web.Request) -> web.Response:
 async def reorder_groups(request: web.Request) -> web.Response:
     """PUT /admin/api/stores/{store_id}/order {"group_ids": [...]}: these groups first, in this
     order; the store's other groups follow in their current order."""
-    actor = authorize(request)
+    actor = request[PRINCIPAL].actor
     store_id = request.match_info["store_id"]
-    body = await _json_body(request)
+    body = await json_body(request)
     wanted = body.get("group_ids")
     if (
         not isinstance(wanted, list)
@@ -435,26 +367,25 @@ async def reorder_groups(request: web.Request) -> web.Response:
         or len(set(wanted)) != len(wanted)
     ):
         raise BadInput("group_ids must be a list of distinct group ids", code="bad_order")
-    settings = request.app[SETTINGS]
-    with database_errors(REORDER):
-        async with request.app[POOL].acquire() as conn, conn.transaction():
-            if await conn.fetchval(sql.STORE_EXISTS, store_id) is None:
-                raise NotFound(f"no store {store_id!r}", code="store_not_found")
-            current = [r["group_id"] for r in await conn.fetch(sql.STORE_GROUP_IDS, store_id)]
-            strangers = sorted(set(wanted) - set(current))
-            if strangers:
-                raise BadInput(
-                    f"not groups of store {store_id}: {', '.join(strangers[:10])}",
-                    code="bad_order",
-                )
-            order = wanted + [g for g in current if g not in set(wanted)]
-            await conn.execute(sql.SET_GROUP_POSITIONS, store_id, order)
-            await conn.fetch(
-                sql.SWEEP_STORE_STATES, settings.display_cap, settings.expiry_margin_s, store_id
+    settings = request.config_dict[SETTINGS]
+    async with request.config_dict[POOL].acquire() as conn, conn.transaction():
+        if await conn.fetchval(sql.STORE_EXISTS, store_id) is None:
+            raise NotFound(f"no store {store_id!r}", code="store_not_found")
+        current = [r["group_id"] for r in await conn.fetch(sql.STORE_GROUP_IDS, store_id)]
+        strangers = sorted(set(wanted) - set(current))
+        if strangers:
+            raise BadInput(
+                f"not groups of store {store_id}: {', '.join(strangers[:10])}",
+                code="bad_order",
             )
-            await conn.execute(sql.NOTIFY_CATALOGUE, "admin")
+        order = wanted + [g for g in current if g not in set(wanted)]
+        await conn.execute(sql.SET_GROUP_POSITIONS, store_id, order)
+        await conn.fetch(
+            sql.SWEEP_STORE_STATES, settings.display_cap, settings.expiry_margin_s, store_id
+        )
+        await conn.execute(sql.NOTIFY_CATALOGUE, "admin")
     log.info("admin: %s reordered the groups of store %s", actor, store_id)
-    return _json({"store_id": store_id, "group_ids": order})
+    return json_response({"store_id": store_id, "group_ids": order})
 
 
 # ---- entry codes ------------------------------------------------------------------------------
@@ -472,7 +403,7 @@ def _entry_json(row: Any, base_url: str) -> dict[str, Any]:
         "store_id": row["store_id"],
         "store_name": row["store_name"],
         "label": row["label"],
-        "created_at": _iso(row["created_at"]),
+        "created_at": iso(row["created_at"]),
         "url": f"{base_url}/s/{code}",
         "qr_png": f"/admin/api/entries/{code}/qr.png",
         "qr_svg": f"/admin/api/entries/{code}/qr.svg",
@@ -481,13 +412,11 @@ def _entry_json(row: Any, base_url: str) -> dict[str, Any]:
 
 async def list_entries(request: web.Request) -> web.Response:
     """GET /admin/api/entries: entry codes, newest first, with their URLs and QR downloads."""
-    authorize(request)
     q = request.query.get("q", "").strip() or None
     limit, offset = _page(request)
-    with database_errors(ENTRIES):
-        rows = await request.app[POOL].fetch(sql.LIST_ENTRIES, q, limit, offset)
-    base = request.app[SETTINGS].base_url
-    return _json(
+    rows = await request.config_dict[POOL].fetch(sql.LIST_ENTRIES, q, limit, offset)
+    base = request.config_dict[SETTINGS].base_url
+    return json_response(
         {
             "total": rows[0]["total"] if rows else 0,
             "limit": limit,
@@ -500,50 +429,47 @@ async def list_entries(request: web.Request) -> web.Response:
 async def create_entry(request: web.Request) -> web.Response:
     """POST /admin/api/entries {kind, store_id?, label?, code?}: a new entry code (generated
     unless given). kind store pins the code to its store."""
-    actor = authorize(request)
-    body = await _json_body(request)
+    actor = request[PRINCIPAL].actor
+    body = await json_body(request)
     fields = {}
     for name in ("code", "kind", "store_id", "label"):
         value = body.get(name)
         if value is not None and not isinstance(value, str):
             raise BadInput(f"{name} must be a string", code="bad_entry")
         fields[name] = (value or "").strip()
-    settings = request.app[SETTINGS]
-    pool = request.app[POOL]
-    with database_errors(CREATE_ENTRY):
-        if fields["code"]:
-            if await pool.fetchval(sql.ENTRY_EXISTS, fields["code"]):
-                raise HuomaError(
-                    f"entry code {fields['code']!r} already exists", code="entry_exists", status=409
-                )
-        else:
-            while True:
-                fields["code"] = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-                if not await pool.fetchval(sql.ENTRY_EXISTS, fields["code"]):
-                    break
-        try:
-            await import_table(
-                pool, "entries", Table(tuple(fields), [(2, fields)]), timezone=settings.timezone
+    settings = request.config_dict[SETTINGS]
+    pool = request.config_dict[POOL]
+    if fields["code"]:
+        if await pool.fetchval(sql.ENTRY_EXISTS, fields["code"]):
+            raise HuomaError(
+                f"entry code {fields['code']!r} already exists", code="entry_exists", status=409
             )
-        except ImportRejected as exc:
-            raise BadInput(
-                "; ".join(f"{e.column}: {e.message}" for e in exc.errors), code="bad_entry"
-            ) from None
-        row = await pool.fetchrow(sql.GET_ENTRY, fields["code"])
+    else:
+        while True:
+            fields["code"] = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            if not await pool.fetchval(sql.ENTRY_EXISTS, fields["code"]):
+                break
+    try:
+        await import_table(
+            pool, "entries", Table(tuple(fields), [(2, fields)]), timezone=settings.timezone
+        )
+    except ImportRejected as exc:
+        raise BadInput(
+            "; ".join(f"{e.column}: {e.message}" for e in exc.errors), code="bad_entry"
+        ) from None
+    row = await pool.fetchrow(sql.GET_ENTRY, fields["code"])
     log.info("admin: %s created entry code %s (%s)", actor, fields["code"], fields["kind"])
-    return _json(_entry_json(row, settings.base_url), status=201)
+    return json_response(_entry_json(row, settings.base_url), status=201)
 
 
 async def entry_qr(request: web.Request) -> web.Response:
     """GET /admin/api/entries/{code}/qr.{png|svg}: the printable code for {base}/s/{code}."""
-    authorize(request)
     code, fmt = request.match_info["code"], request.match_info["fmt"]
     if fmt not in ("png", "svg"):
         raise NotFound("entry QR codes come as .png or .svg", code="unknown_format")
-    with database_errors(ENTRY_QR):
-        if not await request.app[POOL].fetchval(sql.ENTRY_EXISTS, code):
-            raise NotFound(f"no entry code {code!r}", code="entry_not_found")
-    url = f"{request.app[SETTINGS].base_url}/s/{code}"
+    if not await request.config_dict[POOL].fetchval(sql.ENTRY_EXISTS, code):
+        raise NotFound(f"no entry code {code!r}", code="entry_not_found")
+    url = f"{request.config_dict[SETTINGS].base_url}/s/{code}"
     if fmt == "png":
         body = await asyncio.to_thread(render_print_png, url)
         return attachment(body, "image/png", f"huoma-entry-{code}.png")
@@ -565,7 +491,7 @@ def _date(request: web.Request, name: str, default: date) -> date:
 
 
 def _funnel_query(request: web.Request) -> funnel.FunnelQuery:
-    settings = request.app[SETTINGS]
+    settings = request.config_dict[SETTINGS]
     today = funnel.today(zoneinfo.ZoneInfo(settings.timezone))
     last = _date(request, "to", today)
     first = _date(request, "from", last - timedelta(days=6))
@@ -593,20 +519,17 @@ def _funnel_query(request: web.Request) -> funnel.FunnelQuery:
 async def funnel_stats(request: web.Request) -> web.Response:
     """GET /admin/api/funnel?from=&to=&by=day,store,entry&store=&entry=: grouped rows and
     totals."""
-    authorize(request)
     q = _funnel_query(request)
-    limit, offset = _page(request, default=request.app[SETTINGS].admin_page_max)
-    with database_errors(FUNNEL):
-        body = await funnel.query(request.app[POOL], q, request.app[SETTINGS], limit, offset)
-    return _json(body)
+    limit, offset = _page(request, default=request.config_dict[SETTINGS].admin_page_max)
+    config = request.config_dict
+    body = await funnel.query(config[POOL], q, config[SETTINGS], limit, offset)
+    return json_response(body)
 
 
 async def funnel_csv(request: web.Request) -> web.Response:
     """GET /admin/api/funnel.csv: the same rows, all of them, as CSV."""
-    authorize(request)
     q = _funnel_query(request)
-    with database_errors(FUNNEL_CSV):
-        body = await funnel.export_csv(request.app[POOL], q, request.app[SETTINGS])
+    body = await funnel.export_csv(request.config_dict[POOL], q, request.config_dict[SETTINGS])
     name = f"huoma-funnel-{q.first.isoformat()}-{q.last.isoformat()}.csv"
     return attachment(body, exports.CONTENT_TYPES["csv"], name)
 
@@ -616,11 +539,9 @@ async def funnel_csv(request: web.Request) -> web.Response:
 
 async def list_alerts(request: web.Request) -> web.Response:
     """GET /admin/api/alerts[?open=1]: alerts, newest first, with what the webhook was told."""
-    authorize(request)
     only_open = flag_param(request.query, "open")
     limit, offset = _page(request)
-    with database_errors(ALERTS):
-        rows = await request.app[POOL].fetch(sql.LIST_ALERTS, only_open, limit, offset)
+    rows = await request.config_dict[POOL].fetch(sql.LIST_ALERTS, only_open, limit, offset)
     alerts = [
         {
             "id": r["id"],
@@ -629,42 +550,12 @@ async def list_alerts(request: web.Request) -> web.Response:
             "store_name": r["store_name"],
             "group_id": r["group_id"],
             "message": r["message"],
-            "created_at": _iso(r["created_at"]),
-            "resolved_at": _iso(r["resolved_at"]),
+            "created_at": iso(r["created_at"]),
+            "resolved_at": iso(r["resolved_at"]),
             "delivery": r["delivery"],
-            "notified_at": _iso(r["notified_at"]),
+            "notified_at": iso(r["notified_at"]),
         }
         for r in rows
     ]
     total = rows[0]["total"] if rows else 0
-    return _json({"total": total, "limit": limit, "offset": offset, "alerts": alerts})
-
-
-def add_routes(app: web.Application) -> None:
-    settings = app[SETTINGS]
-    app[ADMIN_FAILURES] = Buckets(*settings.rate_limits()["admin_failures"])
-    app.router.add_get("/admin/api/funnel", funnel_stats, name="admin_funnel")
-    app.router.add_get("/admin/api/funnel.csv", funnel_csv, name="admin_funnel_csv")
-    app.router.add_get("/admin/api/alerts", list_alerts, name="admin_alerts")
-    app.router.add_get("/admin/api/entries", list_entries, name="admin_entries")
-    app.router.add_post("/admin/api/entries", create_entry, name="admin_create_entry")
-    app.router.add_get("/admin/api/entries/{code}/qr.{fmt}", entry_qr, name="admin_entry_qr")
-    app.router.add_get("/admin/api/health", health, name="admin_health")
-    app.router.add_get("/admin/api/stores/{store_id}/groups", store_groups, name="admin_groups")
-    app.router.add_put("/admin/api/stores/{store_id}/order", reorder_groups, name="admin_order")
-    app.router.add_post("/admin/api/groups/{group_id}/retire", retire_group, name="admin_retire")
-    app.router.add_post("/admin/api/groups/{group_id}/restore", restore_group, name="admin_restore")
-    app.router.add_get(
-        "/admin/api/templates/{kind}.{fmt}", download_template, name="admin_template"
-    )
-    app.router.add_get("/admin/api/exports/{kind}.{fmt}", download_export, name="admin_export")
-    app.router.add_post("/admin/api/uploads/{kind}", upload, name="admin_upload")
-    app.router.add_post(
-        "/admin/api/groups/{group_id}/member-count", set_member_count, name="admin_member_count"
-    )
-
-
-# For the admin endpoints of other modules (router.wecom.http).
-json_response = _json
-json_body = _json_body
-iso = _iso
+    return json_response({"total": total, "limit": limit, "offset": offset, "alerts": alerts})

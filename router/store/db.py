@@ -7,7 +7,7 @@ import logging
 import re
 import time
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from router.errors import Unavailable
+from router.errors import BadInput, Unavailable
 from router.settings import Settings
 from router.store import sql
 
@@ -261,3 +261,22 @@ def resolve_database(settings: Settings) -> tuple[Settings, EmbeddedPostgres | N
     embedded = EmbeddedPostgres(settings.data_dir)
     url = embedded.start()
     return settings.with_(database_url=url), embedded
+
+
+@contextlib.contextmanager
+def database_errors(
+    operation: Operation | Callable[[], Operation], context: str | Callable[[], str] = ""
+) -> Iterator[None]:
+    """Database trouble as clients see it: a value PostgreSQL refused is a 400, a database that
+    does not answer a 503 saying which operation failed and why (never an empty message, never a
+    500), logged with the operation and `context` (either may be given as a function, asked only
+    when something failed)."""
+    try:
+        yield
+    except asyncpg.DataError as exc:
+        # A value PostgreSQL cannot take (a NUL character in a search, say): the request's fault.
+        raise BadInput(f"a value in the request was refused: {exc}", code="bad_value") from exc
+    except DB_ERRORS as exc:
+        what = operation if isinstance(operation, Operation) else operation()
+        where = context if isinstance(context, str) else context()
+        raise failure(exc, what, where) from exc

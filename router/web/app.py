@@ -18,7 +18,8 @@ from router.keys import (
     SETTINGS,
 )
 from router.metrics import Metrics
-from router.ops import handlers as admin
+from router.ops.app import PREFIX as OPS_PREFIX
+from router.ops.app import create_ops_app
 from router.runtime.catalogue import catalogue, empty_catalogue
 from router.runtime.database import database
 from router.runtime.events import scan_events
@@ -66,7 +67,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(wecom)
     app.cleanup_ctx.append(keeper_task)
     add_routes(app)
-    admin.add_routes(app)
+    app.add_subapp(OPS_PREFIX, create_ops_app(settings))
     wecom_http.add_routes(app)
     pages.add_routes(app)
     return app

@@ -1,0 +1,125 @@
+"""The ops console API as an aiohttp sub-application mounted at /admin/api.
+
+Every operation is declared once in `OPERATIONS`, with what it needs of its principal and what it
+asks of the database. One middleware resolves the principal (`router.ops.auth`), checks that need
+and maps database trouble to a clear 400 or 503 naming the operation. No handler authorizes by
+itself, so none can forget to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from router.errors import HuomaError
+from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL
+from router.ops import handlers as h
+from router.ops import wecom
+from router.ops.auth import Access, resolve_principal
+from router.scan.limits import Buckets
+from router.settings import Settings
+from router.store.db import Operation as DbOperation
+from router.store.db import database_errors
+
+PREFIX = "/admin/api"
+
+# What a request asks of the database: a fixed name, or one that depends on the request (the
+# kind of an upload or export); read only when the database failed.
+AskedOf = DbOperation | Callable[[web.Request], DbOperation]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    path: str  # below PREFIX
+    handler: Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
+    name: str
+    needs: Access
+    asks: AskedOf
+
+
+def _upload(request: web.Request) -> DbOperation:
+    return h.upload_operation(request.match_info["kind"])
+
+
+def _export(request: web.Request) -> DbOperation:
+    return h.export_operation(request.match_info["kind"])
+
+
+def _retire(request: web.Request) -> DbOperation:
+    return h.RETIRE if request.path.endswith("/retire") else h.RESTORE
+
+
+R, C = Access.READ, Access.CHANGE
+OPERATIONS = (
+    Operation("GET", "/funnel", h.funnel_stats, "admin_funnel", R, h.FUNNEL),
+    Operation("GET", "/funnel.csv", h.funnel_csv, "admin_funnel_csv", R, h.FUNNEL_CSV),
+    Operation("GET", "/alerts", h.list_alerts, "admin_alerts", R, h.ALERTS),
+    Operation("GET", "/entries", h.list_entries, "admin_entries", R, h.ENTRIES),
+    Operation("POST", "/entries", h.create_entry, "admin_create_entry", C, h.CREATE_ENTRY),
+    Operation("GET", "/entries/{code}/qr.{fmt}", h.entry_qr, "admin_entry_qr", R, h.ENTRY_QR),
+    Operation("GET", "/health", h.health, "admin_health", R, h.HEALTH),
+    Operation(
+        "GET", "/stores/{store_id}/groups", h.store_groups, "admin_groups", R, h.STORE_GROUPS
+    ),
+    Operation("PUT", "/stores/{store_id}/order", h.reorder_groups, "admin_order", C, h.REORDER),
+    Operation("POST", "/groups/{group_id}/retire", h.retire_group, "admin_retire", C, _retire),
+    Operation("POST", "/groups/{group_id}/restore", h.restore_group, "admin_restore", C, _retire),
+    Operation("GET", "/templates/{kind}.{fmt}", h.download_template, "admin_template", R, _export),
+    Operation("GET", "/exports/{kind}.{fmt}", h.download_export, "admin_export", R, _export),
+    Operation("POST", "/uploads/{kind}", h.upload, "admin_upload", C, _upload),
+    Operation(
+        "POST",
+        "/groups/{group_id}/member-count",
+        h.set_member_count,
+        "admin_member_count",
+        C,
+        h.MEMBER_COUNT,
+    ),
+    Operation("GET", "/stores/{store_id}/wecom", wecom.store_wecom, "admin_wecom", R, wecom.STATUS),
+    Operation(
+        "PUT", "/stores/{store_id}/wecom", wecom.enable_wecom, "admin_wecom_enable", C, wecom.ENABLE
+    ),
+    Operation(
+        "DELETE",
+        "/stores/{store_id}/wecom",
+        wecom.disable_wecom,
+        "admin_wecom_disable",
+        C,
+        wecom.DISABLE,
+    ),
+)
+BY_NAME = {op.name: op for op in OPERATIONS}
+
+
+@web.middleware
+async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve the principal, check what the operation needs, map database trouble."""
+    name = request.match_info.route.name
+    if name is None:  # no operation here: aiohttp's own 404 or 405, before any principal
+        return await handler(request)
+    op = BY_NAME[name]  # every route of this sub-app is one of OPERATIONS
+    principal = resolve_principal(request)
+    if not principal.allows(op.needs):
+        raise HuomaError(f"{principal.actor} may not {op.needs} here", code="forbidden", status=403)
+    request[PRINCIPAL] = principal
+    asks = op.asks
+    with database_errors(
+        asks if isinstance(asks, DbOperation) else lambda: asks(request),
+        lambda: request.get(DB_CONTEXT, ""),
+    ):
+        return await handler(request)
+
+
+def create_ops_app(settings: Settings) -> web.Application:
+    """The sub-application; mount it with `app.add_subapp(PREFIX, create_ops_app(settings))`.
+    Its handlers read the parent app's state through `request.config_dict`."""
+    ops = web.Application(middlewares=[gate])
+    ops[ADMIN_FAILURES] = Buckets(*settings.rate_limits()["admin_failures"])
+    for op in OPERATIONS:
+        ops.router.add_route(op.method, op.path, op.handler, name=op.name)
+    return ops
