@@ -38,7 +38,7 @@ import orjson
 
 from geo.coords import gcj02_to_wgs84
 from router.cli import demo
-from router.ops.importer import import_table
+from router.ops.uploads import import_table
 from router.settings import Settings
 from router.store.db import EmbeddedPostgres, create_pool, migrate
 

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from router.ops.importer import Table, import_table
+from router.ops.uploads import Table, import_table
 from router.scan.qr import qr_signature
 from router.settings import Settings
 from router.store.db import EmbeddedPostgres, create_pool, migrate

@@ -6,7 +6,7 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
-from router.ops.importer import Table
+from router.ops.uploads import Table
 
 # fmt: off
 # (name, GCJ-02 centre lat, lng, weight): the larger the weight, the more stores.

@@ -24,7 +24,7 @@ from router.cli import demo
 from router.errors import HuomaError
 from router.keys import IN_FLIGHT, METRICS
 from router.ops.handlers import upload_operation
-from router.ops.importer import ENCODINGS, ImportRejected, import_file, import_table, parse_encoding
+from router.ops.uploads import ENCODINGS, ImportRejected, import_file, import_table, parse_encoding
 from router.settings import Settings, SettingsError, markdown, sections
 from router.store import sql
 from router.store.db import (

@@ -19,7 +19,7 @@ import asyncpg
 import openpyxl
 import orjson
 
-from router.ops.importer import (
+from router.ops.uploads import (
     BRAND,
     ENTRY_OPTIONAL,
     ENTRY_REQUIRED,

@@ -17,7 +17,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from router.errors import BadInput, HuomaError, NotFound
 from router.keys import DB_CONTEXT, POOL, PRINCIPAL, SETTINGS, WECOM
 from router.ops import exports
-from router.ops.importer import (
+from router.ops.uploads import (
     FORMATS,
     KINDS,
     ImportRejected,

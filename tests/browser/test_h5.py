@@ -14,7 +14,7 @@ import zxingcpp
 from PIL import Image
 
 from geo.coords import gcj02_to_wgs84
-from router.ops.importer import import_file
+from router.ops.uploads import import_file
 from router.web.app import create_app
 from tests.conftest import ARTIFACTS_ROOT, expired_qr_path, group_row, seed, store_row
 

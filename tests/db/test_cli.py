@@ -16,7 +16,7 @@ import pytest
 
 from geo.distance import haversine_m
 from router.cli import demo
-from router.ops.importer import validate_groups, validate_stores
+from router.ops.uploads import validate_groups, validate_stores
 from router.settings import Settings
 from tests.conftest import seed, store_row
 from tests.fake_wecom import CORP_ID, SECRET, FakeWeCom

@@ -79,7 +79,7 @@ async def test_every_answer_becomes_one_event_with_a_rounded_location(
 
 
 async def seed_brand_fallback(pool: asyncpg.Pool) -> None:
-    from router.ops.importer import import_file
+    from router.ops.uploads import import_file
 
     data = b"store_id,name,qr_payload\n*,brand,https://weixin.qq.com/g/BRAND\n"
     await import_file(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from router.ops.importer import ImportRejected, decode_text, import_file
+from router.ops.uploads import ImportRejected, decode_text, import_file
 from router.settings import Settings
 from tests.conftest import group_row, seed, store_row
 

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from router.ops.exports import export_rows, render
-from router.ops.importer import (
+from router.ops.uploads import (
     ENTRY_OPTIONAL,
     GROUP_OPTIONAL,
     STORE_OPTIONAL,

@@ -17,7 +17,7 @@ from PIL import Image
 
 from geo.coords import gcj02_to_bd09, gcj02_to_wgs84
 from router.errors import BadInput
-from router.ops.importer import import_file
+from router.ops.uploads import import_file
 from router.scan.routing import parse_route_query
 from tests.conftest import eventually, expired_qr_path, group_row, qr_path, seed, store_row
 

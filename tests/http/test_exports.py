@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 from router.ops.exports import COLUMNS
-from router.ops.importer import read_table
+from router.ops.uploads import read_table
 from tests.conftest import ADMIN_TOKEN, group_row, seed, store_row
 
 pytestmark = pytest.mark.db

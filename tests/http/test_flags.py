@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from router.errors import BadInput
 from router.flags import FALSE_WORDS, TRUE_WORDS, FlagError, is_blank, parse_flag
-from router.ops.importer import Table, validate_stores
+from router.ops.uploads import Table, validate_stores
 from router.params import flag_param
 from router.settings import Settings, SettingsError
 from tests.conftest import ADMIN_TOKEN, store_row

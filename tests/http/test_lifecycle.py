@@ -305,7 +305,7 @@ async def test_a_member_count_for_an_unknown_group_is_404(
 
 
 async def seed_fallbacks(pool: asyncpg.Pool, csv_text: str) -> None:
-    from router.ops.importer import import_file
+    from router.ops.uploads import import_file
 
     await import_file(
         pool,

@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from router.ops.importer import import_file
+from router.ops.uploads import import_file
 from router.settings import Settings
 from tests.conftest import ADMIN_TOKEN, ARTIFACTS_ROOT, group_row, seed, store_row
 from tests.serving import Server

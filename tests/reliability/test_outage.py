@@ -23,7 +23,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from router.ops.importer import import_file
+from router.ops.uploads import import_file
 from router.settings import Settings
 from router.store.db import EmbeddedPostgres, create_pool, migrate
 from tests.conftest import ADMIN_TOKEN, ARTIFACTS_ROOT, group_row, seed, store_row

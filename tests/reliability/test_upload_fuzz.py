@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from router.errors import HuomaError
-from router.ops.importer import KINDS, read_table
+from router.ops.uploads import KINDS, read_table
 
 MAX_BYTES = 1_000_000
 MAX_ROWS = 1_000

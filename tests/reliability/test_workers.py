@@ -129,7 +129,7 @@ async def test_a_worker_killed_mid_load_loses_no_answered_scan(
 
 
 async def seed_fallback(pool: asyncpg.Pool) -> None:
-    from router.ops.importer import import_file
+    from router.ops.uploads import import_file
 
     data = b"store_id,name,qr_payload\n*,brand,https://weixin.qq.com/g/BRAND\n"
     await import_file(

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from router.errors import BadInput
-from router.ops.importer import ImportRejected, decode_text, import_file, parse_encoding, read_table
+from router.ops.uploads import ImportRejected, decode_text, import_file, parse_encoding, read_table
 
 HEADER = ["store_id", "name", "city", "address", "lat", "lng", "coord"]
 LIMITS = {"timezone": "Asia/Shanghai", "max_bytes": 20_000_000, "max_rows": 200_000}

@@ -1,0 +1,439 @@
+"""Validating an upload's rows: every problem reported with its row, column, value and reason;
+coordinates converted to the internal system; values a re-upload does not give are kept (None)."""
+
+from __future__ import annotations
+
+import math
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import shapely
+
+from geo.areas import AreaError, parse_area
+from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
+from router import flags
+from router.ops.uploads.model import (
+    _CODE_RE,
+    _CONTROL,
+    BRAND,
+    CLEAR_WORDS,
+    ENTRY_KINDS,
+    ENTRY_OPTIONAL,
+    ENTRY_REQUIRED,
+    FALLBACK_REQUIRED,
+    GROUP_OPTIONAL,
+    GROUP_REQUIRED,
+    PERSONAL_GROUP_CODE,
+    STORE_OPTIONAL,
+    STORE_REQUIRED,
+    WECHAT_SCAN_JOIN_LIMIT,
+    RowError,
+    Table,
+)
+from router.ops.uploads.read import _file_error
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRow:
+    store_id: str
+    name: str
+    city: str
+    address: str | None  # None: keep the stored address ("" clears it)
+    lat: float  # GCJ-02
+    lng: float
+    source_lat: float
+    source_lng: float
+    source_coord: str
+    # GeoJSON in GCJ-02; None keeps the stored area, "" removes it.
+    service_area: str | None
+    active: bool | None  # None: keep the stored flag (a new store is active)
+    source_area: str | None = None  # as uploaded, in source_coord; None and "" as service_area
+
+    def record(self) -> tuple[Any, ...]:
+        return (
+            self.store_id,
+            self.name,
+            self.city,
+            self.address,
+            self.lat,
+            self.lng,
+            self.source_lat,
+            self.source_lng,
+            self.source_coord,
+            self.service_area,
+            self.active,
+            self.source_area,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    row: int  # the spreadsheet row: new groups without a position are placed in file order
+    group_id: str
+    store_id: str
+    name: str
+    qr_payload: str
+    capacity: int | None
+    member_count: int | None
+    expires_at: datetime | None
+    derived_expires_at: datetime | None
+    position: int | None  # None: keep the stored one; a new group goes after the store's last
+    display_cap: int | None
+
+    def record(self) -> tuple[Any, ...]:
+        return (
+            self.row,
+            self.group_id,
+            self.store_id,
+            self.name,
+            self.qr_payload,
+            self.capacity,
+            self.member_count,
+            self.expires_at,
+            self.derived_expires_at,
+            self.position,
+            self.display_cap,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackRow:
+    store_id: str | None  # None: brand-wide
+    name: str
+    qr_payload: str
+
+    @property
+    def group_id(self) -> str:
+        return f"fallback:{self.store_id or BRAND}"
+
+    def record(self) -> tuple[Any, ...]:
+        return (self.group_id, self.store_id, self.name, self.qr_payload)
+
+
+class _Row:
+    """Field readers for one row that record problems instead of stopping at the first."""
+
+    def __init__(self, n: int, values: dict[str, str], errors: list[RowError]) -> None:
+        self.n = n
+        self.values = values
+        self.errors = errors
+        self.ok = True
+
+    def fail(self, column: str, message: str) -> None:
+        self.ok = False
+        self.errors.append(RowError(self.n, column, self.values.get(column, "")[:200], message))
+
+    def text(self, column: str, max_len: int, *, required: bool = True) -> str:
+        value = self.values.get(column, "").strip()
+        if not value:
+            if required:
+                self.fail(column, "is required")
+            return ""
+        if len(value) > max_len:
+            self.fail(column, f"is longer than {max_len} characters")
+        elif _CONTROL.search(value):
+            self.fail(column, "contains control characters")
+        return value
+
+    def optional_text(self, column: str, max_len: int) -> str | None:
+        """An optional cell: None when empty (the stored value is kept), "" when it says to clear
+        the stored value (CLEAR_WORDS), else its text."""
+        raw = self.values.get(column, "").strip()
+        if not raw:
+            return None
+        if raw.lower() in CLEAR_WORDS:
+            return ""
+        return self.text(column, max_len, required=False)
+
+    def number(self, column: str) -> float:
+        raw = self.values.get(column, "").strip()
+        if not raw:
+            self.fail(column, "is required")
+            return math.nan
+        try:
+            value = float(raw)
+        except ValueError:
+            self.fail(column, "is not a number")
+            return math.nan
+        if not math.isfinite(value):
+            self.fail(column, "is not a finite number")
+            return math.nan
+        return value
+
+    def integer(self, column: str, low: int, high: int) -> int | None:
+        raw = self.values.get(column, "").strip()
+        if not raw:
+            return None
+        try:
+            f = float(raw)  # Excel writes whole numbers as "200.0"
+        except ValueError:
+            self.fail(column, "is not a whole number")
+            return None
+        if not math.isfinite(f) or f != int(f):
+            self.fail(column, "is not a whole number")
+            return None
+        value = int(f)
+        if not low <= value <= high:
+            self.fail(column, f"must be between {low} and {high}")
+            return None
+        return value
+
+    def time(self, column: str, tz: zoneinfo.ZoneInfo) -> datetime | None:
+        raw = self.values.get(column, "").strip()
+        if not raw:
+            return None
+        try:
+            return parse_time(raw, tz)
+        except ValueError as exc:
+            self.fail(column, str(exc))
+            return None
+
+
+def _check_columns(table: Table, required: Sequence[str], optional: Sequence[str]) -> list[str]:
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise _file_error(
+            f"missing column(s): {', '.join(missing)}; required: {', '.join(required)}"
+        )
+    known = set(required) | set(optional)
+    return [c for c in table.columns if c and c not in known]
+
+
+def _duplicates(row: _Row, column: str, value: str, seen: dict[str, int]) -> None:
+    if not value:
+        return
+    first = seen.get(value)
+    if first is not None:
+        row.fail(column, f"duplicates row {first}")
+    else:
+        seen[value] = row.n
+
+
+def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[str]]:
+    ignored = _check_columns(table, STORE_REQUIRED, STORE_OPTIONAL)
+    errors: list[RowError] = []
+    out: list[StoreRow] = []
+    seen: dict[str, int] = {}
+    for n, values in table.rows:
+        r = _Row(n, values, errors)
+        store_id = r.text("store_id", 64)
+        _duplicates(r, "store_id", store_id, seen)
+        name = r.text("name", 100)
+        city = r.text("city", 50)
+        address = r.optional_text("address", 200)
+        lat = r.number("lat")
+        lng = r.number("lng")
+        system: CoordSystem | None = None
+        raw_coord = values.get("coord", "").strip()
+        if not raw_coord:
+            r.fail("coord", "is required (wgs84, gcj02 or bd09)")
+        else:
+            try:
+                system = CoordSystem.parse(raw_coord)
+            except CoordError as exc:
+                r.fail("coord", str(exc))
+        gcj: Coord | None = None
+        if system is not None and math.isfinite(lat) and math.isfinite(lng):
+            if lat == 0.0 and lng == 0.0:
+                r.fail("lat", "lat and lng are both 0: the coordinates are probably missing")
+            else:
+                try:
+                    gcj = to_gcj02(Coord(lat, lng, system))
+                except CoordError as exc:
+                    r.fail("lat" if "latitude" in str(exc) else "lng", str(exc))
+        area: str | None = None
+        raw_area = values.get("service_area", "").strip()
+        if raw_area.lower() in CLEAR_WORDS:
+            area = raw_area = ""
+        elif raw_area and system is not None:
+            try:
+                area = shapely.to_geojson(parse_area(raw_area, system))
+            except AreaError as exc:
+                r.fail("service_area", str(exc))
+        active = True  # an empty cell: the store is active
+        raw_active = values.get("active", "")
+        if not flags.is_blank(raw_active):
+            try:
+                active = flags.parse_flag(raw_active)
+            except flags.FlagError:
+                r.fail("active", f"must be true or false ({flags.ACCEPTED})")
+        if r.ok and gcj is not None and system is not None:
+            out.append(
+                StoreRow(
+                    store_id,
+                    name,
+                    city,
+                    address,
+                    gcj.lat,
+                    gcj.lng,
+                    lat,
+                    lng,
+                    system.value,
+                    area,
+                    # An absent column or an empty cell keeps the stored flag.
+                    active if values.get("active", "").strip() else None,
+                    raw_area if area is not None else None,
+                )
+            )
+    return out, errors, ignored
+
+
+_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
+
+
+def parse_time(raw: str, tz: zoneinfo.ZoneInfo) -> datetime:
+    """ISO 8601 with or without an offset, or Excel's usual 'YYYY-MM-DD HH:MM[:SS]' and
+    'YYYY/MM/DD' forms. Times without an offset are in `tz`; a bare date means its midnight
+    (WeChat's "valid until 11-30" is read as "expires at the start of 11-30")."""
+    text = raw.strip()
+    value: datetime | None = None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        for fmt in _DATETIME_FORMATS:
+            try:
+                value = datetime.strptime(text, fmt)  # zone applied below
+                break
+            except ValueError:
+                continue
+        if value is None:
+            for fmt in _DATE_FORMATS:
+                try:
+                    d = datetime.strptime(text, fmt).date()
+                    value = datetime.combine(d, time())
+                    break
+                except ValueError:
+                    continue
+    if value is None:
+        raise ValueError("is not a date-time (use e.g. 2026-11-30 18:00 or ISO 8601)")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value
+
+
+def validate_groups(
+    table: Table,
+    tz: zoneinfo.ZoneInfo,
+    *,
+    wechat_lifetime: timedelta = timedelta(days=7),
+    now: datetime | None = None,
+) -> tuple[list[GroupRow], list[RowError], list[str]]:
+    ignored = _check_columns(table, GROUP_REQUIRED, GROUP_OPTIONAL)
+    # Whole seconds, as exports write times: an export uploaded again changes nothing.
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    errors: list[RowError] = []
+    out: list[GroupRow] = []
+    seen: dict[str, int] = {}
+    for n, values in table.rows:
+        r = _Row(n, values, errors)
+        group_id = r.text("group_id", 64)
+        if group_id.startswith("fallback:"):
+            r.fail("group_id", "ids starting with 'fallback:' are reserved for fallbacks")
+        _duplicates(r, "group_id", group_id, seen)
+        store_id = r.text("store_id", 64)
+        name = r.text("name", 100)
+        payload = r.text("qr_payload", 1024)
+        capacity = r.integer("capacity", 1, 100_000)
+        member_count = r.integer("member_count", 0, 100_000)
+        position = r.integer("position", -1_000_000, 1_000_000)
+        display_cap = r.integer("display_cap", 1, 100_000_000)
+        expires_at = r.time("expires_at", tz)
+        made_at = r.time("qr_created_at", tz)
+        derived = None
+        if PERSONAL_GROUP_CODE.match(payload):
+            derived = (made_at or now) + wechat_lifetime
+            if capacity is not None and capacity > WECHAT_SCAN_JOIN_LIMIT:
+                r.fail("capacity", _over_scan_join_limit())
+        if r.ok:
+            out.append(
+                GroupRow(
+                    n,
+                    group_id,
+                    store_id,
+                    name,
+                    payload,
+                    capacity,
+                    member_count,
+                    expires_at,
+                    derived,
+                    position,
+                    display_cap,
+                )
+            )
+    return out, errors, ignored
+
+
+def _over_scan_join_limit(stored: int | None = None) -> str:
+    limit = WECHAT_SCAN_JOIN_LIMIT
+    if stored is None:
+        return (
+            f"个人微信群二维码满 {limit} 人后无法扫码进群，容量不能超过 {limit} / "
+            f"a personal WeChat group code stops scan-joins at {limit} members: "
+            f"capacity must be {limit} or less"
+        )
+    return (
+        f"该群已存的容量 {stored} 超过个人微信群二维码的扫码进群上限 {limit} 人，"
+        f"请填写不超过 {limit} 的 capacity / the group's stored capacity {stored} is more than "
+        f"a personal WeChat group code's scan-join limit of {limit} members: "
+        f"give a capacity of {limit} or less"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    code: str
+    kind: str
+    store_id: str | None
+    label: str | None  # None: keep the stored label ("" clears it)
+
+    def record(self) -> tuple[Any, ...]:
+        return (self.code, self.kind, self.store_id, self.label)
+
+
+def validate_entries(table: Table) -> tuple[list[EntryRow], list[RowError], list[str]]:
+    ignored = _check_columns(table, ENTRY_REQUIRED, ENTRY_OPTIONAL)
+    errors: list[RowError] = []
+    out: list[EntryRow] = []
+    seen: dict[str, int] = {}
+    for n, values in table.rows:
+        r = _Row(n, values, errors)
+        code = values.get("code", "").strip()
+        if not _CODE_RE.fullmatch(code):
+            r.fail("code", "must be 1-64 letters, digits, '-' or '_' (it goes into a URL)")
+        _duplicates(r, "code", code, seen)
+        kind = values.get("kind", "").strip().lower()
+        if kind not in ENTRY_KINDS:
+            r.fail("kind", f"must be one of {', '.join(ENTRY_KINDS)}")
+        store_id = values.get("store_id", "").strip() or None
+        if kind == "store" and store_id is None:
+            r.fail("store_id", "is required for a store's own counter code")
+        elif kind in ("counter", "poster") and store_id is not None:
+            r.fail("store_id", f"must be empty for a {kind} code (only kind store pins a store)")
+        label = r.optional_text("label", 100)
+        if r.ok:
+            out.append(EntryRow(code, kind, store_id, label))
+    return out, errors, ignored
+
+
+def validate_fallbacks(table: Table) -> tuple[list[FallbackRow], list[RowError], list[str]]:
+    ignored = _check_columns(table, FALLBACK_REQUIRED, ())
+    errors: list[RowError] = []
+    out: list[FallbackRow] = []
+    seen: dict[str, int] = {}
+    for n, values in table.rows:
+        r = _Row(n, values, errors)
+        raw_store = values.get("store_id", "").strip()
+        if not raw_store:
+            r.fail("store_id", f"is required (a store id, or {BRAND} for the whole brand)")
+        elif len(raw_store) > 64:
+            r.fail("store_id", "is longer than 64 characters")
+        _duplicates(r, "store_id", raw_store, seen)
+        name = r.text("name", 100)
+        payload = r.text("qr_payload", 1024)
+        if r.ok:
+            out.append(FallbackRow(None if raw_store == BRAND else raw_store, name, payload))
+    return out, errors, ignored

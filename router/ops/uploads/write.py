@@ -1,0 +1,241 @@
+"""Writing an upload: staging tables and upserts in one transaction, then NOTIFY; a dry run
+rolls back. Also the two entry points, `import_file` and `import_table`."""
+
+from __future__ import annotations
+
+import asyncio
+import zoneinfo
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from router.errors import BadInput
+from router.ops.uploads.model import (
+    ANALYZE_ROWS,
+    KINDS,
+    PERSONAL_GROUP_CODE,
+    WECHAT_SCAN_JOIN_LIMIT,
+    ImportRejected,
+    ImportSummary,
+    RowError,
+    Table,
+)
+from router.ops.uploads.read import _file_error, preview, read_table
+from router.ops.uploads.rows import (
+    EntryRow,
+    FallbackRow,
+    GroupRow,
+    StoreRow,
+    _over_scan_join_limit,
+    validate_entries,
+    validate_fallbacks,
+    validate_groups,
+    validate_stores,
+)
+from router.store import sql
+
+
+def _count(rows: Iterable[asyncpg.Record], summary: ImportSummary, total: int) -> None:
+    changed = 0
+    for r in rows:
+        changed += 1
+        if r["inserted"]:
+            summary.inserted += 1
+        else:
+            summary.updated += 1
+    summary.unchanged = total - changed
+
+
+async def write_stores(
+    conn: asyncpg.Connection, rows: Sequence[StoreRow], summary: ImportSummary
+) -> None:
+    await conn.execute(sql.LOCK_IMPORTS)
+    await conn.execute(sql.CREATE_STORE_STAGING)
+    await conn.copy_records_to_table("import_stores", records=[r.record() for r in rows])
+    changed = [*await conn.fetch(sql.UPDATE_STORES), *await conn.fetch(sql.INSERT_STORES)]
+    _count(changed, summary, len(rows))
+
+
+async def _reject_unknown_stores(conn: asyncpg.Connection, store_ids: Sequence[str]) -> None:
+    """Rows naming stores that do not exist (row numbers are put on by `_row_numbers`)."""
+    unknown = {
+        rec["store_id"] for rec in await conn.fetch(sql.UNKNOWN_STORE_IDS, sorted(set(store_ids)))
+    }
+    if unknown:
+        raise ImportRejected(
+            [
+                RowError(0, "store_id", sid, "no such store; import the stores first")
+                for sid in store_ids
+                if sid in unknown
+            ]
+        )
+
+
+async def write_entries(
+    conn: asyncpg.Connection, rows: Sequence[EntryRow], summary: ImportSummary
+) -> None:
+    await _reject_unknown_stores(conn, [r.store_id for r in rows if r.store_id is not None])
+    await conn.execute(sql.LOCK_IMPORTS)
+    await conn.execute(sql.CREATE_ENTRY_STAGING)
+    await conn.copy_records_to_table("import_entries", records=[r.record() for r in rows])
+    changed = [*await conn.fetch(sql.UPDATE_ENTRIES), *await conn.fetch(sql.INSERT_ENTRIES)]
+    _count(changed, summary, len(rows))
+
+
+async def write_groups(
+    conn: asyncpg.Connection, rows: Sequence[GroupRow], summary: ImportSummary
+) -> None:
+    await _reject_unknown_stores(conn, [r.store_id for r in rows])
+    await conn.execute(sql.LOCK_IMPORTS)
+    await conn.execute(sql.CREATE_GROUP_STAGING)
+    await conn.copy_records_to_table("import_groups", records=[r.record() for r in rows])
+    managed = await conn.fetch(sql.MANAGED_GROUP_ROWS)
+    if managed:
+        raise ImportRejected(
+            [
+                RowError(
+                    rec["row_no"],
+                    "group_id",
+                    rec["group_id"],
+                    "是门店的企业微信活码群，由活码自动维护，不能上传 / is the store's WeCom "
+                    "join-way group, kept by Huoma itself: it cannot be uploaded",
+                )
+                for rec in managed
+            ]
+        )
+    await conn.execute(sql.PLACE_NEW_GROUPS)
+    changed = [
+        *await conn.fetch(sql.UPDATE_GROUPS),
+        *await conn.fetch(sql.INSERT_GROUPS, WECHAT_SCAN_JOIN_LIMIT),
+    ]
+    # A row without capacity keeps the stored one, which may be too large for the personal code
+    # the group has now: refused like a capacity written in the file (rolled back with the rest).
+    over = [
+        RowError(
+            rec["row_no"], "capacity", str(rec["capacity"]), _over_scan_join_limit(rec["capacity"])
+        )
+        for rec in await conn.fetch(sql.GROUPS_OVER_CAPACITY, WECHAT_SCAN_JOIN_LIMIT)
+        if PERSONAL_GROUP_CODE.match(rec["qr_payload"])
+    ]
+    if over:
+        raise ImportRejected(over)
+    _count(changed, summary, len(rows))
+
+
+async def write_fallbacks(
+    conn: asyncpg.Connection, rows: Sequence[FallbackRow], summary: ImportSummary
+) -> None:
+    await _reject_unknown_stores(conn, [r.store_id for r in rows if r.store_id is not None])
+    await conn.execute(sql.LOCK_IMPORTS)
+    await conn.execute(sql.CREATE_FALLBACK_STAGING)
+    await conn.copy_records_to_table("import_fallbacks", records=[r.record() for r in rows])
+    _count(await conn.fetch(sql.UPSERT_FALLBACKS), summary, len(rows))
+
+
+class _Rollback(Exception):
+    pass
+
+
+async def import_rows(
+    pool: asyncpg.Pool,
+    kind: str,
+    validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow],
+    summary: ImportSummary,
+    writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any],
+) -> ImportSummary:
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                await writer(conn, validated, summary)
+                if summary.dry_run:
+                    # A dry run does the real work and rolls it back: its counts are exact.
+                    raise _Rollback
+                await conn.execute(sql.NOTIFY_CATALOGUE, kind)
+        except _Rollback:
+            return summary
+        if summary.inserted + summary.updated >= ANALYZE_ROWS:
+            await conn.execute(sql.ANALYZE_AFTER_IMPORT[kind])
+    return summary
+
+
+def _row_numbers(errors: list[RowError], table: Table) -> list[RowError]:
+    """Unknown-store errors come back without row numbers; put the file's rows on them."""
+    by_store: dict[str, list[int]] = {}
+    for n, values in table.rows:
+        by_store.setdefault(values.get("store_id", "").strip(), []).append(n)
+    out: list[RowError] = []
+    seen: set[str] = set()
+    for e in errors:
+        if e.row == 0 and e.column == "store_id" and e.value not in seen:
+            seen.add(e.value)
+            out.extend(RowError(n, e.column, e.value, e.message) for n in by_store.get(e.value, []))
+        elif e.row != 0 or e.column != "store_id":
+            out.append(e)
+    return out
+
+
+async def import_file(
+    pool: asyncpg.Pool,
+    kind: str,
+    data: bytes,
+    filename: str | None,
+    *,
+    timezone: str,
+    max_bytes: int,
+    max_rows: int,
+    dry_run: bool = False,
+    wechat_lifetime: timedelta = timedelta(days=7),
+    encoding: str | None = None,
+) -> ImportSummary:
+    """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error.
+
+    `encoding` (one of ENCODINGS; None detects it) is how a CSV or JSON file is decoded; the
+    summary names the one used and shows the first rows as read."""
+    if kind not in KINDS:
+        raise BadInput(f"unknown import kind {kind!r}; use {', '.join(KINDS)}", code="bad_kind")
+    # Decoding and parsing a 20 MB file takes seconds: off the event loop, scans keep moving.
+    table = await asyncio.to_thread(read_table, data, filename, kind, max_bytes, max_rows, encoding)
+    summary = await import_table(
+        pool, kind, table, timezone=timezone, dry_run=dry_run, wechat_lifetime=wechat_lifetime
+    )
+    summary.format, summary.encoding, summary.preview = table.format, table.encoding, preview(table)
+    return summary
+
+
+async def import_table(
+    pool: asyncpg.Pool,
+    kind: str,
+    table: Table,
+    *,
+    timezone: str,
+    dry_run: bool = False,
+    wechat_lifetime: timedelta = timedelta(days=7),
+) -> ImportSummary:
+    """Validate and write rows already read into a table (files, the demo generator)."""
+    if not table.rows:
+        raise _file_error("the file has a header but no rows")
+    validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow]
+    writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any]
+    if kind == "stores":
+        validated, errors, ignored = validate_stores(table)
+        writer = write_stores
+    elif kind == "fallbacks":
+        validated, errors, ignored = validate_fallbacks(table)
+        writer = write_fallbacks
+    elif kind == "entries":
+        validated, errors, ignored = validate_entries(table)
+        writer = write_entries
+    else:
+        validated, errors, ignored = validate_groups(
+            table, zoneinfo.ZoneInfo(timezone), wechat_lifetime=wechat_lifetime
+        )
+        writer = write_groups
+    if errors:
+        raise ImportRejected(errors)
+    summary = ImportSummary(kind, len(validated), dry_run=dry_run, ignored_columns=ignored)
+    try:
+        return await import_rows(pool, kind, validated, summary, writer)
+    except ImportRejected as exc:
+        raise ImportRejected(_row_numbers(exc.errors, table)) from None
