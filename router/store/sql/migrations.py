@@ -1,0 +1,23 @@
+"""Migrations: the version table and the lock that lets one worker apply them."""
+
+from __future__ import annotations
+
+from router.store.sql.locks import AdvisoryLock, xact_lock
+
+# ---- migrations ------------------------------------------------------------------------------
+
+CREATE_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+# Workers of one deployment start together; a transaction-scoped advisory lock makes exactly one of
+# them apply pending migrations while the others wait and then find nothing left to do.
+LOCK_MIGRATIONS = xact_lock(AdvisoryLock.MIGRATIONS)
+
+APPLIED_MIGRATIONS = "SELECT version FROM schema_migrations"
+
+RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
