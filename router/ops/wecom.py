@@ -7,27 +7,18 @@ from typing import Any
 from aiohttp import web
 
 from router.errors import BadInput, HuomaError, NotFound
-from router.keys import POOL, PRINCIPAL, WECOM
+from router.keys import POOL, PRINCIPAL
 from router.ops.handlers import iso, json_body, json_response, log
 from router.store import sql
 from router.store.db import Operation
 from router.wecom.client import RETRY_ERRORS
-from router.wecom.service import WeComService
+from router.wecom.http import service_of
 from router.wecom.sync import StoreSync
 
 # What each request asks of the database, for its 503 and its log line.
 STATUS = Operation("门店企业微信状态查询", "store WeCom status")
 ENABLE = Operation("门店启用企业微信", "switch of a store to WeCom")
 DISABLE = Operation("门店停用企业微信", "switch of a store off WeCom")
-
-
-def _service(request: web.Request) -> WeComService:
-    service = request.config_dict[WECOM]
-    if service is None:
-        raise NotFound(
-            "WeCom is not configured here (HUOMA_WECOM_CORP_ID)", code="wecom_not_configured"
-        )
-    return service
 
 
 async def store_wecom(request: web.Request) -> web.Response:
@@ -68,7 +59,7 @@ def _described(row: Any, chats: Any) -> dict[str, Any]:
 async def enable_wecom(request: web.Request) -> web.Response:
     """PUT /admin/api/stores/{store_id}/wecom {"chat_ids": [...]}: use WeCom for the store."""
     actor = request[PRINCIPAL].actor
-    service = _service(request)
+    service = service_of(request)
     body = await json_body(request)
     chat_ids = body.get("chat_ids")
     if not isinstance(chat_ids, list) or not all(isinstance(c, str) for c in chat_ids):
@@ -82,7 +73,7 @@ async def enable_wecom(request: web.Request) -> web.Response:
 async def disable_wecom(request: web.Request) -> web.Response:
     """DELETE /admin/api/stores/{store_id}/wecom: stop using WeCom for the store."""
     actor = request[PRINCIPAL].actor
-    service = _service(request)
+    service = service_of(request)
     store_id = request.match_info["store_id"]
     result = await service.sync.disable(store_id)
     log.info("admin: %s stopped WeCom for store %s", actor, store_id)

@@ -13,8 +13,10 @@ from router.wecom.service import WeComService
 CALLBACK = Operation("企业微信回调", "WeCom callback")
 
 
-def _service(request: web.Request) -> WeComService:
-    service = request.app[WECOM]
+def service_of(request: web.Request) -> WeComService:
+    """This worker's WeCom service; 404 `wecom_not_configured` where WeCom is not set up. Works
+    from the root app (the callback URL) and from the ops sub-app alike."""
+    service = request.config_dict[WECOM]
     if service is None:
         raise NotFound(
             "WeCom is not configured here (HUOMA_WECOM_CORP_ID)", code="wecom_not_configured"
@@ -24,13 +26,13 @@ def _service(request: web.Request) -> WeComService:
 
 async def callback_check(request: web.Request) -> web.Response:
     """GET /wecom/callback: WeCom's URL check."""
-    return await _service(request).receiver.verify_url(request)
+    return await service_of(request).receiver.verify_url(request)
 
 
 async def callback_event(request: web.Request) -> web.Response:
     """POST /wecom/callback: an event (stored, answered, then processed)."""
     with database_errors(CALLBACK):
-        return await _service(request).receiver.receive(request)
+        return await service_of(request).receiver.receive(request)
 
 
 def add_routes(app: web.Application) -> None:
