@@ -1,0 +1,60 @@
+"""The ops sub-application's one gate: every operation is declared, documented and guarded."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import pytest
+import yaml
+
+from router.ops.app import OPERATIONS, PREFIX
+from tests.conftest import assert_needs_a_valid_token
+
+pytestmark = pytest.mark.db
+
+_EXAMPLE = {
+    "{kind}": "stores",
+    "{fmt}": "csv",
+    "{code}": "c1",
+    "{store_id}": "S1",
+    "{group_id}": "G1",
+}
+
+
+def _path(template: str) -> str:
+    for name, value in _EXAMPLE.items():
+        template = template.replace(name, value)
+    return PREFIX + template
+
+
+def test_every_route_of_the_ops_app_is_a_declared_operation(make_client: Any) -> None:
+    from router.ops.app import create_ops_app
+    from router.settings import Settings
+
+    ops = create_ops_app(Settings())
+    routes = {
+        (r.method, r.resource.canonical)
+        for r in ops.router.routes()
+        if r.method != "HEAD" and r.resource is not None
+    }
+    assert routes == {(op.method, op.path) for op in OPERATIONS}
+    assert len({op.name for op in OPERATIONS}) == len(OPERATIONS)
+
+
+def test_every_operation_is_in_the_openapi_document_and_nothing_else_is() -> None:
+    spec = yaml.safe_load(resources.files("router.web").joinpath("openapi.yaml").read_text())
+    documented = {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        if path.startswith(PREFIX + "/")
+        for method in item
+        if method in ("get", "post", "put", "delete", "patch")
+    }
+    assert documented == {(op.method, PREFIX + op.path) for op in OPERATIONS}
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
+async def test_no_operation_answers_without_a_valid_token(make_client: Any, op: Any) -> None:
+    client = await make_client()
+    await assert_needs_a_valid_token(client, op.method, _path(op.path))
