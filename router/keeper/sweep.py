@@ -53,8 +53,6 @@ async def sweep(
 ) -> int:
     """One pass: states, then low stores, then alerts. Returns how many groups were created.
     Without a state (tests, one-off calls) the pass is a full one."""
-    created = 0
-    new_pks: list[int] = []
     full = state is None or state.passes % FULL_SWEEP_EVERY == 0 or state.last_start is None
     check_expiry = state is None or state.passes % EXPIRY_EVERY == 0
     async with pool.acquire() as conn:
@@ -85,31 +83,8 @@ async def sweep(
     if state is not None:
         state.passes += 1
         state.last_start = started
-    now = datetime.now(UTC)
-    waiting: list[str] = []
-    empty: list[str] = []
-    for row in low:
-        store = StoreRef(row["store_id"], row["name"], row["city"])
-        new = await provider.create_group(store, now)
-        if row["usable"] == 0:
-            empty.append(store.store_id)
-        if new is None:
-            waiting.append(store.store_id)
-            continue
-        async with pool.acquire() as conn, conn.transaction():
-            pk = await conn.fetchval(
-                sql.INSERT_PROVIDED_GROUP,
-                new.group_id,
-                store.store_id,
-                new.name,
-                new.qr_payload,
-                new.capacity,
-                new.expires_at,
-                new.source,
-            )
-            if pk is not None:
-                created += 1
-                new_pks.append(pk)
+    new_pks, waiting, empty = await _refill(pool, provider, low)
+    created = len(new_pks)
     if state is not None:
         # Keep looking while refilling works (or more stores were low than one pass takes).
         state.still_low = bool(new_pks) or len(low) >= MAX_CREATIONS_PER_SWEEP
@@ -145,10 +120,50 @@ async def sweep(
     async with pool.acquire() as conn:
         if alerts is not None:
             await alerts.deliver(conn)
+    await _roll_up_funnel(pool, settings, purge=check_expiry)
+    return created
+
+
+async def _refill(
+    pool: asyncpg.Pool, provider: GroupProvider, low: list[asyncpg.Record]
+) -> tuple[list[int], list[str], list[str]]:
+    """Ask the provider for a group for each low store: the new groups' keys, the stores still
+    waiting for one (ops are alerted), and the stores with no usable group at all."""
+    now = datetime.now(UTC)
+    new_pks: list[int] = []
+    waiting: list[str] = []
+    empty: list[str] = []
+    for row in low:
+        store = StoreRef(row["store_id"], row["name"], row["city"])
+        new = await provider.create_group(store, now)
+        if row["usable"] == 0:
+            empty.append(store.store_id)
+        if new is None:
+            waiting.append(store.store_id)
+            continue
+        async with pool.acquire() as conn, conn.transaction():
+            pk = await conn.fetchval(
+                sql.INSERT_PROVIDED_GROUP,
+                new.group_id,
+                store.store_id,
+                new.name,
+                new.qr_payload,
+                new.capacity,
+                new.expires_at,
+                new.source,
+            )
+            if pk is not None:
+                new_pks.append(pk)
+    return new_pks, waiting, empty
+
+
+async def _roll_up_funnel(pool: asyncpg.Pool, settings: Settings, *, purge: bool) -> None:
+    """The funnel's rollups, and (when `purge`) events past their retention. Statistics must
+    never stop the group sweeps: a failure is logged and tried again next pass."""
     try:
         async with pool.acquire() as conn:
             await funnel.refresh(conn, settings)
-            if check_expiry:
+            if purge:
                 purged = await funnel.purge(conn, settings)
                 if purged:
                     log.info("keeper: deleted %d scan event(s) past their retention", purged)
@@ -166,7 +181,6 @@ async def sweep(
                 "keeper: funnel rollup or retention failed (%s); retrying next pass",
                 described(exc),
             )
-    return created
 
 
 async def run(

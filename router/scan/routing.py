@@ -242,44 +242,13 @@ def route(
     """Decide the store and group for one scan (q.visitor must be set by the caller)."""
     gcj = to_gcj02(q.point) if q.point is not None else None
     coarse = q.accuracy_m is not None and q.accuracy_m > policy.coarse_accuracy_m
-    store: Store | None = None
-    distance: float | None = None
-    matched_by: MatchedBy | None = None
     neighbours: list[tuple[Store, float]] = []
-    limit = policy.max_distance_m
-
     if gcj is not None:
         found = cat.index.nearest(gcj.lat, gcj.lng, 1 + policy.alternatives)
         stores = cat.stores
+        limit = policy.max_distance_m
         neighbours = [(stores[n.position], n.distance_m) for n in found if n.distance_m <= limit]
-
-    if q.store_id is not None:
-        store = cat.by_id.get(q.store_id)
-        if store is None:
-            raise NotFound(f"no store {q.store_id!r}", code="store_not_found")
-        matched_by = MatchedBy.PICKED
-    else:
-        pinned = _pinned_store(cat, q.entry)
-        if pinned is not None and (
-            gcj is None
-            or haversine_m(gcj.lat, gcj.lng, pinned.lat, pinned.lng) <= policy.pin_max_distance_m
-        ):
-            store = pinned
-            matched_by = MatchedBy.ENTRY
-        elif gcj is not None:
-            owners = cat.areas.containing(gcj.lat, gcj.lng)
-            if owners:
-                stores = cat.stores
-                store = min(
-                    (stores[i] for i in owners),
-                    key=lambda s: haversine_m(gcj.lat, gcj.lng, s.lat, s.lng),
-                )
-                matched_by = MatchedBy.AREA
-            elif neighbours:
-                store = neighbours[0][0]
-                distance = neighbours[0][1]
-                matched_by = MatchedBy.NEAREST
-
+    store, distance, matched_by = _choose_store(cat, q, gcj, neighbours, policy)
     if store is not None and distance is None and gcj is not None:
         distance = haversine_m(gcj.lat, gcj.lng, store.lat, store.lng)
     alternatives = tuple((s, d) for s, d in neighbours if s is not store)[: policy.alternatives]
@@ -299,22 +268,9 @@ def route(
             sticky=q.sticky,
         )
 
-    group: Group | None = None
     token = q.sticky
     spent = False
-    if policy.sticky_s > 0:
-        held = live.sticky.verify(visitor, q.sticky, now)
-        if held is not None and held.store_id == store.store_id:
-            g = cat.groups_by_pk.get(held.group_pk)
-            if (
-                g is not None
-                and g.kind is GroupKind.GROUP
-                and g.qr_version == held.qr_version
-                and g.store_id == store.store_id
-                # The sticky exception: a repeat spends no display (see LiveState.usable).
-                and live.usable(g, now, policy.expiry_margin_s, spends_display=False)
-            ):
-                group = g
+    group = _held_group(cat, store, visitor, q.sticky, now, live, policy)
     if group is None:
         group = pick_group(store, now, live, policy.expiry_margin_s)
         if group is not None:
@@ -343,6 +299,69 @@ def route(
         sticky=token,
         spent=spent,
     )
+
+
+def _choose_store(
+    cat: Catalogue,
+    q: RouteQuery,
+    gcj: Coord | None,
+    neighbours: list[tuple[Store, float]],
+    policy: RoutePolicy,
+) -> tuple[Store | None, float | None, MatchedBy | None]:
+    """The store by precedence: picked, pinned entry (near enough, or no location), service area,
+    nearest within the limit. Its distance when already known (the nearest), and why."""
+    if q.store_id is not None:
+        store = cat.by_id.get(q.store_id)
+        if store is None:
+            raise NotFound(f"no store {q.store_id!r}", code="store_not_found")
+        return store, None, MatchedBy.PICKED
+    pinned = _pinned_store(cat, q.entry)
+    if pinned is not None and (
+        gcj is None
+        or haversine_m(gcj.lat, gcj.lng, pinned.lat, pinned.lng) <= policy.pin_max_distance_m
+    ):
+        return pinned, None, MatchedBy.ENTRY
+    if gcj is None:
+        return None, None, None
+    owners = cat.areas.containing(gcj.lat, gcj.lng)
+    if owners:
+        stores = cat.stores
+        store = min(
+            (stores[i] for i in owners),
+            key=lambda s: haversine_m(gcj.lat, gcj.lng, s.lat, s.lng),
+        )
+        return store, None, MatchedBy.AREA
+    if neighbours:
+        return neighbours[0][0], neighbours[0][1], MatchedBy.NEAREST
+    return None, None, None
+
+
+def _held_group(
+    cat: Catalogue,
+    store: Store,
+    visitor: str,
+    sticky: str | None,
+    now: float,
+    live: LiveState,
+    policy: RoutePolicy,
+) -> Group | None:
+    """The group a returning visitor was shown at this store, while it is still usable: shown
+    again without spending a display (the sticky exception of `LiveState.usable`)."""
+    if policy.sticky_s <= 0:
+        return None
+    held = live.sticky.verify(visitor, sticky, now)
+    if held is None or held.store_id != store.store_id:
+        return None
+    g = cat.groups_by_pk.get(held.group_pk)
+    if (
+        g is not None
+        and g.kind is GroupKind.GROUP
+        and g.qr_version == held.qr_version
+        and g.store_id == store.store_id
+        and live.usable(g, now, policy.expiry_margin_s, spends_display=False)
+    ):
+        return g
+    return None
 
 
 def _pinned_store(cat: Catalogue, entry: str | None) -> Store | None:
