@@ -343,8 +343,7 @@ async def test_a_wecom_store_shows_its_join_way_and_its_groups(
     chromium: Any, pool: asyncpg.Pool, aiohttp_server: Any, settings: Settings
 ) -> None:
     from router.keys import WECOM
-
-    from .fake_wecom import CORP_ID, SECRET, FakeWeCom
+    from tests.fake_wecom import CORP_ID, SECRET, FakeWeCom
 
     fake = FakeWeCom()
     wecom = await aiohttp_server(fake.app())
