@@ -121,3 +121,11 @@ class ImportSummary:
             "encoding": self.encoding,
             "preview": self.preview,
         }
+
+
+def file_error(message: str, code: str | None = None) -> ImportRejected:
+    """A problem with the file as a whole (row 0): its format, encoding, size or header."""
+    rejected = ImportRejected([RowError(0, "", "", message)])
+    if code is not None:
+        rejected.code = code
+    return rejected

@@ -27,6 +27,7 @@ from router.ops.uploads.model import (
     ImportRejected,
     RowError,
     Table,
+    file_error,
 )
 
 # Text encodings an uploaded CSV or JSON may be in, by the name ops give (`?encoding=`,
@@ -65,13 +66,6 @@ PREVIEW_ROWS = 5  # rows an upload's answer shows as read, so a wrong encoding i
 PREVIEW_CELL_CHARS = 200
 
 
-def _file_error(message: str, code: str | None = None) -> ImportRejected:
-    rejected = ImportRejected([RowError(0, "", "", message)])
-    if code is not None:
-        rejected.code = code
-    return rejected
-
-
 def parse_encoding(name: str | None) -> str | None:
     """The encoding ops named (None: detect it). Raises BadInput for one Huoma does not read."""
     if name is None:
@@ -96,7 +90,7 @@ def detect_format(data: bytes, filename: str | None) -> str | None:
     if name.endswith((".csv", ".txt")):
         return "csv"
     if name.endswith(".xls"):
-        raise _file_error("old .xls workbooks are not read: save the sheet as .xlsx or CSV")
+        raise file_error("old .xls workbooks are not read: save the sheet as .xlsx or CSV")
     if name.endswith(".xlsx") or data.startswith(b"PK\x03\x04"):
         return "xlsx"
     return None
@@ -129,13 +123,13 @@ def read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> Table:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise _file_error("not a readable XLSX file (it is not a valid zip archive)") from None
+        raise file_error("not a readable XLSX file (it is not a valid zip archive)") from None
     expanded = sum(m.file_size for m in members)
     if expanded > max_bytes * XLSX_EXPANSION_LIMIT:
-        raise _file_error(f"the workbook expands to {expanded} bytes; refused")
+        raise file_error(f"the workbook expands to {expanded} bytes; refused")
     for m in members:
         if m.compress_size and m.file_size / m.compress_size > XLSX_MAX_RATIO:
-            raise _file_error(
+            raise file_error(
                 f"the workbook member {m.filename} is suspiciously compressed; refused"
             )
     try:
@@ -153,7 +147,7 @@ def read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> Table:
                 rows_iter = sheet.iter_rows(values_only=True)
                 header = next(rows_iter, None)
                 if header is None:
-                    raise _file_error("the first sheet is empty")
+                    raise file_error("the first sheet is empty")
                 columns = tuple(_norm_header(_xlsx_cell(h)) for h in header)
                 while columns and not columns[-1]:
                     columns = columns[:-1]
@@ -164,7 +158,7 @@ def read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> Table:
                     if not any(c.strip() for c in cells):
                         continue
                     if len(rows) >= max_rows:
-                        raise _file_error(f"more than {max_rows} rows; split the file")
+                        raise file_error(f"more than {max_rows} rows; split the file")
                     rows.append(
                         (
                             n,
@@ -180,7 +174,7 @@ def read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> Table:
     except ImportRejected:
         raise
     except Exception as exc:  # openpyxl raises many kinds on a broken workbook
-        raise _file_error(f"not a readable XLSX file ({type(exc).__name__})") from None
+        raise file_error(f"not a readable XLSX file ({type(exc).__name__})") from None
     return Table(columns, rows, format="xlsx")
 
 
@@ -201,7 +195,7 @@ def _decode_as(data: bytes, encoding: str) -> str:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
         byte = data[exc.start : exc.start + 1].hex()
-        raise _file_error(
+        raise file_error(
             f"the file is not {encoding} text: byte 0x{byte} on line "
             f"{_line_of(data, codec, exc.start)} is not a character in it; choose another "
             "encoding, or automatic",
@@ -283,7 +277,7 @@ def decode_text(data: bytes, encoding: str | None = None) -> tuple[str, str]:
 
 
 def _unknown_encoding() -> ImportRejected:
-    return _file_error(
+    return file_error(
         "the file is neither UTF-8 nor GB18030, Big5 or UTF-16 text (or reads as gibberish in "
         "each); save it as UTF-8, or choose its encoding",
         code="unknown_encoding",
@@ -338,9 +332,9 @@ def read_csv(text: str, max_rows: int) -> Table:
     try:
         header = next(reader)
     except StopIteration:
-        raise _file_error("the file is empty") from None
+        raise file_error("the file is empty") from None
     except csv.Error as exc:
-        raise _file_error(f"the header: {_csv_problem(exc, reader.line_num)}") from None
+        raise file_error(f"the header: {_csv_problem(exc, reader.line_num)}") from None
     columns = tuple(_norm_header(h) for h in header)
     _check_header(columns)
     rows: list[tuple[int, dict[str, str]]] = []
@@ -359,7 +353,7 @@ def read_csv(text: str, max_rows: int) -> Table:
         if not any(cell.strip() for cell in record):
             continue  # blank lines, common at the end of Excel exports
         if len(rows) >= max_rows:
-            raise _file_error(f"more than {max_rows} rows; split the file")
+            raise file_error(f"more than {max_rows} rows; split the file")
         if len(record) > len(columns):
             extra = [c for c in record[len(columns) :] if c.strip()]
             if extra:
@@ -389,7 +383,7 @@ def _check_header(columns: Sequence[str]) -> None:
         if not c:
             continue
         if c in seen:
-            raise _file_error(f"column {c!r} appears twice in the header")
+            raise file_error(f"column {c!r} appears twice in the header")
         seen.add(c)
 
 
@@ -409,13 +403,13 @@ def read_json(text: str, kind: str, max_rows: int) -> Table:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _file_error(f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        raise file_error(f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
     if isinstance(data, dict):
         data = data.get(kind, data.get("rows"))
     if not isinstance(data, list):
-        raise _file_error(f'JSON must be a list of objects, or {{"{kind}": [...]}}')
+        raise file_error(f'JSON must be a list of objects, or {{"{kind}": [...]}}')
     if len(data) > max_rows:
-        raise _file_error(f"more than {max_rows} rows; split the file")
+        raise file_error(f"more than {max_rows} rows; split the file")
     columns: dict[str, None] = {}
     rows: list[tuple[int, dict[str, str]]] = []
     errors: list[RowError] = []
@@ -448,7 +442,7 @@ def read_table(
     """The upload as a table. `encoding` (one of ENCODINGS) overrides detection for CSV and
     JSON; a workbook carries its own."""
     if len(data) > max_bytes:
-        raise _file_error(f"the file is {len(data)} bytes; the limit is {max_bytes}")
+        raise file_error(f"the file is {len(data)} bytes; the limit is {max_bytes}")
     fmt = detect_format(data, filename)
     if fmt == "xlsx":
         return read_xlsx(data, max_bytes, max_rows)

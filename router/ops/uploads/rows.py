@@ -32,8 +32,8 @@ from router.ops.uploads.model import (
     WECHAT_SCAN_JOIN_LIMIT,
     RowError,
     Table,
+    file_error,
 )
-from router.ops.uploads.read import _file_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +195,7 @@ class _Row:
 def _check_columns(table: Table, required: Sequence[str], optional: Sequence[str]) -> list[str]:
     missing = [c for c in required if c not in table.columns]
     if missing:
-        raise _file_error(
+        raise file_error(
             f"missing column(s): {', '.join(missing)}; required: {', '.join(required)}"
         )
     known = set(required) | set(optional)
@@ -347,7 +347,7 @@ def validate_groups(
         if PERSONAL_GROUP_CODE.match(payload):
             derived = (made_at or now) + wechat_lifetime
             if capacity is not None and capacity > WECHAT_SCAN_JOIN_LIMIT:
-                r.fail("capacity", _over_scan_join_limit())
+                r.fail("capacity", over_scan_join_limit())
         if r.ok:
             out.append(
                 GroupRow(
@@ -367,7 +367,7 @@ def validate_groups(
     return out, errors, ignored
 
 
-def _over_scan_join_limit(stored: int | None = None) -> str:
+def over_scan_join_limit(stored: int | None = None) -> str:
     limit = WECHAT_SCAN_JOIN_LIMIT
     if stored is None:
         return (

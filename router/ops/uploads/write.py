@@ -21,20 +21,30 @@ from router.ops.uploads.model import (
     ImportSummary,
     RowError,
     Table,
+    file_error,
 )
-from router.ops.uploads.read import _file_error, preview, read_table
+from router.ops.uploads.read import preview, read_table
 from router.ops.uploads.rows import (
     EntryRow,
     FallbackRow,
     GroupRow,
     StoreRow,
-    _over_scan_join_limit,
+    over_scan_join_limit,
     validate_entries,
     validate_fallbacks,
     validate_groups,
     validate_stores,
 )
 from router.store import sql
+
+
+async def _stage(
+    conn: asyncpg.Connection, create_staging: str, table: str, rows: Sequence[Any]
+) -> None:
+    """Uploads one at a time (under the imports lock), then the rows into a staging table."""
+    await conn.execute(sql.LOCK_IMPORTS)
+    await conn.execute(create_staging)
+    await conn.copy_records_to_table(table, records=[r.record() for r in rows])
 
 
 def _count(rows: Iterable[asyncpg.Record], summary: ImportSummary, total: int) -> None:
@@ -51,9 +61,7 @@ def _count(rows: Iterable[asyncpg.Record], summary: ImportSummary, total: int) -
 async def write_stores(
     conn: asyncpg.Connection, rows: Sequence[StoreRow], summary: ImportSummary
 ) -> None:
-    await conn.execute(sql.LOCK_IMPORTS)
-    await conn.execute(sql.CREATE_STORE_STAGING)
-    await conn.copy_records_to_table("import_stores", records=[r.record() for r in rows])
+    await _stage(conn, sql.CREATE_STORE_STAGING, "import_stores", rows)
     changed = [*await conn.fetch(sql.UPDATE_STORES), *await conn.fetch(sql.INSERT_STORES)]
     _count(changed, summary, len(rows))
 
@@ -77,9 +85,7 @@ async def write_entries(
     conn: asyncpg.Connection, rows: Sequence[EntryRow], summary: ImportSummary
 ) -> None:
     await _reject_unknown_stores(conn, [r.store_id for r in rows if r.store_id is not None])
-    await conn.execute(sql.LOCK_IMPORTS)
-    await conn.execute(sql.CREATE_ENTRY_STAGING)
-    await conn.copy_records_to_table("import_entries", records=[r.record() for r in rows])
+    await _stage(conn, sql.CREATE_ENTRY_STAGING, "import_entries", rows)
     changed = [*await conn.fetch(sql.UPDATE_ENTRIES), *await conn.fetch(sql.INSERT_ENTRIES)]
     _count(changed, summary, len(rows))
 
@@ -88,9 +94,7 @@ async def write_groups(
     conn: asyncpg.Connection, rows: Sequence[GroupRow], summary: ImportSummary
 ) -> None:
     await _reject_unknown_stores(conn, [r.store_id for r in rows])
-    await conn.execute(sql.LOCK_IMPORTS)
-    await conn.execute(sql.CREATE_GROUP_STAGING)
-    await conn.copy_records_to_table("import_groups", records=[r.record() for r in rows])
+    await _stage(conn, sql.CREATE_GROUP_STAGING, "import_groups", rows)
     managed = await conn.fetch(sql.MANAGED_GROUP_ROWS)
     if managed:
         raise ImportRejected(
@@ -114,7 +118,7 @@ async def write_groups(
     # the group has now: refused like a capacity written in the file (rolled back with the rest).
     over = [
         RowError(
-            rec["row_no"], "capacity", str(rec["capacity"]), _over_scan_join_limit(rec["capacity"])
+            rec["row_no"], "capacity", str(rec["capacity"]), over_scan_join_limit(rec["capacity"])
         )
         for rec in await conn.fetch(sql.GROUPS_OVER_CAPACITY, WECHAT_SCAN_JOIN_LIMIT)
         if PERSONAL_GROUP_CODE.match(rec["qr_payload"])
@@ -128,9 +132,7 @@ async def write_fallbacks(
     conn: asyncpg.Connection, rows: Sequence[FallbackRow], summary: ImportSummary
 ) -> None:
     await _reject_unknown_stores(conn, [r.store_id for r in rows if r.store_id is not None])
-    await conn.execute(sql.LOCK_IMPORTS)
-    await conn.execute(sql.CREATE_FALLBACK_STAGING)
-    await conn.copy_records_to_table("import_fallbacks", records=[r.record() for r in rows])
+    await _stage(conn, sql.CREATE_FALLBACK_STAGING, "import_fallbacks", rows)
     _count(await conn.fetch(sql.UPSERT_FALLBACKS), summary, len(rows))
 
 
@@ -215,7 +217,7 @@ async def import_table(
 ) -> ImportSummary:
     """Validate and write rows already read into a table (files, the demo generator)."""
     if not table.rows:
-        raise _file_error("the file has a header but no rows")
+        raise file_error("the file has a header but no rows")
     validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow]
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any]
     if kind == "stores":
