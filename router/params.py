@@ -1,6 +1,6 @@
 """Query parameters as the API reads them: one parser per kind, each a clear 400 when wrong.
 
-Pure: no aiohttp. Used by the public handlers (the picker) and the ops API alike.
+Pure: no aiohttp. Used by the picker's search (router.scan.search) and the ops API alike.
 """
 
 from __future__ import annotations

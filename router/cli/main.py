@@ -1,4 +1,4 @@
-"""The `huoma` command: serve, demo, import, migrate, settings."""
+"""The `huoma` command: serve, demo, import, wecom sync, migrate, settings."""
 
 from __future__ import annotations
 
@@ -23,8 +23,14 @@ from aiohttp import web
 from router.cli import demo
 from router.errors import HuomaError
 from router.keys import IN_FLIGHT, METRICS
-from router.ops.handlers import upload_operation
-from router.ops.uploads import ENCODINGS, ImportRejected, import_file, import_table, parse_encoding
+from router.ops.uploads import (
+    ENCODINGS,
+    ImportRejected,
+    import_file,
+    import_table,
+    parse_encoding,
+    upload_operation,
+)
 from router.settings import Settings, SettingsError, markdown, sections
 from router.store import sql
 from router.store.db import (

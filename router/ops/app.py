@@ -20,6 +20,7 @@ from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL
 from router.ops import handlers as h
 from router.ops import wecom
 from router.ops.auth import Access, resolve_principal
+from router.ops.uploads import export_operation, upload_operation
 from router.scan.limits import Buckets
 from router.settings import Settings
 from router.store.db import Operation as DbOperation
@@ -43,11 +44,11 @@ class Operation:
 
 
 def _upload(request: web.Request) -> DbOperation:
-    return h.upload_operation(request.match_info["kind"])
+    return upload_operation(request.match_info["kind"])
 
 
 def _export(request: web.Request) -> DbOperation:
-    return h.export_operation(request.match_info["kind"])
+    return export_operation(request.match_info["kind"])
 
 
 def _retire(request: web.Request) -> DbOperation:
@@ -99,10 +100,11 @@ BY_NAME = {op.name: op for op in OPERATIONS}
 @web.middleware
 async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Resolve the principal, check what the operation needs, map database trouble."""
-    name = request.match_info.route.name
-    if name is None:  # no operation here: aiohttp's own 404 or 405, before any principal
-        return await handler(request)
-    op = BY_NAME[name]  # every route of this sub-app is one of OPERATIONS
+    if request.match_info.http_exception is not None:
+        return await handler(request)  # no such route: aiohttp's own 404 or 405, no principal
+    op = BY_NAME.get(request.match_info.route.name or "")
+    if op is None:  # a route nobody declared (fail closed): never served, whoever asks
+        raise HuomaError("this operation is not declared", code="forbidden", status=403)
     principal = resolve_principal(request)
     if not principal.allows(op.needs):
         raise HuomaError(f"{principal.actor} may not {op.needs} here", code="forbidden", status=403)

@@ -39,7 +39,6 @@ MAX_MEMBER_COUNT = 100_000
 
 
 # What each admin request asks of the database, for its 503 and its log line.
-KIND_ZH = {"stores": "门店", "groups": "群", "fallbacks": "兜底码", "entries": "入口码"}
 MEMBER_COUNT = Operation("群人数更新", "member count update")
 HEALTH = Operation("群健康查询", "group health query")
 STORE_GROUPS = Operation("门店群列表查询", "store group list")
@@ -52,14 +51,6 @@ ENTRY_QR = Operation("入口码二维码生成", "entry code QR")
 FUNNEL = Operation("漏斗查询", "funnel query", "HUOMA_FUNNEL_TIMEOUT_S")
 FUNNEL_CSV = Operation("漏斗导出", "funnel export", "HUOMA_FUNNEL_TIMEOUT_S")
 ALERTS = Operation("告警列表查询", "alert list")
-
-
-def upload_operation(kind: str) -> Operation:
-    return Operation(f"{KIND_ZH[kind]}上传", f"upload of {kind}")
-
-
-def export_operation(kind: str) -> Operation:
-    return Operation(f"{KIND_ZH[kind]}导出", f"export of {kind}")
 
 
 def _kind(request: web.Request) -> str:

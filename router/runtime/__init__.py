@@ -1,1 +1,2 @@
-"""Per-worker loops, each its own cleanup context: reloads, lease refills, event flushing."""
+"""Per-worker resources and loops, each its own cleanup context: the database pool, catalogue
+reloads, lease refills, event flushing, WeCom's client."""

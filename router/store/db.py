@@ -32,7 +32,7 @@ class Migration:
 
 
 def migrations() -> list[Migration]:
-    """The numbered SQL files shipped in router/migrations, in order."""
+    """The numbered SQL files shipped in router/store/migrations, in order."""
     found = []
     for item in resources.files("router.store").joinpath("migrations").iterdir():
         m = re.fullmatch(r"(\d{4})_([a-z0-9_]+)\.sql", item.name)

@@ -1,1 +1,2 @@
-"""HTTP wiring: create_app, middleware, the public handlers and pages."""
+"""HTTP wiring: create_app, middleware, the public handlers and pages, the access log and the
+connection guard."""

@@ -152,8 +152,8 @@ def _error_for(request: web.Request, exc: Exception) -> web.StreamResponse:
     if isinstance(exc, asyncpg.DataError):
         return error_response(400, "bad_value", f"a value in the request was refused: {exc}")
     if isinstance(exc, _DATABASE_TROUBLE):
-        # Handlers that need PostgreSQL name their operation themselves; this is the net under
-        # them, naming the request instead.
+        # The ops API names its operations (router.ops.app); this is the net under every other
+        # handler, naming the request instead.
         what = f"{request.method} {request.path}"
         unavailable = failure(exc, Operation(f"请求 {what} ", f"request {what}"))
         return error_response(unavailable.status, unavailable.code, unavailable.message)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from router.ops.app import OPERATIONS, PREFIX
-from tests.conftest import assert_needs_a_valid_token
+from tests.conftest import AUTH, assert_needs_a_valid_token
 
 pytestmark = pytest.mark.db
 
@@ -58,3 +58,49 @@ def test_every_operation_is_in_the_openapi_document_and_nothing_else_is() -> Non
 async def test_no_operation_answers_without_a_valid_token(make_client: Any, op: Any) -> None:
     client = await make_client()
     await assert_needs_a_valid_token(client, op.method, _path(op.path))
+
+
+def test_every_operation_that_changes_something_needs_the_change_access() -> None:
+    from router.ops.auth import Access
+
+    for op in OPERATIONS:
+        assert op.needs is (Access.READ if op.method == "GET" else Access.CHANGE), op.name
+
+
+async def test_a_route_nobody_declared_is_refused_whoever_asks(
+    aiohttp_client: Any, settings: Any
+) -> None:
+    from aiohttp import web
+
+    from router.ops.app import gate
+    from router.web.app import create_app
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text="served")
+
+    # An app behind the same gate, with routes added behind OPERATIONS' back.
+    other = web.Application(middlewares=[gate])
+    other.router.add_get("/unnamed", handler)
+    other.router.add_get("/named", handler, name="not_an_operation")
+    app = create_app(settings)
+    app.add_subapp("/other", other)
+    client = await aiohttp_client(app)
+    for path in ("/unnamed", "/named"):
+        response = await client.get("/other" + path, headers=AUTH)
+        assert response.status == 403, path
+        assert (await response.json())["error"]["code"] == "forbidden"
+    assert (await client.get(PREFIX + "/no-such-thing")).status == 404
+
+
+def test_nothing_outside_the_ops_app_is_served_under_its_prefix(settings: Any) -> None:
+    from aiohttp.web_urldispatcher import PrefixedSubAppResource
+
+    from router.web.app import create_app
+
+    app = create_app(settings)
+    outside = [
+        r.canonical
+        for r in app.router.resources()
+        if not isinstance(r, PrefixedSubAppResource) and r.canonical.startswith(PREFIX)
+    ]
+    assert outside == []

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.errors import HuomaError
+from router.store.db import Operation
 
 KINDS = ("stores", "groups", "fallbacks", "entries")
 FORMATS = ("csv", "json", "xlsx")
@@ -129,3 +130,17 @@ def file_error(message: str, code: str | None = None) -> ImportRejected:
     if code is not None:
         rejected.code = code
     return rejected
+
+
+# Each kind in ops' words, for the messages of a failed upload or export.
+KIND_ZH = {"stores": "门店", "groups": "群", "fallbacks": "兜底码", "entries": "入口码"}
+
+
+def upload_operation(kind: str) -> Operation:
+    """What an upload of `kind` asks of the database, for its 503 and log line."""
+    return Operation(f"{KIND_ZH[kind]}上传", f"upload of {kind}")
+
+
+def export_operation(kind: str) -> Operation:
+    """What an export of `kind` asks of the database, for its 503 and log line."""
+    return Operation(f"{KIND_ZH[kind]}导出", f"export of {kind}")

@@ -1,5 +1,6 @@
 """Every SQL statement Huoma runs, named, with bind parameters, one module per area; no SQL
-lives outside this package. Callers use `from router.store import sql` and `sql.NAME`."""
+lives outside this package (but the two statements that set up the embedded server's role and
+database, in router.store.db). Callers use `from router.store import sql` and `sql.NAME`."""
 
 from router.store.sql.catalogue import *  # noqa: F403
 from router.store.sql.console import *  # noqa: F403
