@@ -249,8 +249,8 @@ async def test_ops_run_the_brand_from_the_ops_page(
 async def test_a_dry_run_shows_the_encoding_and_the_first_rows_as_read(
     chromium: Any, site: Any, pool: asyncpg.Pool
 ) -> None:
-    """A Hong Kong list in Big5: detected, shown as read; a wrong choice shows as gibberish or a
-    clear refusal before anything is written."""
+    """A Hong Kong list in Big5: detected, shown as read; a wrong choice is a clear refusal that
+    says what fits, whether or not the file decodes in it, before anything is written."""
     context = await chromium.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
     page = await context.new_page()
     problems: list[str] = []
@@ -296,11 +296,12 @@ async def test_a_dry_run_shows_the_encoding_and_the_first_rows_as_read(
     assert await page.is_enabled("#u-commit")
     await shot(page, "08-upload-encoding-preview")
 
-    await dry_run("gb18030")  # a wrong choice that decodes: the rows show it
-    await page.wait_for_selector("#upload-preview")
-    assert "GB18030（手动指定）" in (await page.text_content("#upload-encoding") or "")
-    first = await page.locator("#upload-preview tbody tr").first.inner_text()
-    assert "銅鑼灣店" not in first
+    await dry_run("gb18030")  # a wrong choice that decodes, into garbage: refused, with what fits
+    await page.wait_for_selector("#upload-errors")
+    refusal = await page.locator("#upload-errors tbody").inner_text()
+    assert "not gb18030 text" in refusal and "reads it as big5" in refusal
+    assert await page.is_disabled("#u-commit")
+    await shot(page, "08b-upload-wrong-encoding")
 
     await dry_run("utf-8")  # a wrong choice that does not: refused in words
     await page.wait_for_selector("#upload-errors")

@@ -124,7 +124,8 @@ async def test_import_names_the_encoding_it_read_and_takes_one_named(
     assert [r["values"]["name"] for r in summary["preview"]["rows"]] == ["銅鑼灣店", "旺角店"]
     wrong = run(["import", "stores", str(big5), "--encoding", "utf-8", "--dry-run"], settings)
     assert wrong.returncode == 1
-    assert "file: the file is not utf-8 text: byte 0x" in wrong.stderr
+    assert "file: 文件不是 UTF-8 编码：" in wrong.stderr
+    assert "the file is not utf-8 text: byte 0x" in wrong.stderr
     bad = run(["import", "stores", str(big5), "--encoding", "latin-1"], settings)
     assert bad.returncode == 2 and "--encoding" in bad.stderr
     out = run(["import", "stores", str(big5), "--encoding", "big5"], settings)

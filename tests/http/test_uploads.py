@@ -383,15 +383,23 @@ async def test_ops_can_name_the_encoding_and_a_wrong_one_is_a_clear_422(
     named = await (await post(client, "stores", data, "s.csv", dry_run="1", encoding="big5")).json()
     assert named["encoding"] == "big5"
     assert named["preview"]["rows"][0]["values"]["name"] == "銅鑼灣店"
-    # Named wrongly but decodable: done as asked, and the preview shows the damage.
-    wrong = await (await post(client, "stores", data, "s.csv", dry_run="1", encoding="GBK")).json()
-    assert wrong["encoding"] == "gb18030"
-    assert wrong["preview"]["rows"][0]["values"]["name"] != "銅鑼灣店"
+    # Named wrongly but decodable (Big5 as GBK has no bad byte): refused, with what fits, never
+    # imported as garbage (an ops trial imported 簧苧芖┍ that way).
+    for wrong in ("GBK", "utf-16"):
+        response = await post(client, "stores", data, "s.csv", encoding=wrong)
+        assert response.status == 422, wrong
+        error = (await response.json())["error"]
+        assert error["code"] == "wrong_encoding"
+        assert "automatic detection reads it as big5" in error["errors"][0]["message"]
     response = await post(client, "stores", data, "s.csv", dry_run="1", encoding="utf-8")
     assert response.status == 422
     error = (await response.json())["error"]
     assert error["code"] == "wrong_encoding"
-    assert error["errors"][0]["message"].startswith("the file is not utf-8 text: byte 0x")
+    message = error["errors"][0]["message"]
+    assert (
+        message.startswith("文件不是 UTF-8 编码：")
+        and "the file is not utf-8 text: byte 0x" in message
+    )
     response = await post(client, "stores", data, "s.csv", encoding="latin-1")
     assert response.status == 400
     assert (await response.json())["error"]["code"] == "bad_encoding"

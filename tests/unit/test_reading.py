@@ -259,13 +259,33 @@ def test_lists_of_everyday_characters_are_told_apart_short_or_long() -> None:
 def test_a_named_encoding_is_used_and_one_that_does_not_fit_is_refused() -> None:
     data = HONG_KONG.encode("big5")
     assert read(data, encoding="big5")[0][1] == "銅鑼灣店"
-    assert read(data, encoding="gb18030")[0][1] != "銅鑼灣店"  # as asked: the preview shows it
     with pytest.raises(ImportRejected) as info:
         read(data, encoding="utf-8")
     assert info.value.code == "wrong_encoding" and info.value.status == 422
-    assert info.value.errors[0].message.startswith(
-        "the file is not utf-8 text: byte 0xbb on line 2"
-    )
+    message = info.value.errors[0].message
+    assert message.startswith("文件不是 UTF-8 编码：第 2 行的字节 0xbb 不是其中的字符")
+    assert "the file is not utf-8 text: byte 0xbb on line 2" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "named", "detected"),
+    [
+        (HONG_KONG, "big5", "gb18030", "big5"),  # decodes without a bad byte, into garbage
+        (SHANGHAI, "gb18030", "big5", "gb18030"),
+        (SHANGHAI, "gb18030", "utf-16", "gb18030"),  # one line of ideographs, no line breaks
+        (HONG_KONG, "big5", "utf-16", "big5"),
+    ],
+)
+def test_a_named_encoding_that_reads_as_garbage_is_refused_with_what_fits(
+    text: str, written: str, named: str, detected: str
+) -> None:
+    data = text.encode(written)
+    with pytest.raises(ImportRejected) as info:
+        read(data, encoding=named)
+    assert info.value.code == "wrong_encoding" and info.value.status == 422
+    message = info.value.errors[0].message
+    assert f"not {named} text" in message and f"reads it as {detected}" in message
+    assert read(data, encoding=detected)[0][1] == text.splitlines()[1].split(",")[1]
 
 
 def test_encoding_names_are_the_four_read_with_their_usual_aliases() -> None:

@@ -182,8 +182,28 @@ def _line_of(data: bytes, codec: str, at: int) -> int:
     return data[:at].decode(codec, errors="replace").count("\n") + 1
 
 
-def _decode_as(data: bytes, encoding: str) -> str:
-    """`data` in the named encoding, strictly; a byte it cannot hold is a clear rejection."""
+# How ops write the encodings' names (messages, the ops page).
+ENCODING_LABELS = {"utf-8": "UTF-8", "gb18030": "GB18030", "big5": "Big5", "utf-16": "UTF-16"}
+
+
+def _wrong_encoding(zh: str, en: str, data: bytes | None) -> ImportRejected:
+    """A 422 `wrong_encoding`, Chinese first, with what automatic detection reads instead when
+    `data` is given (None: the file's own BOM named the encoding)."""
+    if data is None:
+        zh_hint, en_hint = "请检查文件的实际编码", "check the encoding the file was saved in"
+    else:
+        detected = _detected(data)
+        if detected is None:
+            zh_hint, en_hint = "请改用自动识别", "try automatic"
+        else:
+            zh_hint = f"自动识别为 {ENCODING_LABELS[detected]}，请改选它或自动识别"
+            en_hint = f"automatic detection reads it as {detected}"
+    return file_error(f"{zh}；{zh_hint}。{en}; {en_hint}", code="wrong_encoding")
+
+
+def _decode_as(data: bytes, encoding: str, *, named: bool = False) -> str:
+    """`data` in the encoding, strictly; a byte it cannot hold is a clear rejection (saying what
+    automatic detection reads, when ops named the encoding)."""
     if encoding == "utf-8":
         codec = "utf-8-sig"
     elif encoding == "utf-16":
@@ -195,11 +215,13 @@ def _decode_as(data: bytes, encoding: str) -> str:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
         byte = data[exc.start : exc.start + 1].hex()
-        raise file_error(
-            f"the file is not {encoding} text: byte 0x{byte} on line "
-            f"{_line_of(data, codec, exc.start)} is not a character in it; choose another "
-            "encoding, or automatic",
-            code="wrong_encoding",
+        line = _line_of(data, codec, exc.start)
+        raise _wrong_encoding(
+            f"文件不是 {ENCODING_LABELS[encoding]} 编码："
+            f"第 {line} 行的字节 0x{byte} 不是其中的字符",
+            f"the file is not {encoding} text: byte 0x{byte} on line {line} is not a character "
+            "in it",
+            data if named else None,
         ) from None
 
 
@@ -241,7 +263,9 @@ def decode_text(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     characters for a detector or when it has no answer, `_plausibility` does. A reading of
     gibberish is refused."""
     if encoding is not None:
-        return _decode_as(data, encoding), encoding
+        text = _decode_as(data, encoding, named=True)
+        _refuse_garbled(data, text, encoding)
+        return text, encoding
     if data.startswith(codecs.BOM_UTF8):
         return _decode_as(data, "utf-8"), "utf-8"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -276,9 +300,51 @@ def decode_text(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     return readings[guess], guess
 
 
+# A named GB18030 or Big5 reading is refused as garbled when automatic detection's reading has at
+# least this much larger a share of everyday characters (Big5 read as GB18030: 0.34 against 1.0);
+# a smaller margin leaves ops' choice alone (automatic detection is not always right).
+_GARBLED_MARGIN = 0.5
+
+
+def _detected(data: bytes) -> str | None:
+    try:
+        return decode_text(data)[1]
+    except ImportRejected:
+        return None
+
+
+def _refuse_garbled(data: bytes, text: str, named: str) -> None:
+    """An encoding ops chose that decodes the file into garbage is refused, saying what automatic
+    detection reads instead: Big5 read as GB18030 decodes without a single bad byte, and a
+    GB18030 file read as UTF-16 becomes one line of ideographs."""
+    if b"\n" in data and "\n" not in text:
+        why_zh, why = "按此读取没有换行", "read that way it has no line breaks"
+    elif named in ("gb18030", "big5"):
+        share, count = _plausibility(text, named)
+        detected = _detected(data)
+        if count < _PLAUSIBILITY_MIN_CHARS or detected not in ("gb18030", "big5", named):
+            return
+        if detected == named:
+            return
+        theirs, _ = _plausibility(data.decode(_CODECS[detected]), detected)
+        if theirs - share < _GARBLED_MARGIN:
+            return
+        why_zh = f"按此读取是乱码（常用字仅占 {share:.0%}）"
+        why = f"read that way it looks garbled ({share:.0%} everyday characters)"
+    else:
+        return
+    raise _wrong_encoding(
+        f"文件可能不是 {ENCODING_LABELS[named]} 编码：{why_zh}",
+        f"the file is probably not {named} text: {why}",
+        data,
+    )
+
+
 def _unknown_encoding() -> ImportRejected:
     return file_error(
-        "the file is neither UTF-8 nor GB18030, Big5 or UTF-16 text (or reads as gibberish in "
+        "无法识别文件的文字编码（UTF-8、GB18030、Big5、UTF-16 都读不通或都是乱码）；"
+        "请另存为 UTF-8，或选择文件的编码。"
+        "The file is neither UTF-8 nor GB18030, Big5 or UTF-16 text (or reads as gibberish in "
         "each); save it as UTF-8, or choose its encoding",
         code="unknown_encoding",
     )
