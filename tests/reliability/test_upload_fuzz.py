@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from router.errors import HuomaError
-from router.ops.uploads import KINDS, read_table
+from router.ops.uploads import KINDS, ImportRejected, read_table
 
 MAX_BYTES = 1_000_000
 MAX_ROWS = 1_000
@@ -100,3 +100,13 @@ def test_a_damaged_workbook_is_a_clear_rejection_or_still_read(
 def test_a_corpus_of_malformed_files_is_rejected_clearly(data: bytes) -> None:
     for name in ("f.csv", "f.json", "f.xlsx"):
         parse(data, name, "stores")
+
+
+def test_a_workbook_needing_a_zip_version_python_cannot_read_is_a_clear_rejection() -> None:
+    # Found by the fuzzing above: zipfile raises NotImplementedError for "zip file version 8.4".
+    central = WORKBOOK.find(b"PK\x01\x02")
+    data = bytearray(WORKBOOK)
+    data[central + 6] = 84
+    with pytest.raises(ImportRejected) as info:
+        read_table(bytes(data), "stores.xlsx", "stores", MAX_BYTES, MAX_ROWS)
+    assert info.value.status == 422 and "not a readable XLSX file" in info.value.message

@@ -122,7 +122,8 @@ def read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> Table:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
+        # (NotImplementedError: zipfile's answer to a member needing a newer zip version)
         raise file_error("not a readable XLSX file (it is not a valid zip archive)") from None
     expanded = sum(m.file_size for m in members)
     if expanded > max_bytes * XLSX_EXPANSION_LIMIT:
