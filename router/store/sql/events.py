@@ -21,7 +21,8 @@ WITH inserted AS (
     INSERT INTO scan_events (event_id, at, entry, store_id, group_id, visitor, outcome,
                              distance_m, accuracy_m, lat_approx, lng_approx, coord, kind)
     SELECT event_id, to_timestamp(at_epoch), entry, store_id, group_id, visitor,
-           coalesce(outcome, ''), distance_m, accuracy_m, lat_approx, lng_approx, coord, coalesce(kind, 'scan')
+           coalesce(outcome, ''), distance_m, accuracy_m, lat_approx, lng_approx, coord,
+           coalesce(kind, 'scan')
     FROM import_events
     ON CONFLICT (event_id) DO NOTHING
     RETURNING group_id, kind
