@@ -10,6 +10,7 @@ import zoneinfo
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import orjson
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -215,14 +216,20 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _fill(members: int | None, capacity: int | None, displays: int, cap: int) -> dict[str, Any]:
+def _fill(r: asyncpg.Record) -> dict[str, Any]:
+    """A group's members and displays: `displays_shown` counts scans that showed it to a
+    customer (renewals and repeats are not new showings), `display_fill` is that against the
+    cap; `displays_leased` is what workers reserved against the cap, shown or not."""
+    members, capacity, cap = r["member_count"], r["capacity"], r["display_cap"]
+    shown = r["displays_shown"]
     return {
         "member_count": members,
         "capacity": capacity,
         "member_fill": None if members is None or not capacity else round(members / capacity, 4),
-        "displays_leased": displays,
+        "displays_shown": shown,
+        "displays_leased": r["displays_leased"],
         "display_cap": cap,
-        "display_fill": round(displays / cap, 4) if cap else None,
+        "display_fill": round(shown / cap, 4) if cap else None,
     }
 
 
@@ -255,7 +262,7 @@ async def health(request: web.Request) -> web.Response:
             active = {
                 "group_id": r["group_id"],
                 "name": r["group_name"],
-                **_fill(r["member_count"], r["capacity"], r["displays_leased"], r["display_cap"]),
+                **_fill(r),
                 "expires_at": iso(r["expires_at"]),
                 "expires_in_s": r["expires_in_s"],
             }
@@ -306,7 +313,7 @@ async def store_groups(request: web.Request) -> web.Response:
             "kind": r["kind"],
             "state": r["state"],
             "qr_payload": r["qr_payload"],
-            **_fill(r["member_count"], r["capacity"], r["displays_leased"], r["display_cap"]),
+            **_fill(r),
             "expires_at": iso(r["expires_at"]),
             "expires_in_s": r["expires_in_s"],
             "position": r["position"],

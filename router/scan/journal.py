@@ -1,14 +1,15 @@
 """Scan events, nothing lost: a local append-only journal first, batched into PostgreSQL after.
 
-Every /route answer is one line appended to this worker's journal file with a single write(2)
-*before* the answer is sent: once the kernel has it, killing the process loses nothing (a power
-cut can lose what the OS had not written back; see the README). A flusher copies new lines into
-`scan_events` in batches; each event carries an id chosen here, inserts skip ids already present,
-and the flushed offset is saved only after the transaction commits, so a replay after a crash or
-an outage inserts every event exactly once.
+Every /route answer (and every customer page served) is one line appended to this worker's
+journal file with a single write(2) *before* the answer is sent: once the kernel has it, killing
+the process loses nothing (a power cut can lose what the OS had not written back; see the README).
+A flusher copies new lines into `scan_events` in batches; each event carries an id chosen here,
+inserts skip ids already present, and the flushed offset is saved only after the transaction
+commits, so a replay after a crash or an outage inserts every event exactly once.
 
-Journal lines are CSV rows in `scan_events` column order (the time as Unix seconds), so the
-flusher streams byte ranges of the file straight into COPY: no Python work per event.
+Journal lines are CSV rows in `scan_events` column order (the time as Unix seconds, the event's
+kind last), so the flusher streams byte ranges of the file straight into COPY: no Python work per
+event.
 
 Each worker holds an exclusive flock on its own journal file. A file nobody holds belongs to a
 worker that is gone; any worker adopts it, replays it and deletes it.
@@ -23,6 +24,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,23 @@ def approx(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+class EventKind(StrEnum):
+    """What an event records (`kind` in scan_events); the funnel's steps count by kind."""
+
+    PAGE_VIEW = "page_view"  # the customer page (/s/{entry}) served: an entry, no location
+    SCAN = "scan"  # a /route answer that is a new showing (or no showing): the funnel's scan
+    # A sticky repeat: the visitor's valid sticky token for this store answered with the group
+    # it holds, again. RENEWAL when the page said it is renewing its own link (renew=1), REPEAT
+    # otherwise (the same customer asking again). Neither is a scan or a new showing.
+    REPEAT = "repeat"
+    RENEWAL = "renewal"
+
+
+# The marker in a journal file's name saying its lines end with the event kind. Files without it
+# were written before kinds existed: their lines are all scans (`router.store.journal`).
+KINDED = "-k"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanEvent:
     """One scan's outcome as the journal records it.
@@ -47,7 +66,8 @@ class ScanEvent:
     """
 
     at: float  # Unix seconds
-    outcome: str  # a routing Outcome, or "bad_input"
+    outcome: str  # a routing Outcome, or "bad_input" ("" for a page view)
+    kind: EventKind = EventKind.SCAN
     entry: str | None = None
     store_csv: bytes = b""
     group_csv: bytes = b""
@@ -103,7 +123,8 @@ class Journal:
 
     def open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"events-{os.getpid()}-{int(time.time() * 1000)}-{self._prefix[:6]}.jsonl"
+        stamp = int(time.time() * 1000)
+        name = f"events-{os.getpid()}-{stamp}-{self._prefix[:6]}{KINDED}.jsonl"
         path = self.directory / name
         # Created and locked under a name other workers do not look at, then renamed: a journal
         # is never visible unlocked, so no worker can take a live one for an orphan (one did:
@@ -129,7 +150,7 @@ class Journal:
             return self._drop(f"the journal holds {self.max_bytes} unflushed bytes")
         self._counter += 1
         e = event
-        line = b"%s%016x,%.3f,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n" % (
+        line = b"%s%016x,%.3f,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n" % (
             self._prefix_bytes,
             self._counter,
             e.at,
@@ -143,6 +164,7 @@ class Journal:
             _num(approx(e.lat), b"%.3f"),
             _num(approx(e.lng), b"%.3f"),
             e.coord.encode() if e.coord else b"",
+            e.kind.encode(),
         )
         try:
             os.write(current.fd, line)

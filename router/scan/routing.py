@@ -19,6 +19,7 @@ import orjson
 from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
 from geo.distance import haversine_m
 from router.errors import BadInput, NotFound
+from router.flags import FlagError, parse_flag
 from router.scan.catalogue import Catalogue, Group, GroupKind, Store
 from router.scan.live import LiveState, Sticky, valid_visitor_id, well_formed_sticky
 
@@ -55,6 +56,7 @@ class RouteQuery(NamedTuple):
     store_id: str | None
     visitor: str | None = None
     sticky: str | None = None
+    renew: bool = False  # the page says it is renewing the link of the group on its screen
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,11 @@ def _number(query: Mapping[str, str], name: str) -> float | None:
     return value
 
 
+def valid_entry(entry: str) -> bool:
+    """An entry code as the funnel records it: 1-64 letters, digits, '-' or '_'."""
+    return _ENTRY_RE.fullmatch(entry) is not None
+
+
 def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
     """Validate /route's query parameters; every problem is a BadInput with a stable code.
 
@@ -138,7 +145,7 @@ def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
                 f"acc must be between 0 and {MAX_ACCURACY_M:.0f} metres", code="bad_accuracy"
             )
     entry = _given(query, "entry")
-    if entry is not None and not _ENTRY_RE.fullmatch(entry):
+    if entry is not None and not valid_entry(entry):
         raise BadInput("entry must be 1-64 letters, digits, '-' or '_'", code="bad_entry")
     store_id = _given(query, "store")
     if store_id is not None and len(store_id) > _MAX_PARAM_LEN:
@@ -149,7 +156,14 @@ def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
     sticky = _given(query, "stk")
     if sticky is not None and not well_formed_sticky(sticky):
         raise BadInput("stk is not a token this service gave out", code="bad_sticky")
-    return RouteQuery(point, accuracy, entry, store_id, visitor, sticky)
+    renew = False
+    raw_renew = _given(query, "renew")
+    if raw_renew is not None:
+        try:
+            renew = parse_flag(raw_renew[:_MAX_PARAM_LEN])
+        except FlagError as exc:
+            raise BadInput(f"renew: {exc}", code="bad_renew") from None
+    return RouteQuery(point, accuracy, entry, store_id, visitor, sticky, renew)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,6 +180,9 @@ class RouteResult:
     visitor: str = ""
     sticky: str | None = None
     spent: bool = False  # a display was spent on this answer (not a sticky repeat)
+    # The group the visitor's valid sticky token holds at this store, answered again: not a new
+    # scan or showing (its event is a repeat or a renewal, `ScanService.scan`).
+    repeat: bool = False
 
     def render(self, group_json: bytes) -> bytes:
         """The JSON answer, spliced from fragments serialized when the catalogue was built and
@@ -271,6 +288,7 @@ def route(
     token = q.sticky
     spent = False
     group = _held_group(cat, store, visitor, q.sticky, now, live, policy)
+    repeat = group is not None
     if group is None:
         group = pick_group(store, now, live, policy.expiry_margin_s)
         if group is not None:
@@ -298,6 +316,7 @@ def route(
         visitor=visitor,
         sticky=token,
         spent=spent,
+        repeat=repeat,
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from router.errors import BadInput
 from router.metrics import Metrics
 from router.scan.catalogue import CatalogueRef
-from router.scan.journal import Journal, ScanEvent
+from router.scan.journal import EventKind, Journal, ScanEvent
 from router.scan.limits import Buckets, RateLimited, check
 from router.scan.live import LiveState, new_visitor_id
 from router.scan.qr import QrLinks
@@ -106,11 +106,20 @@ class ScanService:
         point = q.point
         store = result.store
         group = result.group
+        # A sticky repeat (the group this visitor's valid token holds at this store, again) is
+        # no new scan: the page renewing its link says so (renew=1), else it is the customer
+        # asking again. Only the server's check of the token decides: renew=1 without a valid
+        # token for this visitor and store is an ordinary scan, with a showing if one was made.
+        if not result.repeat:
+            kind = EventKind.SCAN
+        else:
+            kind = EventKind.RENEWAL if q.renew else EventKind.REPEAT
         # Journalled before the answer leaves: an answered scan is never missing from the books.
         self.journal.append(
             ScanEvent(
                 at=now,
                 outcome=result.status,
+                kind=kind,
                 entry=q.entry,
                 store_csv=store.csv_id if store is not None else b"",
                 group_csv=group.csv_id if group is not None else b"",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 
-from router.scan.journal import Journal, JournalFile, read_offset
+from router.scan.journal import KINDED, Journal, JournalFile, read_offset
 from router.store import sql
 from router.store.db import connection
 
@@ -29,8 +29,15 @@ BATCH_BYTES = 4 * 1024 * 1024
 # A journal line's fields, in order (the staging table has them under these names).
 EVENT_COLUMNS = [
     "event_id", "at_epoch", "entry", "store_id", "group_id", "visitor", "outcome", "distance_m",
-    "accuracy_m", "lat_approx", "lng_approx", "coord",
+    "accuracy_m", "lat_approx", "lng_approx", "coord", "kind",
 ]  # fmt: skip
+# A journal written before events had kinds (replayed after an upgrade): every line a scan.
+LEGACY_COLUMNS = EVENT_COLUMNS[:-1]
+
+
+def columns_of(path: Path) -> list[str]:
+    """The fields of a journal file's lines: its name says whether they end with the kind."""
+    return EVENT_COLUMNS if path.stem.endswith(KINDED) else LEGACY_COLUMNS
 
 
 async def flush(journal: Journal, pool: asyncpg.Pool) -> int:
@@ -84,24 +91,25 @@ def _read_from(path: Path, offset: int) -> tuple[bytes, int]:
     return data[: end + 1], offset + end + 1
 
 
-async def _copy(conn: asyncpg.Connection, data: bytes) -> int:
-    """Copy journal lines in; returns how many events they held (COPY's own count)."""
+async def _copy(conn: asyncpg.Connection, data: bytes, columns: list[str]) -> int:
+    """Copy journal lines in; returns how many events they held (COPY's own count). Scans
+    that showed a group for the first time count on that group's displays shown."""
     await conn.execute(sql.CREATE_EVENT_STAGING)
     status: str = await conn.copy_to_table(
-        "import_events", source=io.BytesIO(data), columns=EVENT_COLUMNS, format="csv"
+        "import_events", source=io.BytesIO(data), columns=columns, format="csv"
     )
     await conn.execute(sql.INSERT_EVENTS)
     return int(status.rpartition(" ")[2] or 0)
 
 
-async def _copy_salvaging(conn: asyncpg.Connection, data: bytes) -> int:
+async def _copy_salvaging(conn: asyncpg.Connection, data: bytes, columns: list[str]) -> int:
     """The slow path for a batch PostgreSQL refused: line by line, skipping unreadable ones
     (a torn write after a disk filled up, say) instead of blocking the journal forever."""
     copied = 0
     for line in data.splitlines(keepends=True):
         try:
             async with conn.transaction():
-                copied += await _copy(conn, line)
+                copied += await _copy(conn, line, columns)
         except asyncpg.PostgresError as exc:
             log.error("skipping an unreadable journal line (%s): %r", exc, line[:200])
     return copied
@@ -109,6 +117,7 @@ async def _copy_salvaging(conn: asyncpg.Connection, data: bytes) -> int:
 
 async def _flush_file(pool: asyncpg.Pool, jf: JournalFile) -> int:
     total = 0
+    columns = columns_of(jf.path)
     while True:
         data, end = _read_from(jf.path, jf.flushed)
         if not data:
@@ -116,9 +125,9 @@ async def _flush_file(pool: asyncpg.Pool, jf: JournalFile) -> int:
         async with connection(pool) as conn:
             try:
                 async with conn.transaction():
-                    copied = await _copy(conn, data)
+                    copied = await _copy(conn, data, columns)
             except (asyncpg.DataError, asyncpg.exceptions.BadCopyFileFormatError):
-                copied = await _copy_salvaging(conn, data)
+                copied = await _copy_salvaging(conn, data, columns)
         jf.flushed = end
         jf.save_offset()
         total += copied

@@ -13,7 +13,10 @@ import orjson
 from aiohttp import web
 
 from router.errors import BadInput, NotFound
-from router.keys import SETTINGS
+from router.keys import JOURNAL, SETTINGS
+from router.scan.journal import EventKind, ScanEvent
+from router.scan.live import valid_visitor_id
+from router.scan.routing import valid_entry
 from router.settings import Settings
 
 WX_SDK = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
@@ -107,6 +110,30 @@ class Pages:
         )
 
 
+def page_view(request: web.Request) -> ScanEvent:
+    """The funnel's first step: the customer page served, with its entry code (when it is one a
+    scan could record) and the visitor its cookie names, if any. No location: the page has none
+    yet."""
+    entry = request.match_info.get("entry") or None
+    visitor = request.cookies.get("hm_vid")
+    return ScanEvent(
+        at=time.time(),
+        outcome="",
+        kind=EventKind.PAGE_VIEW,
+        entry=entry if entry is not None and valid_entry(entry) else None,
+        visitor=visitor if visitor is not None and valid_visitor_id(visitor) else None,
+    )
+
+
+class CustomerPage(Pages):
+    """The customer page: each GET served is journalled as a page view (a HEAD is not a view)."""
+
+    async def page_handler(self, request: web.Request) -> web.Response:
+        if request.method == "GET":
+            request.config_dict[JOURNAL].append(page_view(request))
+        return await super().page_handler(request)
+
+
 def wx_signature(ticket: str, nonce: str, timestamp: int, url: str) -> str:
     """JS-SDK signature: SHA-1 of the four fields sorted by name, joined as key=value pairs,
     unescaped, the URL without its fragment (WeChat JS-SDK documentation, appendix 1)."""
@@ -150,7 +177,7 @@ def add_routes(app: web.Application) -> None:
     settings = app[SETTINGS]
     wechat = WeChatConfig(settings)
     static = Path(settings.static_dir) if settings.static_dir else default_static_dir()
-    pages = Pages(static / "h5", wechat=wechat.enabled)
+    pages = CustomerPage(static / "h5", wechat=wechat.enabled)
     # The ops page is static too: it holds no data until the token it is given opens the API.
     ops = Pages(
         static / "admin",

@@ -11,7 +11,8 @@
       login: "登录", badToken: "令牌无效", closed: "管理接口未开启：没有配置 HUOMA_ADMIN_TOKENS",
       allStores: "全部门店", lowStores: "可用群不足", fallbackStores: "兜底中", city: "城市",
       storeSearch: "门店编号或名称", query: "查询", store: "门店", usable: "可用群", status: "状态",
-      activeGroup: "当前群", members: "成员", displays: "展示", expires: "过期",
+      activeGroup: "当前群", members: "成员", displays: "已展示", expires: "过期",
+      leased: "已预留 {n} 次展示（各进程预先领取，不一定已展示）",
       stores: "门店数", low: "可用群不足", onFallback: "兜底中", ok: "正常", fallback: "兜底",
       none: "无", expired: "已过期", never: "不过期", days: "天", hours: "小时", minutes: "分钟",
       prev: "上一页", next: "下一页", page: "第 {a}–{b} 条，共 {n} 条",
@@ -45,7 +46,9 @@
       from: "从", to: "到", byDay: "按天", byStore: "按门店", byEntry: "按入口码",
       byAll: "按天 × 门店 × 入口码", exportCsv: "导出 CSV",
       visitorsHint: "访客数在每一天内去重；跨天的行与合计把每天相加（访客·天）。",
-      day: "日期", entry: "入口码", scans: "扫码", visitors: "访客", located: "有定位",
+      day: "日期", entry: "入口码", page_views: "打开页面", scans: "扫码", visitors: "访客", located: "有定位",
+      repeats: "重复打开", renewals: "页面续期",
+      stepsHint: "漏斗：打开页面 → 扫码（页面请求门店与群码；同一访客在粘滞期内再次得到同一个群不算新扫码）→ 有定位 → 展示群码（群码或兜底码第一次展示给该访客）→ 入群。「重复打开」与「页面续期」不计入任何一步。",
       no_store_nearby: "附近无门店", no_group: "无可用群", no_location: "无定位",
       bad_input: "错误请求", groups_shown: "展示群码", joined: "入群", chartTitle: "每日扫码与结果",
       wecomTitle: "企业微信「加入群聊」", wecomState: "渠道 state", wecomSynced: "上次同步",
@@ -63,7 +66,8 @@
       login: "Log in", badToken: "The token is not valid", closed: "The admin API is closed: no HUOMA_ADMIN_TOKENS configured",
       allStores: "All stores", lowStores: "Low on groups", fallbackStores: "On fallback", city: "City",
       storeSearch: "Store id or name", query: "Search", store: "Store", usable: "Usable", status: "Status",
-      activeGroup: "Active group", members: "Members", displays: "Displays", expires: "Expires",
+      activeGroup: "Active group", members: "Members", displays: "Displays shown", expires: "Expires",
+      leased: "{n} displays leased (taken ahead by workers, not necessarily shown)",
       stores: "Stores", low: "Low on groups", onFallback: "On fallback", ok: "OK", fallback: "Fallback",
       none: "none", expired: "expired", never: "never", days: "d", hours: "h", minutes: "min",
       prev: "Previous", next: "Next", page: "{a}–{b} of {n}",
@@ -97,7 +101,9 @@
       from: "From", to: "To", byDay: "By day", byStore: "By store", byEntry: "By entry code",
       byAll: "By day × store × entry", exportCsv: "Export CSV",
       visitorsHint: "Visitors are distinct within each day; rows spanning days and the totals add the days up (visitor-days).",
-      day: "Day", entry: "Entry", scans: "Scans", visitors: "Visitors", located: "Located",
+      day: "Day", entry: "Entry", page_views: "Page views", scans: "Scans", visitors: "Visitors", located: "Located",
+      repeats: "Repeats", renewals: "Link renewals",
+      stepsHint: "Funnel: page view → scan (the page asks for a store and its group; the same visitor given the same group again within the sticky period is no new scan) → located → group shown (a group or fallback code shown to that visitor for the first time) → joined. Repeats and link renewals count in no step.",
       no_store_nearby: "No store nearby", no_group: "No group", no_location: "No location",
       bad_input: "Bad input", groups_shown: "Groups shown", joined: "Joined", chartTitle: "Scans per day by outcome",
       wecomTitle: "WeCom join way", wecomState: "State", wecomSynced: "Last sync",
@@ -109,8 +115,10 @@
       network: "Network error, please retry"
     }
   };
-  var MEASURES = ["scans", "visitors", "located", "ok", "fallback", "no_store_nearby", "no_group",
-    "no_location", "bad_input", "groups_shown", "joined"];
+  var MEASURES = ["page_views", "scans", "visitors", "located", "ok", "fallback", "no_store_nearby", "no_group",
+    "no_location", "bad_input", "groups_shown", "joined", "repeats", "renewals"];
+  // The funnel's steps, in order (README, "The scan funnel"); the other figures follow them.
+  var STEPS = ["page_views", "scans", "located", "groups_shown", "joined"];
   var KINDS = ["stores", "groups", "fallbacks", "entries"];
   var PAGE = 50;
 
@@ -290,12 +298,17 @@
     return m + t("minutes");
   }
 
-  function fillCell(value, max, fill) {
+  function fillCell(value, max, fill, title) {
     if (value === null || value === undefined) { return el("td", { class: "num", text: "–" }); }
-    return el("td", { class: "num" }, [
+    return el("td", { class: "num", title: title || "" }, [
       el("meter", { min: "0", max: "1", low: "0.7", high: "0.9", optimum: "0", value: String(fill === null ? 0 : Math.min(1, fill)) }),
       " " + num(value) + " / " + num(max)
     ]);
+  }
+
+  // Displays shown to customers against the cap; what workers leased ahead is in the tooltip.
+  function displaysCell(g) {
+    return fillCell(g.displays_shown, g.display_cap, g.display_fill, t("leased").replace("{n}", num(g.displays_leased)));
   }
 
   function card(label, value, cls) {
@@ -326,7 +339,7 @@
         el("td", {}, [el("span", { class: "badge " + st.status, text: t(st.status === "fallback" ? "fallback" : st.status === "low" ? "low" : "ok") })]),
         el("td", { text: g ? g.group_id + " " + g.name : t("none") }),
         g ? fillCell(g.member_count, g.capacity, g.member_fill) : el("td", { text: "–" }),
-        g ? fillCell(g.displays_leased, g.display_cap, g.display_fill) : el("td", { text: "–" }),
+        g ? displaysCell(g) : el("td", { text: "–" }),
         el("td", { text: g ? countdown(g.expires_in_s) : "–" })
       ]);
       tbody.appendChild(tr);
@@ -369,7 +382,7 @@
           el("td", { text: g.group_id + " " + g.name }),
           el("td", {}, [el("span", { class: "badge " + g.state, text: g.kind === "fallback" ? t("fallback") : t(g.state) })]),
           fillCell(g.member_count, g.capacity, g.member_fill),
-          g.kind === "group" && !wecom ? fillCell(g.displays_leased, g.display_cap, g.display_fill) : el("td", { text: "–" }),
+          g.kind === "group" && !wecom ? displaysCell(g) : el("td", { text: "–" }),
           el("td", { text: g.kind === "group" ? countdown(g.expires_in_s) : "–" }),
           actions
         ]);
@@ -614,8 +627,10 @@
   function drawTotals(tot) {
     var box = $("funnel-totals");
     clear(box);
-    ["scans", "visitors", "located", "ok", "fallback", "no_store_nearby", "bad_input", "groups_shown", "joined"].forEach(function (m) {
-      box.appendChild(card(t(m), tot[m], m === "bad_input" && tot[m] ? "warn" : ""));
+    STEPS.concat(["visitors", "ok", "fallback", "no_store_nearby", "bad_input", "repeats", "renewals"]).forEach(function (m) {
+      var c = card(t(m), tot[m], m === "bad_input" && tot[m] ? "warn" : STEPS.indexOf(m) >= 0 ? "step" : "");
+      c.setAttribute("data-measure", m);
+      box.appendChild(c);
     });
   }
 

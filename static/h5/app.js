@@ -92,14 +92,17 @@
 
   var lastRequest = null;
   var skewMs = 0;  // the server's clock minus this phone's, from the last answer's Date header
-  function api(path, done) {
-    lastRequest = function () { api(path, done); };
+  // renew: the request only renews the link of the group on screen (its image expiring or failed
+  // to load). The server counts it as a renewal, not a scan, when our sticky token still holds
+  // that group; the retry button and the first request of a screen are never renewals.
+  function api(path, done, renew) {
+    lastRequest = function (again) { api(path, done, again === true); };
     $("busy-text").textContent = t.locating;
     show("busy");
     var vid = store("hm_vid"), stk = store("hm_stk");
     var sep = path.indexOf("?") < 0 ? "?" : "&";
     var url = path;
-    if (vid && path.indexOf("/api/v1/route") === 0) url += sep + "vid=" + encodeURIComponent(vid) + (stk ? "&stk=" + encodeURIComponent(stk) : "");
+    if (vid && path.indexOf("/api/v1/route") === 0) url += sep + "vid=" + encodeURIComponent(vid) + (stk ? "&stk=" + encodeURIComponent(stk) + (renew ? "&renew=1" : "") : "");
     var xhr = new XMLHttpRequest();
     xhr.open("GET", url);
     xhr.timeout = 8000;
@@ -109,7 +112,7 @@
         // Too many scans (from this network, or this phone): wait as told, then ask again.
         var wait = Math.min(30, Math.max(1, parseInt(xhr.getResponseHeader("Retry-After"), 10) || 5));
         $("busy-text").textContent = t.busy(wait);
-        return setTimeout(function () { api(path, done); }, wait * 1000);
+        return setTimeout(function () { api(path, done, renew); }, wait * 1000);
       }
       try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
       if (xhr.status >= 500 || body === null) return show("failed");
@@ -136,7 +139,7 @@
     img.onerror = function () {
       // Expired while the page slept, or replaced by a new code: ask again, once.
       img.failures = (img.failures || 0) + 1;
-      if (img.failures === 1 && lastRequest) lastRequest();
+      if (img.failures === 1 && lastRequest) lastRequest(true);
     };
     img.src = local(group.qr_url);
     img.alt = group.name;
@@ -146,7 +149,7 @@
     if (document.hidden || !linkRefreshAt || Date.now() < linkRefreshAt || !lastRequest) return;
     if ($("result").hidden) return;  // the picker's brand code: not while someone types
     linkRefreshAt = 0;
-    lastRequest();
+    lastRequest(true);
   }
 
   function remember(body) {

@@ -223,7 +223,15 @@ async def test_ops_run_the_brand_from_the_ops_page(
     await page.click("nav button[data-view=funnel]")
     await page.wait_for_selector("#funnel-table tbody tr")
     totals = await page.locator("#funnel-totals div").all_inner_texts()
-    assert totals[0].split("\n")[0] == "21"  # 7 scans a day over 3 days
+    assert [t.split("\n")[1] for t in totals[:5]] == [
+        "打开页面",
+        "扫码",
+        "有定位",
+        "展示群码",
+        "入群",
+    ]
+    scans = await page.locator("#funnel-totals div[data-measure=scans] b").inner_text()
+    assert scans == "21"  # 7 scans a day over 3 days
     await page.wait_for_selector("#chart rect.bar-ok")
     assert await page.locator("#chart rect.bar-ok:not(.key)").count() == 3
     await shot(page, "08-funnel")

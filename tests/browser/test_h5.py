@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
@@ -439,6 +440,9 @@ async def test_an_expired_qr_link_is_replaced_by_asking_again(chromium: Any, sit
     await page.goto(str(site.make_url("/s/s3-counter")))
     assert await qr_text(page) == "https://weixin.qq.com/g/PAGE-S3"
     assert len(asked) == 2 and gone[0] == 410 and gone[-1] == 200
+    # The second request only renews the link: it says so, with the sticky token that holds it.
+    assert "renew=" not in asked[0]
+    assert "&stk=" in asked[1] and asked[1].endswith("&renew=1")
     await context.close()
 
 
@@ -463,4 +467,10 @@ async def test_the_page_renews_its_qr_link_before_it_expires(chromium: Any, site
         await page.wait_for_timeout(50)
     assert len(asked) == 2
     assert await qr_text(page) == "https://weixin.qq.com/g/PAGE-S3"
+    # The renewal says it is one and carries the sticky token: the server records it as a
+    # renewal, no scan (tests/http/test_funnel.py has the server's side).
+    first_query = parse_qs(urlsplit(asked[0]).query)
+    renewal = parse_qs(urlsplit(asked[1]).query)
+    assert "renew" not in first_query and "stk" not in first_query
+    assert renewal["renew"] == ["1"] and renewal["stk"] and renewal["vid"]
     await context.close()

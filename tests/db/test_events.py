@@ -123,6 +123,29 @@ async def test_a_dead_workers_journal_is_replayed_exactly_once(
     alive.close()
 
 
+async def test_a_journal_written_before_event_kinds_is_replayed_as_scans(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """After an upgrade, a dead worker's journal of the old format (no kind at the end of its
+    lines, no kind marker in its name) is replayed, each line a scan showing its group."""
+    directory = tmp_path / "journal"
+    directory.mkdir()
+    await seed(pool, [store_row("S1")], [group_row("G1")])
+    old = directory / "events-4242-1700000000000-abcdef.jsonl"
+    old.write_bytes(
+        b"0123456789abcdef0000000000000001,1700000000.000,counter-1,S1,G1,visitor-0001,ok,12.0,20.0,"
+        b"31.230,121.470,wgs84\n"
+        b"0123456789abcdef0000000000000002,1700000001.000,,,,visitor-0002,no_location,,,,,\n"
+    )
+    alive = Journal(directory, 10**9, 10**9)
+    alive.open()
+    assert await adopt_orphans(alive, pool) == 2
+    alive.close()
+    rows = await pool.fetch("SELECT kind, outcome, group_id FROM scan_events ORDER BY at")
+    assert [tuple(r) for r in rows] == [("scan", "ok", "G1"), ("scan", "no_location", None)]
+    assert await pool.fetchval("SELECT displays_shown FROM groups WHERE group_id = 'G1'") == 1
+
+
 async def test_a_new_journal_is_never_visible_to_other_workers_before_it_is_locked(
     pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -34,13 +34,14 @@ WITH pool AS (
 )
 -- The active group and the fallback only for the page's stores, through the store index.
 SELECT page.*, h.group_id, h.name AS group_name, h.member_count, h.capacity, h.displays_leased,
+       h.displays_shown,
        h.display_cap, h.expires_at,
        extract(epoch FROM h.expires_at - now())::bigint AS expires_in_s,
        EXISTS (SELECT 1 FROM groups f WHERE f.kind = 'fallback' AND f.store_id = page.store_id)
            AS has_fallback
 FROM page
 LEFT JOIN LATERAL (
-    SELECT g.group_id, g.name, g.member_count, g.capacity, g.displays_leased,
+    SELECT g.group_id, g.name, g.member_count, g.capacity, g.displays_leased, g.displays_shown,
            coalesce(g.display_cap, $1) AS display_cap, g.expires_at
     FROM groups g
     WHERE g.store_id = page.store_id AND g.kind = 'group' AND g.state = 'active'
@@ -72,6 +73,7 @@ STORE_EXISTS = "SELECT name FROM stores WHERE store_id = $1"
 
 STORE_GROUPS = """
 SELECT group_id, name, kind, state, qr_payload, member_count, capacity, displays_leased,
+       displays_shown,
        coalesce(display_cap, $2) AS display_cap, expires_at, position, source,
        extract(epoch FROM expires_at - now())::bigint AS expires_in_s
 FROM groups

@@ -8,20 +8,27 @@ from router.store.sql.locks import AdvisoryLock, xact_lock
 
 # The measures, over scan_events rows; the rollup stores exactly these.
 FUNNEL_MEASURES = """
-       count(*) AS scans,
-       count(DISTINCT visitor) AS visitors,
-       count(lat_approx) AS located,
-       count(*) FILTER (WHERE outcome = 'ok') AS ok,
-       count(*) FILTER (WHERE outcome = 'fallback') AS fallback,
-       count(*) FILTER (WHERE outcome = 'no_store_nearby') AS no_store_nearby,
-       count(*) FILTER (WHERE outcome = 'no_group') AS no_group,
-       count(*) FILTER (WHERE outcome = 'no_location') AS no_location,
-       count(*) FILTER (WHERE outcome = 'bad_input') AS bad_input,
-       count(group_id) AS groups_shown"""
+       count(*) FILTER (WHERE kind = 'page_view') AS page_views,
+       count(*) FILTER (WHERE kind = 'scan') AS scans,
+       count(DISTINCT visitor) FILTER (WHERE kind = 'scan') AS visitors,
+       count(lat_approx) FILTER (WHERE kind = 'scan') AS located,
+       count(*) FILTER (WHERE kind = 'scan' AND outcome = 'ok') AS ok,
+       count(*) FILTER (WHERE kind = 'scan' AND outcome = 'fallback') AS fallback,
+       count(*) FILTER (WHERE kind = 'scan' AND outcome = 'no_store_nearby') AS no_store_nearby,
+       count(*) FILTER (WHERE kind = 'scan' AND outcome = 'no_group') AS no_group,
+       count(*) FILTER (WHERE kind = 'scan' AND outcome = 'no_location') AS no_location,
+       count(*) FILTER (WHERE kind = 'scan' AND outcome = 'bad_input') AS bad_input,
+       count(group_id) FILTER (WHERE kind = 'scan') AS groups_shown,
+       count(*) FILTER (WHERE kind = 'repeat') AS repeats,
+       count(*) FILTER (WHERE kind = 'renewal') AS renewals"""
 
+# The steps (page_views, scans, located, groups_shown; joins are read beside them) and the
+# figures around them, in the order answers and exports give them. Only events of kind 'scan'
+# count in scans and the steps after it; repeats and renewals are counted apart (README, "The
+# scan funnel").
 FUNNEL_COLUMNS = (
-    "scans", "visitors", "located", "ok", "fallback", "no_store_nearby", "no_group",
-    "no_location", "bad_input", "groups_shown",
+    "page_views", "scans", "visitors", "located", "ok", "fallback", "no_store_nearby",
+    "no_group", "no_location", "bad_input", "groups_shown", "repeats", "renewals",
 )  # fmt: skip
 
 FUNNEL_STATE = "SELECT last_seq FROM funnel_state WHERE id = 1 FOR UPDATE"
@@ -68,15 +75,16 @@ DELETE_FUNNEL_DAY = "DELETE FROM funnel_daily WHERE grain IN (0, 1, 2, 3) AND da
 # $1 the day, [$2, $3) its instants in the local time zone; all four grains in one scan.
 ROLL_UP_FUNNEL_DAY = (
     """
-INSERT INTO funnel_daily (day, grain, store_id, entry, scans, visitors, located, ok, fallback,
-                          no_store_nearby, no_group, no_location, bad_input, groups_shown)
+INSERT INTO funnel_daily (day, grain, store_id, entry, page_views, scans, visitors, located, ok,
+                          fallback, no_store_nearby, no_group, no_location, bad_input,
+                          groups_shown, repeats, renewals)
 SELECT $1::date, (1 - GROUPING(s)) + 2 * (1 - GROUPING(e)),
        CASE WHEN GROUPING(s) = 0 THEN s ELSE '' END,
        CASE WHEN GROUPING(e) = 0 THEN e ELSE '' END,"""  # noqa: S608 (constants only)
     + FUNNEL_MEASURES
     + """
 FROM (SELECT coalesce(store_id, '') AS s, coalesce(entry, '') AS e, visitor, lat_approx,
-             outcome, group_id
+             outcome, group_id, kind
       FROM scan_events
       WHERE at >= $2 AND at < $3) x
 GROUP BY GROUPING SETS ((), (s), (e), (s, e))
@@ -99,8 +107,8 @@ SELECT day FROM funnel_days WHERE day BETWEEN $1 AND $2 AND computed_at IS NOT N
 FUNNEL_QUERY = (
     """
 WITH base AS (
-    SELECT day, store_id, entry, scans, visitors, located, ok, fallback, no_store_nearby,
-           no_group, no_location, bad_input, groups_shown
+    SELECT day, store_id, entry, page_views, scans, visitors, located, ok, fallback,
+           no_store_nearby, no_group, no_location, bad_input, groups_shown, repeats, renewals
     FROM funnel_daily
     WHERE grain = $8 AND day = ANY($1::date[])
       AND ($5::text IS NULL OR store_id = $5) AND ($6::text IS NULL OR entry = $6)
@@ -115,11 +123,13 @@ WITH base AS (
       AND ($5::text IS NULL OR store_id = $5) AND ($6::text IS NULL OR entry = $6)
     GROUP BY 1, 2, 3
 )
-SELECT {head}sum(scans)::bigint AS scans, sum(visitors)::bigint AS visitors,
+SELECT {head}sum(page_views)::bigint AS page_views,
+       sum(scans)::bigint AS scans, sum(visitors)::bigint AS visitors,
        sum(located)::bigint AS located, sum(ok)::bigint AS ok,
        sum(fallback)::bigint AS fallback, sum(no_store_nearby)::bigint AS no_store_nearby,
        sum(no_group)::bigint AS no_group, sum(no_location)::bigint AS no_location,
-       sum(bad_input)::bigint AS bad_input, sum(groups_shown)::bigint AS groups_shown
+       sum(bad_input)::bigint AS bad_input, sum(groups_shown)::bigint AS groups_shown,
+       sum(repeats)::bigint AS repeats, sum(renewals)::bigint AS renewals
 FROM base b
 LEFT JOIN stores s ON s.store_id = b.store_id
 {group}
