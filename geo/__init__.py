@@ -3,7 +3,7 @@
 Nothing in this package performs I/O or knows about HTTP or the database.
 """
 
-from geo.coords import Coord, CoordError, CoordSystem, to_gcj02, to_system
+from geo.coords import Coord, CoordError, CoordSystem, to_gcj02, to_system, to_wgs84
 from geo.distance import EARTH_RADIUS_M, haversine_m
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "haversine_m",
     "to_gcj02",
     "to_system",
+    "to_wgs84",
 ]

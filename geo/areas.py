@@ -1,4 +1,8 @@
-"""Per-store service areas: parsing (WKT or GeoJSON), conversion to GCJ-02, point lookup.
+"""Per-store service areas: parsing (WKT or GeoJSON), conversion between systems, point lookup.
+
+Areas are stored in GCJ-02 (next to the stores' GCJ-02 positions) and looked up in WGS-84, the
+frame of real positions that the nearest-store index uses too: a customer's real position is then
+inside an area or not the same way whichever side of the Hong Kong or Macau border either is on.
 
 A scan inside a store's service area goes to that store, however far its counter is. Lookups
 are cached per small lat/lng cell: a cell that touches no area (the usual case) costs one dict
@@ -13,6 +17,8 @@ import math
 from collections.abc import Sequence
 from typing import TypeAlias
 
+import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely import wkt
 from shapely.errors import ShapelyError
@@ -21,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.prepared import prep
 from shapely.strtree import STRtree
 
-from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
+from geo.coords import Coord, CoordError, CoordSystem, to_system
 
 # An area is at most this many vertices: enough for a hand-drawn district, small enough that an
 # upload cannot make every edge-cell lookup slow.
@@ -34,8 +40,8 @@ class AreaError(ValueError):
     """A service area that cannot be used, with a message fit for an ops user."""
 
 
-def parse_area(text: str, system: CoordSystem) -> Area:
-    """Parse WKT or GeoJSON (lng, lat order, in `system`) and return it in GCJ-02."""
+def parse_area(text: str, system: CoordSystem, into: CoordSystem = CoordSystem.GCJ02) -> Area:
+    """Parse WKT or GeoJSON (lng, lat order, in `system`) and return it in `into`."""
     text = text.strip()
     try:
         if text.startswith("{"):
@@ -58,17 +64,26 @@ def parse_area(text: str, system: CoordSystem) -> Area:
     count = shapely.get_num_coordinates(geom)
     if count > MAX_AREA_VERTICES:
         raise AreaError(f"service area has {count} vertices; the limit is {MAX_AREA_VERTICES}")
-    coords = shapely.get_coordinates(geom)
+    return convert_area(geom, system, into)
+
+
+def convert_area(geom: Area, system: CoordSystem, into: CoordSystem) -> Area:
+    """The area with every vertex converted from `system` to `into`, checked to be still usable."""
+
+    def vertices(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        converted = [to_system(Coord(float(lat), float(lng), system), into) for lng, lat in coords]
+        return np.array([(c.lng, c.lat) for c in converted], dtype=np.float64).reshape(-1, 2)
+
     try:
-        converted = [to_gcj02(Coord(float(lat), float(lng), system)) for lng, lat in coords]
+        # A new geometry (`geom` is left as it was); every vertex checked, even in one system.
+        out = shapely.transform(geom, vertices)
     except CoordError as exc:
         raise AreaError(f"service area vertex: {exc}") from None
-    out = shapely.set_coordinates(geom, [(c.lng, c.lat) for c in converted])
     if not out.is_valid:
         raise AreaError(f"service area is not a valid polygon: {shapely.is_valid_reason(out)}")
     if out.area <= 0.0:
         raise AreaError("service area has no area")
-    if not isinstance(out, Polygon | MultiPolygon):  # set_coordinates keeps the type
+    if not isinstance(out, Polygon | MultiPolygon):  # transform keeps the type
         raise AreaError("service area changed type during conversion")
     return out
 
@@ -78,7 +93,8 @@ _EMPTY: _Entry = ((), ())
 
 
 class ServiceAreas:
-    """Which stores' areas contain a point. Areas must be in GCJ-02 (see `parse_area`)."""
+    """Which stores' areas contain a point. Areas and points must be in one system: WGS-84 in the
+    catalogue (`parse_area(..., into=CoordSystem.WGS84)`)."""
 
     __slots__ = ("_cache", "_cache_max", "_cell_deg", "_cell_inv", "_geoms", "_owners", "_tree")
 
@@ -101,7 +117,7 @@ class ServiceAreas:
         return len(self._geoms)
 
     def containing(self, lat: float, lng: float) -> tuple[int, ...]:
-        """Owners (store positions) of every area containing the GCJ-02 point."""
+        """Owners (store positions) of every area containing the point (in the areas' system)."""
         if self._tree is None:
             return ()
         key = (math.floor(lat * self._cell_inv), math.floor(lng * self._cell_inv))

@@ -1,8 +1,12 @@
 """Coordinates that carry their system, and conversions between WGS-84, GCJ-02 and BD-09.
 
-Huoma's internal system is GCJ-02: most store lists come from AMap or Tencent already in it, and
-WGS-84 -> GCJ-02 is an exact forward formula. The reverse directions have no closed form; they are
-solved by fixed-point iteration on the forward formulas, to well under a centimetre.
+Two frames are used inside Huoma. Positions are *measured* in WGS-84, the real one: the
+nearest-store index, service areas and every distance take real positions (`to_wgs84`), because
+GCJ-02 shifts mainland points and leaves Hong Kong and Macau ones alone, so a GCJ-02 distance across
+those borders is wrong by the whole shift (~500 m). Stores are also *stored and shown* in GCJ-02
+(`to_gcj02`), what AMap and Tencent maps draw in. WGS-84 -> GCJ-02 is an exact forward formula;
+the reverse directions have no closed form and are solved by fixed-point iteration on the forward
+formulas, to well under a centimetre.
 
 GCJ-02 only differs from WGS-84 inside mainland China (see `geo.mainland`). BD-09 is Baidu's extra
 shift on top of GCJ-02 and is applied everywhere, as Baidu does.
@@ -183,7 +187,7 @@ def _clamp_lat(lat: float) -> float:
 
 
 def to_gcj02(coord: Coord) -> Coord:
-    """The same place in GCJ-02, Huoma's internal system."""
+    """The same place in GCJ-02, the system stores are stored and shown in."""
     system = coord.system
     if system is CoordSystem.GCJ02:
         return coord
@@ -192,6 +196,18 @@ def to_gcj02(coord: Coord) -> Coord:
     else:
         lat, lng = bd09_to_gcj02(coord.lat, coord.lng)
     return Coord(_clamp_lat(lat), _wrap_lng(lng), CoordSystem.GCJ02)
+
+
+def to_wgs84(coord: Coord) -> Coord:
+    """The same place in WGS-84, the real position every distance is measured between."""
+    system = coord.system
+    if system is CoordSystem.WGS84:
+        return coord
+    if system is CoordSystem.GCJ02:
+        lat, lng = gcj02_to_wgs84(coord.lat, coord.lng)
+    else:
+        lat, lng = gcj02_to_wgs84(*bd09_to_gcj02(coord.lat, coord.lng))
+    return Coord(_clamp_lat(lat), _wrap_lng(lng), CoordSystem.WGS84)
 
 
 def to_system(coord: Coord, system: CoordSystem) -> Coord:

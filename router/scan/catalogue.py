@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 from shapely.geometry import MultiPolygon, Polygon, shape
 
-from geo.areas import Area, ServiceAreas
+from geo.areas import Area, AreaError, ServiceAreas, convert_area, parse_area
+from geo.coords import Coord, CoordError, CoordSystem, to_wgs84
 from geo.index import NearestIndex
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,11 @@ class Store:
     name: str
     city: str
     address: str
-    lat: float  # GCJ-02
+    lat: float  # GCJ-02, as stored and shown
     lng: float
+    # The real position (WGS-84): what the index, the service areas and every distance use.
+    wgs_lat: float
+    wgs_lng: float
     groups: tuple[Group, ...]  # the pool, in order (GroupKind.GROUP only)
     fallback: Group | None  # the store's own fallback, else the brand's
     # The public description, and the same serialized once: responses splice these bytes in
@@ -206,6 +210,53 @@ def add_groups(
     return patched, changed
 
 
+def _source_system(r: Mapping[str, Any]) -> CoordSystem | None:
+    """The system the row's coordinates were uploaded in, when the row says."""
+    raw = r.get("source_coord")
+    if not raw:
+        return None
+    try:
+        return CoordSystem.parse(raw)
+    except CoordError:
+        return None
+
+
+def _real_position(
+    r: Mapping[str, Any], system: CoordSystem | None, lat: float, lng: float
+) -> Coord:
+    """The store's real (WGS-84) position, from the coordinates as uploaded when the row has them.
+
+    Not from the stored GCJ-02 alone: near the Hong Kong and Macau borders one GCJ-02 point can be
+    two real places (a mainland point shifted across, and an unshifted one), and the upload's own
+    system tells which it was. A WGS-84 upload is taken as it is.
+    """
+    try:
+        if system is not None and r.get("source_lat") is not None:
+            return to_wgs84(Coord(float(r["source_lat"]), float(r["source_lng"]), system))
+        return to_wgs84(Coord(lat, lng, CoordSystem.GCJ02))
+    except CoordError:  # the table's checks make this unreachable; keep the stored position
+        return Coord(lat, lng, CoordSystem.WGS84)
+
+
+def _real_area(r: Mapping[str, Any], system: CoordSystem | None) -> Area | None:
+    """The store's service area in WGS-84: from the area as uploaded (in the row's system) when
+    it is stored, else from the stored GCJ-02 geometry."""
+    source_area = r.get("source_area")
+    if system is not None and source_area:
+        try:
+            return parse_area(source_area, system, into=CoordSystem.WGS84)
+        except AreaError as exc:
+            log.warning("store %s: uploaded service area unusable (%s)", r["store_id"], exc)
+    geom = shape(json.loads(r["service_area"]))
+    if not isinstance(geom, Polygon | MultiPolygon):
+        return None
+    try:
+        return convert_area(geom, CoordSystem.GCJ02, CoordSystem.WGS84)
+    except AreaError as exc:
+        log.warning("store %s: service area unusable (%s)", r["store_id"], exc)
+        return None
+
+
 def build_catalogue(
     store_rows: Sequence[Mapping[str, Any]],
     group_rows: Iterable[Mapping[str, Any]],
@@ -236,6 +287,8 @@ def build_catalogue(
         sid = r["store_id"]
         lat = float(r["lat"])
         lng = float(r["lng"])
+        system = _source_system(r)
+        real = _real_position(r, system, lat, lng)
         public = {
             "id": sid,
             "name": r["name"],
@@ -253,6 +306,8 @@ def build_catalogue(
                 address=r["address"],
                 lat=lat,
                 lng=lng,
+                wgs_lat=real.lat,
+                wgs_lng=real.lng,
                 groups=tuple(groups_by_store.get(sid, ())),
                 fallback=fallbacks.get(sid, brand_fallback),
                 public=public,
@@ -262,9 +317,9 @@ def build_catalogue(
             )
         )
         if r["service_area"]:
-            geom = shape(json.loads(r["service_area"]))
-            if isinstance(geom, Polygon | MultiPolygon):
-                areas.append((i, geom))
+            area = _real_area(r, system)
+            if area is not None:
+                areas.append((i, area))
 
     by_city: dict[str, list[Store]] = {}
     for s in stores:
@@ -275,7 +330,11 @@ def build_catalogue(
     entries = {
         r["code"]: Entry(r["code"], r["kind"], r["store_id"], r["label"]) for r in entry_rows
     }
-    index = NearestIndex([(s.lat, s.lng) for s in stores], k_max=k_max, cache_cells=cache_cells)
+    # Real positions: the index's distances, and its per-cell cache, are in the frame the scan's
+    # point is converted to (WGS-84), on both sides of every border.
+    index = NearestIndex(
+        [(s.wgs_lat, s.wgs_lng) for s in stores], k_max=k_max, cache_cells=cache_cells
+    )
     cat = Catalogue(
         stores=tuple(stores),
         by_id={s.store_id: s for s in stores},

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
+from geo.coords import Coord, CoordError, CoordSystem, to_wgs84
 from geo.distance import haversine_m
 from router.errors import BadInput, NotFound
 from router.flags import FlagError, parse_flag
@@ -257,24 +257,26 @@ def route(
     cat: Catalogue, q: RouteQuery, policy: RoutePolicy, now: float, live: LiveState
 ) -> RouteResult:
     """Decide the store and group for one scan (q.visitor must be set by the caller)."""
-    gcj = to_gcj02(q.point) if q.point is not None else None
+    # The customer's real position: the index, the areas and the stores' wgs_lat/wgs_lng are all
+    # real positions, so distances are true on both sides of the Hong Kong and Macau borders.
+    here = to_wgs84(q.point) if q.point is not None else None
     coarse = q.accuracy_m is not None and q.accuracy_m > policy.coarse_accuracy_m
     neighbours: list[tuple[Store, float]] = []
-    if gcj is not None:
-        found = cat.index.nearest(gcj.lat, gcj.lng, 1 + policy.alternatives)
+    if here is not None:
+        found = cat.index.nearest(here.lat, here.lng, 1 + policy.alternatives)
         stores = cat.stores
         limit = policy.max_distance_m
         neighbours = [(stores[n.position], n.distance_m) for n in found if n.distance_m <= limit]
-    store, distance, matched_by = _choose_store(cat, q, gcj, neighbours, policy)
-    if store is not None and distance is None and gcj is not None:
-        distance = haversine_m(gcj.lat, gcj.lng, store.lat, store.lng)
+    store, distance, matched_by = _choose_store(cat, q, here, neighbours, policy)
+    if store is not None and distance is None and here is not None:
+        distance = haversine_m(here.lat, here.lng, store.wgs_lat, store.wgs_lng)
     alternatives = tuple((s, d) for s, d in neighbours if s is not store)[: policy.alternatives]
 
     visitor = q.visitor or ""
     if store is None:
         # The last rung of the page's ladder: the brand's fallback group, when there is one.
         return RouteResult(
-            status=Outcome.NO_LOCATION if gcj is None else Outcome.NO_STORE_NEARBY,
+            status=Outcome.NO_LOCATION if here is None else Outcome.NO_STORE_NEARBY,
             store=None,
             group=cat.brand_fallback,
             distance_m=None,
@@ -323,12 +325,13 @@ def route(
 def _choose_store(
     cat: Catalogue,
     q: RouteQuery,
-    gcj: Coord | None,
+    here: Coord | None,
     neighbours: list[tuple[Store, float]],
     policy: RoutePolicy,
 ) -> tuple[Store | None, float | None, MatchedBy | None]:
     """The store by precedence: picked, pinned entry (near enough, or no location), service area,
-    nearest within the limit. Its distance when already known (the nearest), and why."""
+    nearest within the limit. Its distance when already known (the nearest), and why. `here` is
+    the customer's real (WGS-84) position."""
     if q.store_id is not None:
         store = cat.by_id.get(q.store_id)
         if store is None:
@@ -336,18 +339,19 @@ def _choose_store(
         return store, None, MatchedBy.PICKED
     pinned = _pinned_store(cat, q.entry)
     if pinned is not None and (
-        gcj is None
-        or haversine_m(gcj.lat, gcj.lng, pinned.lat, pinned.lng) <= policy.pin_max_distance_m
+        here is None
+        or haversine_m(here.lat, here.lng, pinned.wgs_lat, pinned.wgs_lng)
+        <= policy.pin_max_distance_m
     ):
         return pinned, None, MatchedBy.ENTRY
-    if gcj is None:
+    if here is None:
         return None, None, None
-    owners = cat.areas.containing(gcj.lat, gcj.lng)
+    owners = cat.areas.containing(here.lat, here.lng)
     if owners:
         stores = cat.stores
         store = min(
             (stores[i] for i in owners),
-            key=lambda s: haversine_m(gcj.lat, gcj.lng, s.lat, s.lng),
+            key=lambda s: haversine_m(here.lat, here.lng, s.wgs_lat, s.wgs_lng),
         )
         return store, None, MatchedBy.AREA
     if neighbours:

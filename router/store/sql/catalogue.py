@@ -5,7 +5,8 @@ from __future__ import annotations
 # ---- catalogue -------------------------------------------------------------------------------
 
 SELECT_STORES = """
-SELECT store_id, name, city, address, lat, lng, service_area
+SELECT store_id, name, city, address, lat, lng, service_area,
+       source_lat, source_lng, source_coord, source_area
 FROM stores
 WHERE active
 ORDER BY store_id
