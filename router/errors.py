@@ -52,3 +52,27 @@ class Unavailable(HuomaError):
 
     status = 503
     code = "unavailable"
+
+
+def size_text(size_bytes: int) -> str:
+    """A size as ops read it: 20 MB, 512 KB, 900 bytes (1 MB = 1,048,576 bytes, as Windows says)."""
+    if size_bytes >= 1024**2:
+        return f"{size_bytes / 1024**2:.3g} MB"
+    if size_bytes >= 1024:
+        return f"{size_bytes / 1024:.3g} KB"
+    return f"{size_bytes} bytes"
+
+
+class TooLarge(HuomaError):
+    """A request body past its limit (an upload past HUOMA_IMPORT_MAX_BYTES), said with the limit
+    and the setting that sets it."""
+
+    status = 413
+    code = "payload_too_large"
+
+    def __init__(self, limit_bytes: int, setting: str) -> None:
+        limit = size_text(limit_bytes)
+        super().__init__(
+            f"文件太大：上限是 {limit}（{setting}），请拆成几个文件上传。"
+            f"The file is larger than {limit} ({limit_bytes} bytes, {setting}); split it."
+        )

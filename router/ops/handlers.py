@@ -15,7 +15,7 @@ import orjson
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from router.errors import BadInput, HuomaError, NotFound
+from router.errors import BadInput, HuomaError, NotFound, TooLarge
 from router.keys import DB_CONTEXT, POOL, PRINCIPAL, SETTINGS, WECOM
 from router.ops import exports
 from router.ops.uploads import (
@@ -143,11 +143,7 @@ async def _multipart_file(request: web.Request, max_bytes: int) -> tuple[str | N
             while chunk := await part.read_chunk():
                 data.extend(chunk)
                 if len(data) > max_bytes:
-                    raise HuomaError(
-                        f"the file is larger than {max_bytes} bytes",
-                        code="payload_too_large",
-                        status=413,
-                    )
+                    raise TooLarge(max_bytes, "HUOMA_IMPORT_MAX_BYTES")
             return part.filename, bytes(data)
     raise BadInput("the form has no file", code="no_file")
 

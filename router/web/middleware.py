@@ -14,8 +14,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestHandler
 
-from router.errors import HuomaError
-from router.keys import IN_FLIGHT, METRICS
+from router.errors import HuomaError, TooLarge
+from router.keys import IN_FLIGHT, METRICS, SETTINGS
 from router.store.db import Operation, failure
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,12 @@ def _error_for(request: web.Request, exc: Exception) -> web.StreamResponse:
         response = error_response(exc.status, exc.code, exc.message, **exc.details())
         response.headers.update(exc.headers())
         return response
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        # aiohttp's own bound on a body (uploads are the only large ones): say the limit ops set.
+        too_large = TooLarge(
+            request.config_dict[SETTINGS].import_max_bytes, "HUOMA_IMPORT_MAX_BYTES"
+        )
+        return error_response(too_large.status, too_large.code, too_large.message)
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             raise exc

@@ -214,6 +214,28 @@ async def test_an_oversized_upload_is_refused(pool: asyncpg.Pool, make_client: A
     assert (await response.json())["error"]["code"] in ("payload_too_large", "import_rejected")
 
 
+async def test_a_body_past_the_servers_own_bound_says_the_limit_ops_set(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    # An ops trial sent 21 MB and read only "Request Entity Too Large".
+    client = await make_client(import_max_bytes=1000)
+    for body in (b"x" * (1024**2 + 70_000), b"x" * 2000):  # aiohttp's bound, then Huoma's own
+        response = await client.post(
+            "/admin/api/uploads/stores",
+            data=io.BytesIO(body),
+            params={"filename": "s.csv"},
+            headers=AUTH,
+        )
+        error = (await response.json())["error"]
+        assert response.status in (413, 422) and error["code"] in (
+            "payload_too_large",
+            "import_rejected",
+        )
+        text = error["message"] if error["code"] == "payload_too_large" else str(error["errors"])
+        assert "文件太大" in text and "HUOMA_IMPORT_MAX_BYTES" in text and "1000 bytes" in text
+    assert await pool.fetchval("SELECT count(*) FROM stores") == 0
+
+
 @pytest.mark.parametrize(
     ("headers", "status"), [({}, 401), ({"Authorization": "Bearer nope-nope-nope-nope"}, 401)]
 )

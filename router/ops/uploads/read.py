@@ -20,7 +20,7 @@ import charset_normalizer
 import openpyxl
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-from router.errors import BadInput
+from router.errors import BadInput, TooLarge
 from router.ops.uploads.model import (
     XLSX_EXPANSION_LIMIT,
     XLSX_MAX_RATIO,
@@ -509,7 +509,7 @@ def read_table(
     """The upload as a table. `encoding` (one of ENCODINGS) overrides detection for CSV and
     JSON; a workbook carries its own."""
     if len(data) > max_bytes:
-        raise file_error(f"the file is {len(data)} bytes; the limit is {max_bytes}")
+        raise file_error(TooLarge(max_bytes, "HUOMA_IMPORT_MAX_BYTES").message)
     fmt = detect_format(data, filename)
     if fmt == "xlsx":
         return read_xlsx(data, max_bytes, max_rows)
