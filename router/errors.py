@@ -74,5 +74,5 @@ class TooLarge(HuomaError):
         limit = size_text(limit_bytes)
         super().__init__(
             f"文件太大：上限是 {limit}（{setting}），请拆成几个文件上传。"
-            f"The file is larger than {limit} ({limit_bytes} bytes, {setting}); split it."
+            f"The file is too large: the limit is {limit} ({setting}); split it."
         )
