@@ -16,9 +16,9 @@ The decision, and why:
 The outline (`geo/data/mainland.geojson`, derived by `scripts/mainland_outline.py`, ODbL, see
 `geo/data/README.md`) is the PRC's land as OpenStreetMap draws it, Hainan and the South China Sea
 islands included, Hong Kong, Macau, Taiwan, Kinmen and Matsu left out, plus the sea within 12
-nautical miles that is nearer to that land than to anyone else's. Land borders are within ~170 m
-of the source, the Hong Kong and Macau borders within ~10 m; geo/data/README.md has the measured
-figures.
+nautical miles that is nearer to that land than to anyone else's. Land borders are within 179 m
+of the source at worst, the Hong Kong and Macau borders within 8 m; geo/data/README.md has the
+measured figures.
 
 Cost per lookup: the plane is cut into cells of `_CELL_DEG`; a cell wholly inside or outside the
 outline answers from a dictionary, and only a cell the border crosses tests the point, against

@@ -150,8 +150,13 @@ def _topojson_features(path: Path) -> dict[str, BaseGeometry]:
         polys = g.get("arcs", [])
         if g["type"] == "Polygon":
             polys = [polys]
+        # Quantization collapses a few tiny rings below 4 points; they are dropped.
         geo = shapely.MultiPolygon(
-            [shapely.Polygon(ring(p[0]), [ring(h) for h in p[1:]]) for p in polys]
+            [
+                shapely.Polygon(ring(p[0]), [ring(h) for h in p[1:] if len(ring(h)) >= 4])
+                for p in polys
+                if len(ring(p[0])) >= 4
+            ]
         )
         out[g["properties"]["name"]] = shapely.make_valid(geo)
     return out
