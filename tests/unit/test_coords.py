@@ -83,9 +83,9 @@ def test_bd09_round_trip_is_exact_anywhere(p: tuple[float, float]) -> None:
 
 
 def test_a_mainland_point_shifted_across_the_outline_still_round_trips() -> None:
-    # Found by hypothesis: near the Vietnam border the shift carries this point ~500 m across
-    # the outline; the inverse must still find the mainland preimage.
-    p = (21.6015625, 107.5)
+    # In Dongxing, on the Beilun river across from Mong Cai (Vietnam), the shift carries this point
+    # across the border; the inverse must still find the mainland preimage.
+    p = (21.5365, 107.956)
     gcj = wgs84_to_gcj02(*p)
     assert not in_mainland_china(*gcj)
     assert haversine_m(*gcj02_to_wgs84(*gcj), *p) < 0.01
@@ -120,7 +120,9 @@ OUTSIDE = {
     "Hong Kong, Sheung Shui by the border": (22.50, 114.13),
     "Hong Kong, Yuen Long": (22.445, 114.03),
     "Hong Kong airport": (22.31, 113.92),
-    "Macau peninsula": (22.19, 113.54),
+    # Guia Hill: a point nearer the Inner Harbour is the GCJ-02 of a Zhuhai point too (see
+    # gcj02_to_wgs84), which decides for the mainland.
+    "Macau peninsula, Guia Hill": (22.1968, 113.5497),
     "Macau, Taipa": (22.155, 113.56),
     "Taipei": (25.03, 121.56),
     "Kaohsiung": (22.62, 120.3),

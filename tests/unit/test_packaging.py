@@ -40,7 +40,11 @@ def test_every_data_file_the_code_reads_is_shipped() -> None:
         for pattern in globs
         for path in (ROOT / package.replace(".", "/")).glob(pattern)
     }
-    needed = {*(ROOT / "router/store/migrations").glob("*.sql"), ROOT / "router/web/openapi.yaml"}
+    needed = {
+        *(ROOT / "router/store/migrations").glob("*.sql"),
+        ROOT / "router/web/openapi.yaml",
+        ROOT / "geo/data/mainland.geojson",
+    }
     assert len(needed) > 5 and needed <= shipped
 
 
