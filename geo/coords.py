@@ -199,15 +199,9 @@ def to_gcj02(coord: Coord) -> Coord:
 
 
 def to_wgs84(coord: Coord) -> Coord:
-    """The same place in WGS-84, the real position every distance is measured between."""
-    system = coord.system
-    if system is CoordSystem.WGS84:
-        return coord
-    if system is CoordSystem.GCJ02:
-        lat, lng = gcj02_to_wgs84(coord.lat, coord.lng)
-    else:
-        lat, lng = gcj02_to_wgs84(*bd09_to_gcj02(coord.lat, coord.lng))
-    return Coord(_clamp_lat(lat), _wrap_lng(lng), CoordSystem.WGS84)
+    """The same place in WGS-84, the real position every distance is measured between (a
+    browser's fix, already WGS-84, is returned as it is)."""
+    return to_system(coord, CoordSystem.WGS84)
 
 
 def to_system(coord: Coord, system: CoordSystem) -> Coord:
