@@ -74,13 +74,18 @@ def convert_area(geom: Area, system: CoordSystem, into: CoordSystem) -> Area:
         converted = [to_system(Coord(float(lat), float(lng), system), into) for lng, lat in coords]
         return np.array([(c.lng, c.lat) for c in converted], dtype=np.float64).reshape(-1, 2)
 
+    if not geom.is_valid:  # judged as drawn, in the system it was given in
+        raise AreaError(f"service area is not a valid polygon: {shapely.is_valid_reason(geom)}")
     try:
         # A new geometry (`geom` is left as it was); every vertex checked, even in one system.
         out = shapely.transform(geom, vertices)
     except CoordError as exc:
         raise AreaError(f"service area vertex: {exc}") from None
     if not out.is_valid:
-        raise AreaError(f"service area is not a valid polygon: {shapely.is_valid_reason(out)}")
+        # Valid as drawn, but GCJ-02 folds at the Hong Kong and Macau borders (mainland points
+        # shift ~500 m, the others do not), so an area across one can cross itself once
+        # converted: repaired to the polygons it covers, not refused.
+        out = _polygonal(shapely.make_valid(out))
     if out.area <= 0.0:
         raise AreaError("service area has no area")
     if not isinstance(out, Polygon | MultiPolygon):  # transform keeps the type
@@ -150,3 +155,12 @@ class ServiceAreas:
                 del self._cache[next(iter(self._cache))]
             self._cache[key] = entry
         return entry
+
+
+def _polygonal(geom: BaseGeometry) -> Area:
+    """The polygons of a geometry (`make_valid` may add lines or points along a fold)."""
+    if isinstance(geom, Polygon | MultiPolygon):
+        return geom
+    parts = [g for g in getattr(geom, "geoms", ()) if isinstance(g, Polygon | MultiPolygon)]
+    merged = shapely.union_all(parts) if parts else Polygon()
+    return merged if isinstance(merged, Polygon | MultiPolygon) else Polygon()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import shapely.wkt
 
 from geo.areas import AreaError, ServiceAreas, parse_area
 from geo.coords import CoordSystem, wgs84_to_gcj02
@@ -81,3 +82,20 @@ def test_a_point_near_an_edge_is_tested_exactly() -> None:
 
 def test_no_areas_answer_nothing() -> None:
     assert ServiceAreas([]).containing(31.0, 121.0) == ()
+
+
+def test_an_area_across_the_hong_kong_border_is_stored_not_refused() -> None:
+    # Drawn in WGS-84 across the Shenzhen River: valid as drawn, but its mainland vertices shift
+    # ~500 m into GCJ-02 and the others do not, so the converted copy crossed itself and the upload
+    # was refused (found by the border property test). It is repaired, and routing uses the area
+    # as drawn (converted to WGS-84, here unchanged).
+    drawn = (
+        "POLYGON((114.0625 22.484375, 114.06640625 22.484375, 114.06640625 22.515625, "
+        "114.0625 22.515625, 114.0625 22.484375))"
+    )
+    stored = parse_area(drawn, CoordSystem.WGS84)
+    assert stored.is_valid and stored.area > 0
+    real = parse_area(drawn, CoordSystem.WGS84, into=CoordSystem.WGS84)
+    assert real.equals(shapely.wkt.loads(drawn))
+    with pytest.raises(AreaError, match="not a valid polygon"):  # invalid as drawn: refused
+        parse_area("POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))", CoordSystem.WGS84)
