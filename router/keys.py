@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from router.scan.live import LiveState
     from router.settings import Settings
     from router.store.db import DbHealth
+    from router.store.opsettings import OpsSettings
     from router.store.qr_images import QrImages
     from router.web.middleware import InFlight
     from router.wecom.service import WeComService
@@ -35,6 +36,10 @@ IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight")
 WECOM: web.AppKey[WeComService | None] = web.AppKey("wecom")
 # Failed admin logins per client address (only failures spend from it).
 ADMIN_FAILURES: web.AppKey[Buckets] = web.AppKey("admin_failures")
+
+# The settings ops own (stored over the environment defaults), refreshed by
+# router/runtime/opsettings.py; read them here, never from the table.
+OPS_SETTINGS: web.AppKey[OpsSettings] = web.AppKey("ops_settings")
 
 # Per request of the ops API: who is asking (set by its middleware, router.ops.app.gate), and
 # what a handler adds to the log line of a database failure (an upload's sender and file).

@@ -118,6 +118,12 @@ def _time_zone(value: str) -> str | None:
     return None
 
 
+def _coord_or_unset(value: str) -> str | None:
+    if value and value not in ("wgs84", "gcj02", "bd09"):
+        return "use wgs84, gcj02 or bd09 (or leave it unset)"
+    return None
+
+
 def _mask_password(raw: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", raw)
 
@@ -482,6 +488,32 @@ class Settings:
         "Most rows one admin list request returns (group health, entries, alerts).",
         ge=1,
         le=100_000,
+    )
+    upload_default_coord: str = ADMIN(
+        "",
+        "Coordinate system of store rows uploaded with an empty coord (wgs84, gcj02 or bd09). "
+        "Unset: coord is required. Ops may override it on the settings page.",
+        check=_coord_or_unset,
+    )
+    audit_retention_days: int = ADMIN(
+        730,
+        "Audit records (who changed what through the ops API) older than this many days are "
+        "deleted by the keeper.",
+        ge=1,
+        le=36_600,
+    )
+    audit_prune_batch: int = ADMIN(
+        5_000,
+        "Audit records deleted per statement when pruning (at most 20 statements per keeper "
+        "pass), so a prune never holds locks for long.",
+        ge=1,
+        le=1_000_000,
+    )
+    settings_reread_s: float = ADMIN(
+        30.0,
+        "Every worker re-reads the settings ops changed in the database this often, seconds, "
+        "besides applying each change at once when PostgreSQL notifies it.",
+        positive=True,
     )
 
     # The URL carries the robot's key: a secret.

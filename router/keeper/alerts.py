@@ -26,6 +26,7 @@ import orjson
 
 from router.settings import Settings
 from router.store import sql
+from router.store.opsettings import OpsSettings, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +92,15 @@ def compose(alerts: Sequence[Any], base_url: str) -> list[tuple[str, list[int]]]
 
 
 class AlertSender:
-    """Posts pending alerts to the webhook; one per deployment (the keeper's)."""
+    """Posts pending alerts to the webhooks; one per deployment (the keeper's). The webhooks, the
+    cool-down and the expiry threshold are the settings ops own (`live`, read at every pass), the
+    environment's when none is stored."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, live: OpsSettings | None = None) -> None:
         self.settings = settings
-        self._posts: collections.deque[float] = collections.deque()
+        self.live = live if live is not None else OpsSettings(settings)
+        # Posts per robot in the last minute: each robot has its own limit.
+        self._posts: dict[str, collections.deque[float]] = {}
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -103,22 +108,23 @@ class AlertSender:
             await self._session.close()
             self._session = None
 
-    def _budget(self) -> int:
+    def _budget(self, url: str) -> int:
         now = time.monotonic()
-        while self._posts and now - self._posts[0] >= 60.0:
-            self._posts.popleft()
-        return POSTS_PER_MINUTE - len(self._posts)
+        posts = self._posts.setdefault(url, collections.deque())
+        while posts and now - posts[0] >= 60.0:
+            posts.popleft()
+        return POSTS_PER_MINUTE - len(posts)
 
-    async def _post(self, content: str) -> bool:
+    async def _post(self, url: str, content: str) -> bool:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.settings.alert_timeout_s)
             )
-        self._posts.append(time.monotonic())
+        self._posts.setdefault(url, collections.deque()).append(time.monotonic())
         body = orjson.dumps({"msgtype": "markdown", "markdown": {"content": content}})
         try:
             async with self._session.post(
-                self.settings.alert_webhook_url,
+                url,
                 data=body,
                 headers={"Content-Type": "application/json"},
             ) as response:
@@ -146,32 +152,44 @@ class AlertSender:
         return True
 
     async def deliver(self, conn: asyncpg.Connection) -> int:
-        """Post what is pending (within the robot's rate); returns how many alerts were sent."""
-        settings = self.settings
+        """Post what is pending (within each robot's rate) to every robot that serves its store
+        (by region or city; a robot without regions serves all); returns how many alerts were
+        sent. An alert is marked sent once every robot meant for it took it; until then it stays
+        pending and is tried again next pass."""
+        settings, live = self.settings, self.live
         await conn.execute(sql.GIVE_UP_ALERTS, GIVE_UP_AFTER_S)
-        pending = await conn.fetch(sql.PENDING_ALERTS, settings.alert_cooldown_s, PENDING_PER_PASS)
+        pending = await conn.fetch(sql.PENDING_ALERTS, live.alert_cooldown_s, PENDING_PER_PASS)
         cooling = [a["id"] for a in pending if a["cooling"]]
         if cooling:
             await conn.execute(sql.SET_ALERT_DELIVERY, cooling, "suppressed")
         due = [a for a in pending if not a["cooling"]]
         if not due:
             return 0
-        if not settings.alert_webhook_url:
-            await conn.execute(sql.SET_ALERT_DELIVERY, [a["id"] for a in due], "off")
-            return 0
-        sent = 0
-        for content, ids in compose(due, settings.base_url):
-            if self._budget() <= 0:
-                break  # the rest waits for the next sweep
-            if not await self._post(content):
-                break  # kept pending: the next sweep tries again
-            await conn.execute(sql.SET_ALERT_DELIVERY, ids, "sent")
-            sent += len(ids)
-        return sent
+        hooks = live.webhooks
+        meant: dict[int, list[Webhook]] = {
+            a["id"]: [w for w in hooks if w.serves(a["store_region"], a["store_city"])] for a in due
+        }
+        nobody = [i for i, ws in meant.items() if not ws]
+        if nobody:
+            await conn.execute(sql.SET_ALERT_DELIVERY, nobody, "off")
+        took: dict[int, int] = collections.Counter()
+        for hook in hooks:
+            mine = [a for a in due if hook in meant[a["id"]]]
+            for content, ids in compose(mine, settings.base_url):
+                if self._budget(hook.url) <= 0:
+                    break  # the rest waits for the next sweep
+                if not await self._post(hook.url, content):
+                    break  # kept pending: the next sweep tries again
+                for i in ids:
+                    took[i] += 1
+        sent = [i for i, ws in meant.items() if ws and took[i] == len(ws)]
+        if sent:
+            await conn.execute(sql.SET_ALERT_DELIVERY, sent, "sent")
+        return len(sent)
 
 
-async def raise_expiring(conn: asyncpg.Connection, settings: Settings) -> None:
-    window = settings.alert_expiry_h * 3600.0
+async def raise_expiring(conn: asyncpg.Connection, settings: Settings, expiry_h: float) -> None:
+    window = expiry_h * 3600.0
     await conn.execute(sql.RAISE_EXPIRING_ALERTS, window, KIND_EXPIRING, settings.timezone)
     await conn.execute(sql.RESOLVE_EXPIRING_ALERTS, window, KIND_EXPIRING)
 

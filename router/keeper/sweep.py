@@ -16,8 +16,9 @@ import asyncpg
 from router.keeper.alerts import KIND_FALLBACK, KIND_LOW, AlertSender, drain, raise_expiring
 from router.keeper.providers import GroupProvider, StoreRef
 from router.settings import Settings
-from router.store import funnel, sql
+from router.store import audit, funnel, sql
 from router.store.db import DB_ERRORS, described, timed_out
+from router.store.opsettings import OpsSettings
 from router.wecom.service import WeComService
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,9 @@ EXPIRY_EVERY = 6
 # Writes are looked for since the previous pass's start minus this much: a transaction that
 # began before that start and committed after it is not missed.
 SINCE_MARGIN = timedelta(seconds=60)
+# Audit records past HUOMA_AUDIT_RETENTION_DAYS are deleted HUOMA_AUDIT_PRUNE_BATCH at a time, at
+# most this many batches per pass: a backlog drains over several passes, never in one long one.
+AUDIT_PRUNE_BATCHES = 20
 
 
 @dataclass
@@ -116,7 +120,8 @@ async def sweep(
             await conn.execute(sql.RESOLVE_ALERTS, KIND_LOW, waiting)
             await conn.execute(sql.RESOLVE_ALERTS, KIND_FALLBACK, empty)
         if check_expiry:
-            await raise_expiring(conn, settings)
+            expiry_h = alerts.live.alert_expiry_h if alerts is not None else settings.alert_expiry_h
+            await raise_expiring(conn, settings, expiry_h)
     async with pool.acquire() as conn:
         if alerts is not None:
             await alerts.deliver(conn)
@@ -167,6 +172,14 @@ async def _roll_up_funnel(pool: asyncpg.Pool, settings: Settings, *, purge: bool
                 purged = await funnel.purge(conn, settings)
                 if purged:
                     log.info("keeper: deleted %d scan event(s) past their retention", purged)
+                pruned = await audit.prune(
+                    conn,
+                    settings.audit_retention_days,
+                    settings.audit_prune_batch,
+                    AUDIT_PRUNE_BATCHES,
+                )
+                if pruned:
+                    log.info("keeper: deleted %d audit record(s) past their retention", pruned)
     except (asyncpg.PostgresError, TimeoutError) as exc:
         # Statistics must never stop the group sweeps: log, and try again next pass.
         if timed_out(exc):
@@ -188,10 +201,11 @@ async def run(
     settings: Settings,
     provider: GroupProvider,
     wecom: WeComService | None = None,
+    live: OpsSettings | None = None,
 ) -> None:
     """Forever: hold the keeper lock (or wait for it), and sweep every keeper interval."""
     assert settings.database_url is not None
-    alerts = AlertSender(settings)
+    alerts = AlertSender(settings, live)
     try:
         await _lead(pool, settings, provider, alerts, wecom)
     finally:

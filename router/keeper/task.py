@@ -12,6 +12,7 @@ from router.keeper import sweep as keeper
 from router.keeper.providers import GroupProvider, make_provider
 from router.keeper.wecom_provider import WeComProvider
 from router.keys import (
+    OPS_SETTINGS,
     POOL,
     SETTINGS,
     WECOM,
@@ -29,6 +30,6 @@ async def keeper_task(app: web.Application) -> AsyncIterator[None]:
         provider = WeComProvider(service.sync)
     else:
         provider = make_provider(settings.group_provider, keeper.wechat_lifetime(settings))
-    keep = functools.partial(keeper.run, app[POOL], settings, provider, service)
+    keep = functools.partial(keeper.run, app[POOL], settings, provider, service, app[OPS_SETTINGS])
     async with running(keep, "huoma-keeper"):
         yield

@@ -17,8 +17,8 @@ from aiohttp.typedefs import Handler
 
 from router.errors import HuomaError
 from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL
+from router.ops import audit, opsettings, wecom
 from router.ops import handlers as h
-from router.ops import wecom
 from router.ops.auth import Access, resolve_principal
 from router.ops.uploads import export_operation, upload_operation
 from router.scan.limits import Buckets
@@ -92,6 +92,29 @@ OPERATIONS = (
         "admin_wecom_disable",
         C,
         wecom.DISABLE,
+    ),
+    Operation("GET", "/audit", audit.list_audit, "admin_audit", C, audit.AUDIT),
+    Operation(
+        "GET", "/stores/{store_id}/audit", audit.store_audit, "admin_store_audit", R, audit.AUDIT
+    ),
+    Operation(
+        "GET", "/settings", opsettings.list_settings, "admin_settings", C, opsettings.SETTINGS_READ
+    ),
+    Operation(
+        "PUT",
+        "/settings/{name}",
+        opsettings.put_setting,
+        "admin_setting_put",
+        C,
+        opsettings.SETTINGS_CHANGE,
+    ),
+    Operation(
+        "DELETE",
+        "/settings/{name}",
+        opsettings.reset_setting,
+        "admin_setting_reset",
+        C,
+        opsettings.SETTINGS_CHANGE,
     ),
 )
 BY_NAME = {op.name: op for op in OPERATIONS}

@@ -16,11 +16,13 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from router.errors import BadInput, HuomaError, NotFound, TooLarge
-from router.keys import DB_CONTEXT, POOL, PRINCIPAL, SETTINGS, WECOM
+from router.keys import DB_CONTEXT, OPS_SETTINGS, POOL, PRINCIPAL, SETTINGS, WECOM
 from router.ops import exports
+from router.ops.trail import upload_audit
 from router.ops.uploads import (
     FORMATS,
     KINDS,
+    Audit,
     ImportRejected,
     Table,
     import_file,
@@ -29,7 +31,7 @@ from router.ops.uploads import (
 )
 from router.params import flag_param, int_param
 from router.scan.qr import render_print_png, render_print_svg
-from router.store import funnel, sql
+from router.store import audit, funnel, sql
 from router.store.db import Operation
 
 log = logging.getLogger("huoma.admin")
@@ -110,9 +112,19 @@ async def set_member_count(request: web.Request) -> web.Response:
             code="bad_member_count",
         )
     async with request.config_dict[POOL].acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(sql.GROUP_FOR_AUDIT, group_id)
         pk = await conn.fetchval(sql.SET_MEMBER_COUNT, group_id, count)
-        if pk is None:
+        if pk is None or before is None:
             raise NotFound(f"no group {group_id!r}", code="group_not_found")
+        await audit.record(
+            conn,
+            request[PRINCIPAL].actor,
+            "group.member_count",
+            store_id=before["store_id"],
+            target=group_id,
+            summary=f"group {group_id} member_count: {before['member_count']} -> {count}",
+            details={"old": before["member_count"], "new": count},
+        )
         # Delivered at commit to every worker, which patches its overlay at once.
         await conn.execute(sql.NOTIFY_MEMBERS, f"{pk}:{count}")
     return json_response({"group_id": group_id, "member_count": count})
@@ -172,6 +184,8 @@ async def upload(request: web.Request) -> web.Response:
         dry_run=dry_run,
         wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
         encoding=encoding,
+        default_coord=request.config_dict[OPS_SETTINGS].upload_default_coord,
+        audit=upload_audit(actor, kind, filename),
     )
     answer = summary.as_dict()
     counts = {k: v for k, v in answer.items() if k != "preview"}  # rows stay out of the log
@@ -325,13 +339,23 @@ async def _set_retired(request: web.Request, retired: bool) -> web.Response:
     group_id = request.match_info["group_id"]
     settings = request.config_dict[SETTINGS]
     async with request.config_dict[POOL].acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(sql.GROUP_FOR_AUDIT, group_id)
         store_id = await conn.fetchval(sql.SET_GROUP_RETIRED, group_id, retired)
-        if store_id is None:
+        if store_id is None or before is None:
             raise NotFound(f"no group {group_id!r}", code="group_not_found")
         await conn.fetch(
             sql.SWEEP_STORE_STATES, settings.display_cap, settings.expiry_margin_s, store_id
         )
         state = await conn.fetchval(sql.GROUP_STATE, group_id)
+        await audit.record(
+            conn,
+            actor,
+            "group.retire" if retired else "group.restore",
+            store_id=store_id,
+            target=group_id,
+            summary=f"group {group_id} state: {before['state']} -> {state}",
+            details={"old": before["state"], "new": state},
+        )
         await conn.execute(sql.NOTIFY_CATALOGUE, "admin")
     log.info("admin: %s %s group %s", actor, "retired" if retired else "restored", group_id)
     return json_response({"group_id": group_id, "store_id": store_id, "state": state})
@@ -374,6 +398,15 @@ async def reorder_groups(request: web.Request) -> web.Response:
             )
         order = wanted + [g for g in current if g not in set(wanted)]
         await conn.execute(sql.SET_GROUP_POSITIONS, store_id, order)
+        await audit.record(
+            conn,
+            actor,
+            "store.order",
+            store_id=store_id,
+            target=store_id,
+            summary=f"group order: {', '.join(current)} -> {', '.join(order)}",
+            details={"old": current, "new": order},
+        )
         await conn.fetch(
             sql.SWEEP_STORE_STATES, settings.display_cap, settings.expiry_margin_s, store_id
         )
@@ -445,7 +478,11 @@ async def create_entry(request: web.Request) -> web.Response:
                 break
     try:
         await import_table(
-            pool, "entries", Table(tuple(fields), [(2, fields)]), timezone=settings.timezone
+            pool,
+            "entries",
+            Table(tuple(fields), [(2, fields)]),
+            timezone=settings.timezone,
+            audit=_entry_audit(actor, fields),
         )
     except ImportRejected as exc:
         raise BadInput(
@@ -454,6 +491,22 @@ async def create_entry(request: web.Request) -> web.Response:
     row = await pool.fetchrow(sql.GET_ENTRY, fields["code"])
     log.info("admin: %s created entry code %s (%s)", actor, fields["code"], fields["kind"])
     return json_response(_entry_json(row, settings.base_url), status=201)
+
+
+def _entry_audit(actor: str, fields: dict[str, str]) -> Audit:
+    async def write(conn: asyncpg.Connection, _rows: object, _summary: object) -> None:
+        label = f", label {fields['label']!r}" if fields["label"] else ""
+        await audit.record(
+            conn,
+            actor,
+            "entry.create",
+            store_id=fields["store_id"] or None,
+            target=fields["code"],
+            summary=f"entry code {fields['code']} created ({fields['kind']}{label})",
+            details={"new": fields},
+        )
+
+    return write
 
 
 async def entry_qr(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from aiohttp import web
 from router.errors import BadInput, HuomaError, NotFound
 from router.keys import POOL, PRINCIPAL
 from router.ops.handlers import iso, json_body, json_response, log
-from router.store import sql
+from router.store import audit, sql
 from router.store.db import Operation
 from router.wecom.client import RETRY_ERRORS
 from router.wecom.http import service_of
@@ -67,6 +67,8 @@ async def enable_wecom(request: web.Request) -> web.Response:
     store_id = request.match_info["store_id"]
     result = await service.sync.enable(store_id, chat_ids)
     log.info("admin: %s gave store %s WeCom chats %s", actor, store_id, chat_ids)
+    if result.error is None:  # the sync commits on its own: recorded once it has
+        await _record(request, "wecom.enable", store_id, f"WeCom chats: {', '.join(chat_ids)}")
     return _answer(result)
 
 
@@ -77,7 +79,21 @@ async def disable_wecom(request: web.Request) -> web.Response:
     store_id = request.match_info["store_id"]
     result = await service.sync.disable(store_id)
     log.info("admin: %s stopped WeCom for store %s", actor, store_id)
+    if result.error is None:
+        await _record(request, "wecom.disable", store_id, "WeCom join way: on -> off")
     return _answer(result)
+
+
+async def _record(request: web.Request, kind: str, store_id: str, summary: str) -> None:
+    async with request.config_dict[POOL].acquire() as conn:
+        await audit.record(
+            conn,
+            request[PRINCIPAL].actor,
+            kind,
+            store_id=store_id,
+            target=store_id,
+            summary=summary,
+        )
 
 
 def _answer(result: StoreSync) -> web.Response:

@@ -14,6 +14,7 @@ from router.keys import (
     JOURNAL,
     LIVE,
     METRICS,
+    OPS_SETTINGS,
     QR_IMAGES,
     SETTINGS,
 )
@@ -24,12 +25,14 @@ from router.runtime.catalogue import catalogue, empty_catalogue
 from router.runtime.database import database
 from router.runtime.events import scan_events
 from router.runtime.leases import leases
+from router.runtime.opsettings import ops_settings
 from router.runtime.wecom import wecom
 from router.scan.catalogue import CatalogueRef
 from router.scan.journal import Journal
 from router.scan.live import LeaseBook, LiveState, StickySigner
 from router.settings import Settings, SettingsError
 from router.store.db import DbHealth
+from router.store.opsettings import OpsSettings
 from router.store.qr_images import QrImages
 from router.web import pages
 from router.web.middleware import InFlight, json_protocol_errors, observe
@@ -56,6 +59,7 @@ def create_app(settings: Settings) -> web.Application:
         settings.qr_cache_images, lookup_timeout_s=settings.qr_store_timeout_s
     )
     app[CATALOGUE] = CatalogueRef(empty_catalogue(settings))
+    app[OPS_SETTINGS] = OpsSettings(settings)
     app[LIVE] = LiveState(LeaseBook(settings.lease_block), StickySigner(settings.secret.encode()))
     app[JOURNAL] = Journal(
         settings.data_dir / "journal", settings.journal_max_bytes, settings.journal_rotate_bytes
@@ -64,6 +68,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(scan_events)
     app.cleanup_ctx.append(leases)
     app.cleanup_ctx.append(catalogue)
+    app.cleanup_ctx.append(ops_settings)
     app.cleanup_ctx.append(wecom)
     app.cleanup_ctx.append(keeper_task)
     add_routes(app)

@@ -31,6 +31,7 @@ from router.ops.uploads.rows import (
     validate_stores,
 )
 from router.ops.uploads.write import (
+    Audit,
     import_file,
     import_table,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "STORE_OPTIONAL",
     "STORE_REQUIRED",
     "WECHAT_SCAN_JOIN_LIMIT",
+    "Audit",
     "ImportRejected",
     "Table",
     "decode_text",

@@ -212,8 +212,16 @@ def _duplicates(row: _Row, column: str, value: str, seen: dict[str, int]) -> Non
         seen[value] = row.n
 
 
-def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[str]]:
-    ignored = _check_columns(table, STORE_REQUIRED, STORE_OPTIONAL)
+def validate_stores(
+    table: Table, default_coord: CoordSystem | None = None
+) -> tuple[list[StoreRow], list[RowError], list[str]]:
+    """`default_coord` (the upload_default_coord setting ops own) is the system of rows whose
+    coord is empty; without it, coord is required."""
+    if default_coord is None:
+        ignored = _check_columns(table, STORE_REQUIRED, STORE_OPTIONAL)
+    else:
+        required = tuple(c for c in STORE_REQUIRED if c != "coord")
+        ignored = _check_columns(table, required, (*STORE_OPTIONAL, "coord"))
     errors: list[RowError] = []
     out: list[StoreRow] = []
     seen: dict[str, int] = {}
@@ -228,7 +236,9 @@ def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[
         lng = r.number("lng")
         system: CoordSystem | None = None
         raw_coord = values.get("coord", "").strip()
-        if not raw_coord:
+        if not raw_coord and default_coord is not None:
+            system = default_coord
+        elif not raw_coord:
             r.fail("coord", "is required (wgs84, gcj02 or bd09)")
         else:
             try:

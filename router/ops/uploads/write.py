@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import zoneinfo
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
+from geo.coords import CoordSystem
 from router.errors import BadInput
 from router.ops.uploads.model import (
     ANALYZE_ROWS,
@@ -36,6 +37,10 @@ from router.ops.uploads.rows import (
     validate_stores,
 )
 from router.store import sql
+
+# Records an upload in the audit trail, inside its transaction: (connection, the validated rows,
+# the summary with its counts).
+Audit = Callable[[asyncpg.Connection, Sequence[Any], ImportSummary], Awaitable[None]]
 
 
 async def _stage(
@@ -146,11 +151,14 @@ async def import_rows(
     validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow],
     summary: ImportSummary,
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any],
+    audit: Audit | None = None,
 ) -> ImportSummary:
     async with pool.acquire() as conn:
         try:
             async with conn.transaction():
                 await writer(conn, validated, summary)
+                if audit is not None and not summary.dry_run:
+                    await audit(conn, validated, summary)  # committed with the rows, or neither
                 if summary.dry_run:
                     # A dry run does the real work and rolls it back: its counts are exact.
                     raise _Rollback
@@ -190,6 +198,8 @@ async def import_file(
     dry_run: bool = False,
     wechat_lifetime: timedelta = timedelta(days=7),
     encoding: str | None = None,
+    default_coord: CoordSystem | None = None,
+    audit: Audit | None = None,
 ) -> ImportSummary:
     """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error.
 
@@ -200,7 +210,14 @@ async def import_file(
     # Decoding and parsing a 20 MB file takes seconds: off the event loop, scans keep moving.
     table = await asyncio.to_thread(read_table, data, filename, kind, max_bytes, max_rows, encoding)
     summary = await import_table(
-        pool, kind, table, timezone=timezone, dry_run=dry_run, wechat_lifetime=wechat_lifetime
+        pool,
+        kind,
+        table,
+        timezone=timezone,
+        dry_run=dry_run,
+        wechat_lifetime=wechat_lifetime,
+        default_coord=default_coord,
+        audit=audit,
     )
     summary.format, summary.encoding, summary.preview = table.format, table.encoding, preview(table)
     return summary
@@ -214,14 +231,17 @@ async def import_table(
     timezone: str,
     dry_run: bool = False,
     wechat_lifetime: timedelta = timedelta(days=7),
+    default_coord: CoordSystem | None = None,
+    audit: Audit | None = None,
 ) -> ImportSummary:
-    """Validate and write rows already read into a table (files, the demo generator)."""
+    """Validate and write rows already read into a table (files, the demo generator). `audit`
+    records the change inside the upload's transaction (not for a dry run)."""
     if not table.rows:
         raise file_error("the file has a header but no rows")
     validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow]
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any]
     if kind == "stores":
-        validated, errors, ignored = validate_stores(table)
+        validated, errors, ignored = validate_stores(table, default_coord)
         writer = write_stores
     elif kind == "fallbacks":
         validated, errors, ignored = validate_fallbacks(table)
@@ -238,6 +258,6 @@ async def import_table(
         raise ImportRejected(errors)
     summary = ImportSummary(kind, len(validated), dry_run=dry_run, ignored_columns=ignored)
     try:
-        return await import_rows(pool, kind, validated, summary, writer)
+        return await import_rows(pool, kind, validated, summary, writer, audit)
     except ImportRejected as exc:
         raise ImportRejected(_row_numbers(exc.errors, table)) from None

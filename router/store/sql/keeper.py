@@ -126,6 +126,7 @@ WHERE a.kind = $2 AND a.resolved_at IS NULL
 # Alerts not yet told to the webhook, oldest first, with their store's name.
 PENDING_ALERTS = """
 SELECT a.id, a.kind, a.store_id, a.group_id, a.message, a.created_at, s.name AS store_name,
+       s.region AS store_region, s.city AS store_city,
        EXISTS (
            SELECT 1 FROM alerts p
            WHERE p.kind = a.kind AND p.store_id IS NOT DISTINCT FROM a.store_id

@@ -1,0 +1,79 @@
+"""The settings ops own, in every worker: loaded at start, re-read on every NOTIFY of a change
+and every HUOMA_SETTINGS_REREAD_S (a safety net for a notification lost with a connection)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+from aiohttp import web
+
+from router.keys import OPS_SETTINGS, POOL, SETTINGS
+from router.runtime.loops import running
+from router.store import opsettings, sql
+from router.store.db import DB_ERRORS
+from router.store.opsettings import OpsSettings
+
+log = logging.getLogger(__name__)
+
+LISTEN_RETRY_MAX_S = 10.0
+
+
+async def refresh(live: OpsSettings, pool: asyncpg.Pool) -> None:
+    """Read the stored values into this worker's OpsSettings (one reference swapped)."""
+    live.stored = await opsettings.load(pool)
+    live.loaded_at = datetime.now(UTC)
+
+
+async def _subscribe(app: web.Application, changed: asyncio.Event) -> asyncpg.Connection:
+    settings = app[SETTINGS]
+    assert settings.database_url is not None
+    conn = await asyncpg.connect(settings.database_url, timeout=settings.db_connect_timeout_s)
+    await conn.add_listener(sql.SETTINGS_CHANNEL, lambda *_args: changed.set())
+    return conn
+
+
+async def _listen(app: web.Application, conn: asyncpg.Connection, changed: asyncio.Event) -> None:
+    settings = app[SETTINGS]
+    retry = 0.5
+    while True:
+        try:
+            while not conn.is_closed():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), settings.settings_reread_s)
+                changed.clear()
+                await refresh(app[OPS_SETTINGS], app[POOL])
+                await conn.fetchval(sql.PING, timeout=settings.db_timeout_s)
+        except DB_ERRORS as exc:
+            log.warning("settings listener lost its connection (%r); reconnecting", exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=1.0)
+        while True:
+            try:
+                conn = await _subscribe(app, changed)
+                break
+            except DB_ERRORS as exc:
+                log.warning("settings listener cannot connect (%r); retrying in %.1fs", exc, retry)
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, LISTEN_RETRY_MAX_S)
+        retry = 0.5
+        changed.set()  # changes may have happened while we were away
+
+
+async def ops_settings(app: web.Application) -> AsyncIterator[None]:
+    changed = asyncio.Event()
+    # Subscribe first, then load: a change committed between the two is read twice, not never.
+    conn = await _subscribe(app, changed)
+    try:
+        await refresh(app[OPS_SETTINGS], app[POOL])
+    except BaseException:
+        await conn.close()
+        raise
+    async with running(functools.partial(_listen, app, conn, changed), "huoma-settings-listener"):
+        yield
