@@ -93,12 +93,12 @@ OPERATIONS = (
         C,
         wecom.DISABLE,
     ),
-    Operation("GET", "/audit", audit.list_audit, "admin_audit", C, audit.AUDIT),
+    Operation("GET", "/audit", audit.list_audit, "admin_audit", R, audit.AUDIT),
     Operation(
         "GET", "/stores/{store_id}/audit", audit.store_audit, "admin_store_audit", R, audit.AUDIT
     ),
     Operation(
-        "GET", "/settings", opsettings.list_settings, "admin_settings", C, opsettings.SETTINGS_READ
+        "GET", "/settings", opsettings.list_settings, "admin_settings", R, opsettings.SETTINGS_READ
     ),
     Operation(
         "PUT",
