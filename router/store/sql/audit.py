@@ -18,7 +18,7 @@ FROM unnest($5::text[], $6::text[]) AS s (store_id, summary)
 LIST_AUDIT = """
 SELECT id, at, actor, kind, store_id, target, summary, details, count(*) OVER () AS total
 FROM audit_log
-WHERE ($1::text IS NULL OR kind = $1 OR kind LIKE $1 || '.%')
+WHERE ($1::text IS NULL OR kind = $1 OR split_part(kind, '.', 1) = $1)
   AND ($2::text IS NULL OR actor = $2)
   AND ($3::text IS NULL OR store_id = $3)
   AND ($4::timestamptz IS NULL OR at >= $4)
