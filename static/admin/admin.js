@@ -122,6 +122,15 @@
   var KINDS = ["stores", "groups", "fallbacks", "entries"];
   var PAGE = 50;
 
+  // Screens kept in their own files (settings.js, ...) register here before this file runs:
+  // {views: [...], text: {zh, en}, load(view, h), storeDetail(storeId, cell, h)}.
+  var EXTENSIONS = window.HuomaAdminExtensions || [];
+  EXTENSIONS.forEach(function (x) {
+    ["zh", "en"].forEach(function (l) { Object.keys((x.text || {})[l] || {}).forEach(function (k) { TEXT[l][k] = x.text[l][k]; }); });
+  });
+  var EXTRA_VIEWS = [];
+  EXTENSIONS.forEach(function (x) { EXTRA_VIEWS = EXTRA_VIEWS.concat(x.views || []); });
+
   var lang = pickLang();
   var token = sessionStorage.getItem("hm_admin_token") || "";
   var state = { view: "health", healthOffset: 0, funnelOffset: 0, openStore: null, blobs: [] };
@@ -236,7 +245,7 @@
 
   function show(view) {
     state.view = view;
-    ["login", "health", "uploads", "alerts", "entries", "funnel"].forEach(function (v) { $("v-" + v).hidden = v !== view; });
+    ["login", "health", "uploads", "alerts", "entries", "funnel"].concat(EXTRA_VIEWS).forEach(function (v) { $("v-" + v).hidden = v !== view; });
     Array.prototype.forEach.call(document.querySelectorAll("#nav button"), function (b) {
       b.className = b.getAttribute("data-view") === view ? "on" : "";
     });
@@ -250,6 +259,7 @@
     if (view === "alerts") { loadAlerts(); }
     if (view === "entries") { loadEntries(); }
     if (view === "funnel") { loadFunnel(); }
+    EXTENSIONS.forEach(function (x) { if ((x.views || []).indexOf(view) >= 0 && x.load) { x.load(view, helpers()); } });
     if (view !== "login") { history.replaceState(null, "", "#" + view); }
   }
 
@@ -395,6 +405,7 @@
       if (old && old.className === "detail") { old.remove(); }
       var cell = el("td", { colspan: "8" }, [el("h2", { text: t("groupsOf", { s: st.store_id + " " + st.name }) }), table]);
       tr.parentNode.insertBefore(el("tr", { class: "detail" }, [cell]), tr.nextSibling);
+      EXTENSIONS.forEach(function (x) { if (x.storeDetail) { x.storeDetail(st.store_id, cell, helpers()); } });
       if (body.wecom === "on") { showJoinWay(st.store_id, cell); }
       if (body.wecom === "off") {
         cell.appendChild(el("div", { class: "wecom" }, [
@@ -711,12 +722,17 @@
     download("/admin/api/funnel.csv" + funnelQuery($("f-by").value), "huoma-funnel-" + $("f-from").value + "-" + $("f-to").value + ".csv");
   });
 
+  // What the screens in other files use of this one.
+  function helpers() {
+    return { $: $, t: t, el: el, clear: clear, when: when, num: num, api: api, failed: failed, flash: flash, pager: pager, PAGE: PAGE, lang: lang };
+  }
+
   // ---- start ----------------------------------------------------------------------------------
 
   applyText();
   if (token) {
     var wanted = location.hash.slice(1);
-    show(["health", "uploads", "alerts", "entries", "funnel"].indexOf(wanted) >= 0 ? wanted : "health");
+    show(["health", "uploads", "alerts", "entries", "funnel"].concat(EXTRA_VIEWS).indexOf(wanted) >= 0 ? wanted : "health");
   } else {
     show("login");
   }
