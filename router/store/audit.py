@@ -19,8 +19,20 @@ from router.store import sql
 MAX_SUMMARY = 500
 
 
+def _clean(text: str) -> str:
+    """PostgreSQL text holds no NUL: a file name or label carrying one is recorded with U+FFFD
+    (the change itself must not fail for its record's sake)."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _cut(text: str) -> str:
+    text = _clean(text)
     return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"
+
+
+def _json(details: dict[str, Any] | None) -> str:
+    # orjson writes NUL as \u0000, which jsonb refuses.
+    return orjson.dumps(details or {}).decode().replace("\\u0000", "\\ufffd")
 
 
 async def record(
@@ -35,12 +47,12 @@ async def record(
 ) -> None:
     await conn.execute(
         sql.INSERT_AUDIT,
-        actor,
+        _clean(actor),
         kind,
-        store_id,
-        target,
+        None if store_id is None else _clean(store_id),
+        None if target is None else _cut(target),
         _cut(summary),
-        orjson.dumps(details or {}).decode(),
+        _json(details),
     )
 
 
@@ -57,11 +69,11 @@ async def record_per_store(
         return
     await conn.execute(
         sql.INSERT_AUDIT_PER_STORE,
-        actor,
+        _clean(actor),
         kind,
-        target,
-        orjson.dumps(details or {}).decode(),
-        [s for s, _ in summaries],
+        None if target is None else _cut(target),
+        _json(details),
+        [_clean(s) for s, _ in summaries],
         [_cut(t) for _, t in summaries],
     )
 

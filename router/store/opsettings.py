@@ -105,6 +105,10 @@ MAX_REGIONS = 200
 _URL = re.compile(r"^https?://[^/\s]+(/\S*)?$")
 
 
+def _printable(text: str) -> bool:
+    return not any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
 def _webhooks(raw: Any, current: Any) -> tuple[Webhook, ...]:
     """A list of {name, url, regions}. A webhook given without its url keeps the stored URL of the
     webhook of the same name (the page never sees a URL's key, so it cannot send it back)."""
@@ -119,7 +123,7 @@ def _webhooks(raw: Any, current: Any) -> tuple[Webhook, ...]:
         if not isinstance(item, dict):
             raise SettingInvalid(f"第 {i} 个机器人必须是对象。Webhook {i} must be an object.")
         name = item.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 50:
+        if not isinstance(name, str) or not name.strip() or len(name) > 50 or not _printable(name):
             raise SettingInvalid(
                 f"第 {i} 个机器人需要名称（1-50 字）。Webhook {i} needs a name (1-50 characters)."
             )
@@ -133,7 +137,12 @@ def _webhooks(raw: Any, current: Any) -> tuple[Webhook, ...]:
                     f"机器人 {name} 需要 Webhook 地址。Webhook {name} needs its URL.",
                 )
             url = known[name].url
-        if not isinstance(url, str) or not _URL.match(url) or len(url) > 2000:
+        if (
+            not isinstance(url, str)
+            or not _URL.match(url)
+            or len(url) > 2000
+            or not _printable(url)
+        ):
             raise SettingInvalid(
                 f"机器人 {name} 的地址不是 http(s) 网址。The URL of webhook {name} is not an "
                 "http(s) URL."
@@ -142,7 +151,9 @@ def _webhooks(raw: Any, current: Any) -> tuple[Webhook, ...]:
         if (
             not isinstance(regions, list)
             or len(regions) > MAX_REGIONS
-            or not all(isinstance(r, str) and r.strip() and len(r) <= 50 for r in regions)
+            or not all(
+                isinstance(r, str) and r.strip() and len(r) <= 50 and _printable(r) for r in regions
+            )
         ):
             raise SettingInvalid(
                 f"机器人 {name} 的区域必须是文字列表。The regions of webhook {name} must be a list "

@@ -159,6 +159,15 @@ async def test_no_record_holds_a_group_code_a_token_or_a_webhook_key(
     assert ROBOT_KEY not in text  # ... but its key is masked
 
 
+async def test_a_file_name_with_a_nul_is_recorded_and_the_upload_goes_through(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client()
+    await upload(client, "stores", [store_row("S1")], "stores\x00.csv")
+    (whole,) = [r for r in await records(client) if r["store_id"] is None]
+    assert whole["target"] == "stores\ufffd.csv"
+
+
 async def test_a_dry_run_and_a_refused_change_record_nothing(
     pool: asyncpg.Pool, make_client: Any
 ) -> None:

@@ -72,6 +72,9 @@ async def test_each_setting_shows_its_value_and_whether_it_came_from_the_environ
         ("alert_webhooks", [{"name": "", "url": "https://robot.test/send"}]),
         ("alert_webhooks", [{"name": "new", "regions": ["上海"]}]),  # no url, none stored
         ("alert_webhooks", [{"name": "a", "url": "https://r.test/x", "regions": "上海"}]),
+        ("alert_webhooks", [{"name": "a\u0000", "url": "https://r.test/x"}]),
+        ("alert_webhooks", [{"name": "a", "url": "https://r.test/\u0000"}]),
+        ("alert_webhooks", [{"name": "a", "url": "https://r.test/x", "regions": ["\n"]}]),
         (
             "alert_webhooks",
             [{"name": "a", "url": "https://r.test/x"}, {"name": "a", "url": "https://r.test/y"}],
