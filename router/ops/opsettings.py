@@ -4,6 +4,8 @@ environment default. Declarations and storage: router/store/opsettings.py."""
 
 from __future__ import annotations
 
+import os
+
 from aiohttp import web
 
 from router.keys import OPS_SETTINGS, POOL, PRINCIPAL, SETTINGS
@@ -22,8 +24,10 @@ def _one(request: web.Request, name: str) -> dict[str, object]:
 
 async def list_settings(request: web.Request) -> web.Response:
     """GET /admin/api/settings: every setting ops own, its effective value (secrets masked), its
-    source (database or environment) and its environment default."""
-    return json_response({"settings": request.config_dict[OPS_SETTINGS].effective()})
+    source (database or environment) and its environment default, as the worker that answers
+    (`worker`, its process id) applies them."""
+    live = request.config_dict[OPS_SETTINGS]
+    return json_response({"worker": os.getpid(), "settings": live.effective()})
 
 
 async def put_setting(request: web.Request) -> web.Response:
