@@ -17,7 +17,7 @@ from router.keeper.alerts import AlertSender
 from router.keeper.providers import OpsProvider
 from router.settings import Settings
 from router.store.opsettings import OpsSettings, load
-from tests.conftest import AUTH, eventually, seed, store_row
+from tests.conftest import AUTH, eventually, group_row, seed, store_row
 
 pytestmark = pytest.mark.db
 
@@ -252,3 +252,49 @@ async def test_a_change_whose_notification_was_missed_is_picked_up_by_the_period
         return bool((await setting(client, "alert_expiry_h"))["value"] == 12.0)
 
     await eventually(applied)
+
+
+async def test_the_expiry_threshold_and_cooldown_ops_set_replace_the_environment_ones(
+    pool: asyncpg.Pool, settings: Settings, aiohttp_server: Any
+) -> None:
+    robots = Robots()
+    app = web.Application()
+    app.router.add_post("/send", robots.send)
+    server = await aiohttp_server(app)
+    url = f"{server.make_url('/send')}?key={KEY_ALL}"
+    settings = settings.with_(
+        low_water=1, alert_expiry_h=24.0, alert_cooldown_s=3600.0, alert_webhook_url=url
+    )
+    await seed(pool, [store_row("S1")], [group_row("G1")])
+    await pool.execute("UPDATE groups SET expires_at = now() + interval '100 hours'")
+    live = OpsSettings(settings)
+    sender = AlertSender(settings, live)
+
+    async def flap() -> None:
+        await pool.execute("UPDATE groups SET state = 'retired'")
+        await keeper.sweep(pool, settings, OpsProvider(), sender)  # on fallback: raised
+        await pool.execute("UPDATE groups SET state = 'standby'")
+        await keeper.sweep(pool, settings, OpsProvider(), sender)  # resolved
+
+    try:
+        await keeper.sweep(pool, settings, OpsProvider(), sender)
+        assert await pool.fetchval("SELECT count(*) FROM alerts") == 0  # 100 h is beyond 24 h
+        await flap()
+        await flap()
+        fallback = "SELECT delivery FROM alerts WHERE kind = 'on_fallback' ORDER BY id"
+        assert [r["delivery"] for r in await pool.fetch(fallback)] == ["sent", "suppressed"]
+        await pool.execute(
+            "INSERT INTO ops_settings (name, value, updated_by) VALUES "
+            "('alert_expiry_h', '200', 'test'), ('alert_cooldown_s', '0', 'test')"
+        )
+        live.stored = await load(pool)
+        await flap()  # no cool-down now: posted again
+        assert [r["delivery"] for r in await pool.fetch(fallback)] == [
+            "sent",
+            "suppressed",
+            "sent",
+        ]
+        expiring = "SELECT count(*) FROM alerts WHERE kind = 'group_expiring'"
+        assert await pool.fetchval(expiring) == 1  # 100 h is within the 200 h ops set
+    finally:
+        await sender.close()
