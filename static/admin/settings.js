@@ -11,7 +11,7 @@
       fromDb: "运营设置", fromEnv: "环境变量默认值", defaultIs: "默认值（{e}）：{v}",
       changedBy: "{who} 于 {at} 修改", save: "保存", resetDefault: "恢复默认",
       hookName: "名称", hookUrl: "Webhook 地址", hookRegions: "区域或城市（逗号分隔，留空＝全部门店）",
-      hookKeep: "留空则保留原地址：{u}", addHook: "添加机器人", removeHook: "删除",
+      hookKeep: "留空则保留原地址", hookNow: "当前：{u}", addHook: "添加机器人", removeHook: "删除",
       coordNone: "不设默认（coord 必填）", noHooks: "未配置告警机器人：告警只记录不推送。",
       auAllKinds: "全部类型", au_upload: "上传", au_group: "群", au_store: "门店群顺序", au_entry: "入口码",
       au_wecom: "企业微信", au_setting: "设置", auActor: "操作人", auSummary: "变更",
@@ -28,7 +28,7 @@
       fromDb: "set by ops", fromEnv: "environment default", defaultIs: "Default ({e}): {v}",
       changedBy: "changed by {who} at {at}", save: "Save", resetDefault: "Reset to default",
       hookName: "Name", hookUrl: "Webhook URL", hookRegions: "Regions or cities (comma-separated; empty: every store)",
-      hookKeep: "Leave empty to keep {u}", addHook: "Add a robot", removeHook: "Remove",
+      hookKeep: "Leave empty to keep the current URL", hookNow: "Now: {u}", addHook: "Add a robot", removeHook: "Remove",
       coordNone: "No default (coord required)", noHooks: "No alert robot: alerts are recorded, not posted.",
       auAllKinds: "All kinds", au_upload: "Uploads", au_group: "Groups", au_store: "Group order", au_entry: "Entry codes",
       au_wecom: "WeCom", au_setting: "Settings", auActor: "Actor", auSummary: "Change",
@@ -70,7 +70,10 @@
     function addRow(w) {
       var tr = h.el("tr", { class: "hook" }, [
         h.el("td", {}, [h.el("input", { type: "text", class: "hook-name", maxlength: "50", value: w ? w.name : "" })]),
-        h.el("td", {}, [h.el("input", { type: "url", class: "hook-url wide", placeholder: w ? h.t("hookKeep", { u: w.url }) : "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…" })]),
+        h.el("td", {}, [
+          h.el("input", { type: "url", class: "hook-url", placeholder: w ? h.t("hookKeep") : "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…" }),
+          w ? h.el("div", { class: "hint hook-now", text: h.t("hookNow", { u: w.url }) }) : null
+        ]),
         h.el("td", {}, [h.el("input", { type: "text", class: "hook-regions", value: w ? w.regions.join(", ") : "" })]),
         h.el("td", {}, [h.el("button", { type: "button", class: "small danger", text: h.t("removeHook"), onclick: function () { tr.remove(); } })])
       ]);

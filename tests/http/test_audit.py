@@ -14,7 +14,8 @@ from router.keeper import sweep as keeper
 from router.keeper.providers import OpsProvider
 from router.settings import Settings
 from router.store import audit
-from tests.conftest import ADMIN_TOKEN, AUTH, group_row, store_row
+from tests.conftest import ADMIN_TOKEN, AUTH, group_row, seed, store_row
+from tests.fake_wecom import CORP_ID, SECRET, FakeWeCom
 
 pytestmark = pytest.mark.db
 
@@ -247,3 +248,31 @@ async def test_records_past_their_retention_are_pruned_in_bounded_batches(
     # The keeper prunes by HUOMA_AUDIT_RETENTION_DAYS on its expiry passes.
     await keeper.sweep(pool, settings.with_(audit_retention_days=30), OpsProvider())
     assert [r["summary"] for r in await pool.fetch("SELECT summary FROM audit_log")] == ["recent"]
+
+
+async def test_switching_a_store_to_wecom_and_back_is_recorded(
+    pool: asyncpg.Pool, make_client: Any, aiohttp_server: Any
+) -> None:
+    fake = FakeWeCom()
+    server = await aiohttp_server(fake.app())
+    fake.base = str(server.make_url("")).rstrip("/")
+    await seed(pool, [store_row("S1")])
+    client = await make_client(
+        wecom_corp_id=CORP_ID,
+        wecom_secret=SECRET,
+        wecom_callback_token="callback-token-of-the-app",
+        wecom_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        wecom_api_base=str(server.make_url("/cgi-bin")),
+        keeper_interval_s=3600,
+    )
+    chat = fake.new_chat()
+    r = await client.put("/admin/api/stores/S1/wecom", json={"chat_ids": [chat]}, headers=AUTH)
+    assert r.status == 200, await r.text()
+    r = await client.delete("/admin/api/stores/S1/wecom", headers=AUTH)
+    assert r.status == 200, await r.text()
+    r = await client.get("/admin/api/stores/S1/audit", headers=AUTH)
+    found = [(x["kind"], x["actor"], x["summary"]) for x in (await r.json())["records"]]
+    assert found[:2] == [
+        ("wecom.disable", "token#1", "WeCom join way: on -> off"),
+        ("wecom.enable", "token#1", f"WeCom chats: {chat}"),
+    ]
