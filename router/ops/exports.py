@@ -53,6 +53,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "gcj02",
         "",
         "true",
+        "上海",
+        "黄浦区",
+        "华东大区",
     ),
     "groups": (
         "SH001-G1",

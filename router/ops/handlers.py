@@ -21,11 +21,13 @@ from router.ops import exports
 from router.ops.uploads import (
     FORMATS,
     KINDS,
+    LANGUAGES,
     ImportRejected,
     Table,
     import_file,
     import_table,
     parse_encoding,
+    pick_language,
 )
 from router.params import flag_param, int_param
 from router.scan.qr import render_print_png, render_print_svg
@@ -148,6 +150,17 @@ async def _multipart_file(request: web.Request, max_bytes: int) -> tuple[str | N
     raise BadInput("the form has no file", code="no_file")
 
 
+def upload_language(request: web.Request) -> str | None:
+    """The language of an upload's messages: ?lang=zh|en (the ops page's choice), else the
+    Accept-Language header; None gives both, Chinese first."""
+    asked = request.query.get("lang", "").strip().lower()
+    if asked:
+        if asked not in LANGUAGES:
+            raise BadInput(f"lang must be one of {', '.join(LANGUAGES)}", code="bad_lang")
+        return asked
+    return pick_language(request.headers.get("Accept-Language"))
+
+
 async def upload(request: web.Request) -> web.Response:
     """POST /admin/api/uploads/{kind}[?dry_run=1][&encoding=]: validate every row, then write all
     or nothing. The answer names the encoding a CSV or JSON file was read in and shows its first
@@ -157,22 +170,27 @@ async def upload(request: web.Request) -> web.Response:
     # Before the body is read: a flag that is not a yes or a no refuses the upload outright.
     dry_run = flag_param(request.query, "dry_run")
     encoding = parse_encoding(request.query.get("encoding"))
+    lang = upload_language(request)
     settings = request.config_dict[SETTINGS]
     filename, data = await _upload_body(request, settings.import_max_bytes)
     # A failed upload is logged with who sent which file: ops ask about it by name.
     request[DB_CONTEXT] = f"by {actor}, file {filename!r}" + (", dry run" if dry_run else "")
-    summary = await import_file(
-        request.config_dict[POOL],
-        kind,
-        data,
-        filename,
-        timezone=settings.timezone,
-        max_bytes=settings.import_max_bytes,
-        max_rows=settings.import_max_rows,
-        dry_run=dry_run,
-        wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
-        encoding=encoding,
-    )
+    try:
+        summary = await import_file(
+            request.config_dict[POOL],
+            kind,
+            data,
+            filename,
+            timezone=settings.timezone,
+            max_bytes=settings.import_max_bytes,
+            max_rows=settings.import_max_rows,
+            dry_run=dry_run,
+            wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
+            encoding=encoding,
+        )
+    except ImportRejected as exc:
+        exc.set_language(lang)
+        raise
     answer = summary.as_dict()
     counts = {k: v for k, v in answer.items() if k != "preview"}  # rows stay out of the log
     log.info("admin: %s uploaded %s (%s): %s", actor, kind, filename, counts)

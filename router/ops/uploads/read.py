@@ -12,7 +12,7 @@ import json
 import re
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,16 @@ import openpyxl
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from router.errors import BadInput, TooLarge
+from router.ops.uploads.headers import (
+    HEADER_SEARCH_ROWS,
+    Mapping,
+    field_of,
+    find_header,
+    map_header,
+    missing_fields,
+)
 from router.ops.uploads.model import (
+    REQUIRED,
     XLSX_EXPANSION_LIMIT,
     XLSX_MAX_RATIO,
     ImportRejected,
@@ -117,8 +126,9 @@ def _xlsx_cell(value: Any) -> str:
     return str(value)
 
 
-def read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> Table:
-    """The first sheet of a workbook; its first row is the header."""
+def read_xlsx(data: bytes, max_bytes: int, max_rows: int, kind: str = "stores") -> Table:
+    """The sheet whose header is recognised (the first holding every required column, else the
+    one whose header is read as the most fields); the header may sit below title rows."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
@@ -139,44 +149,57 @@ def read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> Table:
             warnings.simplefilter("ignore")
             workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             try:
-                sheet = workbook.worksheets[0]
-                if isinstance(sheet, ReadOnlyWorksheet):
-                    # The sheet's declared size (<dimension ref=...>) is only a hint: WPS writes
-                    # "A1" and some exporters leave a stale one. Read every row that is there;
-                    # the size checks above bound what that can be.
-                    sheet.reset_dimensions()
-                rows_iter = sheet.iter_rows(values_only=True)
-                header = next(rows_iter, None)
-                if header is None:
-                    raise file_error("the first sheet is empty")
-                columns = tuple(_norm_header(_xlsx_cell(h)) for h in header)
-                while columns and not columns[-1]:
-                    columns = columns[:-1]
-                _check_header(columns)
-                rows: list[tuple[int, dict[str, str]]] = []
-                for n, record in enumerate(rows_iter, start=2):
-                    cells = [_xlsx_cell(v) for v in record]
-                    if not any(c.strip() for c in cells):
-                        continue
-                    if len(rows) >= max_rows:
-                        raise file_error(f"more than {max_rows} rows; split the file")
-                    rows.append(
-                        (
-                            n,
-                            {
-                                c: (cells[i] if i < len(cells) else "")
-                                for i, c in enumerate(columns)
-                                if c
-                            },
-                        )
-                    )
+                return _read_sheets(workbook, kind, max_rows)
             finally:
                 workbook.close()
     except ImportRejected:
         raise
     except Exception as exc:  # openpyxl raises many kinds on a broken workbook
         raise file_error(f"not a readable XLSX file ({type(exc).__name__})") from None
-    return Table(columns, rows, format="xlsx")
+
+
+def _sheet_rows(sheet: Any) -> Iterator[tuple[int, list[str]]]:
+    if isinstance(sheet, ReadOnlyWorksheet):
+        # The sheet's declared size (<dimension ref=...>) is only a hint: WPS writes "A1" and
+        # some exporters leave a stale one. Read every row that is there; the size checks bound
+        # what that can be.
+        sheet.reset_dimensions()
+    for n, record in enumerate(sheet.iter_rows(values_only=True), start=1):
+        yield n, [_xlsx_cell(v) for v in record]
+
+
+def _read_sheets(workbook: Any, kind: str, max_rows: int) -> Table:
+    chosen: tuple[Any, Mapping] | None = None
+    for sheet in workbook.worksheets:
+        mapping = find_header(kind, _sheet_rows(sheet), sheet.title)
+        if mapping is None:
+            continue
+        if not missing_fields(kind, mapping.fields, REQUIRED[kind]):
+            chosen = (sheet, mapping)
+            break
+        if chosen is None or mapping.recognised > chosen[1].recognised:
+            chosen = (sheet, mapping)
+    if chosen is None:
+        # No sheet names a single field: the first sheet's first row, as it always was read.
+        if not workbook.worksheets:
+            raise file_error("the workbook has no sheet")
+        sheet = workbook.worksheets[0]
+        first = next(_sheet_rows(sheet), None)
+        if first is None:
+            raise file_error("the first sheet is empty")
+        chosen = (sheet, map_header(kind, first[1], first[0], sheet.title))
+    sheet, mapping = chosen
+    columns = _check_header(mapping)
+    rows: list[tuple[int, dict[str, str]]] = []
+    for n, cells in _sheet_rows(sheet):
+        if n <= mapping.header_row or not any(c.strip() for c in cells):
+            continue
+        if len(rows) >= max_rows:
+            raise file_error(f"more than {max_rows} rows; split the file")
+        rows.append(
+            (n, {c: (cells[i] if i < len(cells) else "") for i, c in enumerate(columns) if c})
+        )
+    return Table(columns, rows, format="xlsx", mapping=mapping)
 
 
 def _line_of(data: bytes, codec: str, at: int) -> int:
@@ -356,16 +379,23 @@ def _norm_header(name: str) -> str:
 
 
 def _csv_delimiter(buffer: io.StringIO) -> str:
-    """The delimiter that splits the whole header record into the most cells (comma on a tie).
+    """The delimiter that splits a record of the first rows (the header, or a title above it)
+    into the most cells (comma on a tie).
 
     Only the delimiter is guessed; quoting is always RFC 4180's, whatever the first rows hold."""
     best, most = ",", 0
     for delimiter in CSV_DELIMITERS:
         buffer.seek(0)
+        reader = csv.reader(buffer, delimiter=delimiter)
+        cells = 0
         try:
-            cells = len(next(csv.reader(buffer, delimiter=delimiter), []))
+            for _ in range(HEADER_SEARCH_ROWS):
+                record = next(reader, None)
+                if record is None:
+                    break
+                cells = max(cells, len(record))
         except csv.Error:
-            continue
+            pass
         if cells > most:
             best, most = delimiter, cells
     buffer.seek(0)
@@ -389,28 +419,48 @@ def _csv_problem(exc: csv.Error, line: int) -> str:
     return f"not readable as CSV (line {line}): {text}"
 
 
-def read_csv(text: str, max_rows: int) -> Table:
+def read_csv(text: str, max_rows: int, kind: str = "stores") -> Table:
     """RFC 4180 CSV: quoted cells may hold delimiters, doubled quotes and line breaks. Every
     row whose quoting is broken or that has more cells than the header is reported."""
     buffer = io.StringIO(text, newline="")
     delimiter = _csv_delimiter(buffer)
     # strict: text after a closing quote is refused rather than glued onto the cell.
     reader = csv.reader(buffer, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise file_error("the file is empty") from None
-    except csv.Error as exc:
-        raise file_error(f"the header: {_csv_problem(exc, reader.line_num)}") from None
-    columns = tuple(_norm_header(h) for h in header)
-    _check_header(columns)
+    # The header may sit below title rows: the first rows are read, and the one naming the most
+    # fields is the header (rows above it are skipped). A broken record among them is kept as
+    # its problem, reported if it comes after the header.
+    first: list[tuple[int, list[str] | str]] = []
+    while len(first) < HEADER_SEARCH_ROWS:
+        try:
+            record = next(reader, None)
+        except csv.Error as exc:
+            first.append((len(first) + 1, _csv_problem(exc, reader.line_num)))
+            continue
+        if record is None:
+            break
+        first.append((len(first) + 1, record))
+    if not first:
+        raise file_error("the file is empty")
+    readable = [(n, r) for n, r in first if not isinstance(r, str)]
+    if not readable or (isinstance(first[0][1], str) and find_header(kind, readable) is None):
+        raise file_error(f"the header: {first[0][1]}")
+    mapping = find_header(kind, readable) or map_header(kind, readable[0][1], readable[0][0])
+    columns = _check_header(mapping)
+    pending = [r for r in first if r[0] > mapping.header_row]
     rows: list[tuple[int, dict[str, str]]] = []
     errors: list[RowError] = []
-    n = 1
+    n = mapping.header_row
     while True:
         n += 1
         try:
-            record = next(reader)
+            if pending:
+                n, held = pending.pop(0)
+                if isinstance(held, str):
+                    errors.append(RowError(n, "", "", held))
+                    continue
+                record = held
+            else:
+                record = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
@@ -438,20 +488,36 @@ def read_csv(text: str, max_rows: int) -> Table:
         rows.append((n, {c: (record[i] if i < len(record) else "") for i, c in enumerate(columns)}))
     if errors:
         raise ImportRejected(errors)
-    return Table(columns, rows, format="csv")
+    return Table(columns, rows, format="csv", mapping=mapping)
 
 
 _DELIMITER_NAMES = {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a '|'"}
 
 
-def _check_header(columns: Sequence[str]) -> None:
-    seen: set[str] = set()
-    for c in columns:
+def _check_header(mapping: Mapping) -> tuple[str, ...]:
+    """The table's columns; two columns read as the same field refuse the file."""
+    columns = mapping.fields
+    seen: dict[str, str] = {}
+    for (header, _), c in zip(mapping.columns, columns, strict=True):
         if not c:
             continue
         if c in seen:
-            raise file_error(f"column {c!r} appears twice in the header")
-        seen.add(c)
+            if seen[c] == header:
+                raise file_error(f"column {c!r} appears twice in the header")
+            raise ImportRejected(
+                [
+                    RowError(
+                        0,
+                        c,
+                        header,
+                        f"columns {seen[c]!r} and {header!r} are both read as {c}: keep one",
+                        code="duplicate_column",
+                        zh=f"「{seen[c]}」和「{header}」两列都读作 {c}，请只保留一列",
+                    )
+                ]
+            )
+        seen[c] = header
+    return columns
 
 
 def _cell(value: Any, column: str) -> str:
@@ -486,7 +552,7 @@ def read_json(text: str, kind: str, max_rows: int) -> Table:
             continue
         values: dict[str, str] = {}
         for key, value in item.items():
-            col = _norm_header(str(key))
+            col = field_of(kind, str(key)) or _norm_header(str(key))
             columns.setdefault(col, None)
             try:
                 values[col] = _cell(value, col)
@@ -512,11 +578,11 @@ def read_table(
         raise file_error(TooLarge(max_bytes, "HUOMA_IMPORT_MAX_BYTES").message)
     fmt = detect_format(data, filename)
     if fmt == "xlsx":
-        return read_xlsx(data, max_bytes, max_rows)
+        return read_xlsx(data, max_bytes, max_rows, kind)
     text, used = decode_text(data, encoding)
     if fmt is None:
         fmt = "json" if text.lstrip("\ufeff \t\r\n")[:1] in ("[", "{") else "csv"
-    table = read_json(text, kind, max_rows) if fmt == "json" else read_csv(text, max_rows)
+    table = read_json(text, kind, max_rows) if fmt == "json" else read_csv(text, max_rows, kind)
     return dataclasses.replace(table, encoding=used)
 
 
