@@ -1,4 +1,4 @@
-"""The `huoma` command: serve, demo, import, wecom sync, migrate, settings."""
+"""The `huoma` command: serve, demo, import, template, wecom sync, migrate, settings."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from aiohttp import web
 from router.cli import demo
 from router.errors import HuomaError
 from router.keys import IN_FLIGHT, METRICS
+from router.ops import exports
 from router.ops.uploads import (
     ENCODINGS,
     ImportRejected,
@@ -221,6 +222,18 @@ def _print_rejection(exc: ImportRejected) -> None:
         print(f"  ... and {exc.more_errors} more", file=sys.stderr)
 
 
+def cmd_template(args: argparse.Namespace) -> int:
+    suffix = "" if args.lang == "zh" else "-en"
+    path = Path(args.output or f"huoma-{args.kind}-template{suffix}.{args.format}")
+    try:
+        path.write_bytes(exports.template(args.kind, args.format, args.lang))
+    except OSError as exc:
+        print(f"cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
@@ -371,8 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("kind", choices=("stores", "groups", "fallbacks", "entries"))
     i.add_argument(
         "file",
-        help="XLSX (first sheet), CSV or JSON file (UTF-8 with or without BOM, GB18030, Big5 "
-        "or UTF-16)",
+        help="XLSX (the sheet whose header is recognised), CSV or JSON file (UTF-8 with or "
+        "without BOM, GB18030, Big5 or UTF-16); headers in Chinese or English",
     )
     i.add_argument(
         "--dry-run",
@@ -385,6 +398,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="how a CSV or JSON file is encoded (default auto: detected)",
     )
+
+    t = sub.add_parser(
+        "template",
+        help="write an upload template (Chinese or English headers, one example row)",
+        description="The same template the ops page and GET /admin/api/templates give: the "
+        "columns under the names ops write and one valid example row; an XLSX opens on a sheet "
+        "explaining each column (说明 / Instructions).",
+    )
+    t.add_argument("kind", choices=("stores", "groups", "fallbacks", "entries"))
+    t.add_argument("--format", choices=("xlsx", "csv", "json"), default="xlsx")
+    t.add_argument("--lang", choices=("zh", "en"), default="zh", help="header language (zh)")
+    t.add_argument("-o", "--output", help="file to write (default huoma-KIND-template[-en].FORMAT)")
 
     w = sub.add_parser(
         "wecom",
@@ -419,6 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{name}\n    default: {default}\n    {meaning}")
             print()
         return 0
+    if args.command == "template":
+        return cmd_template(args)
     try:
         settings = Settings.from_env(os.environ)
         if getattr(args, "host", None):

@@ -198,10 +198,19 @@ async def upload(request: web.Request) -> web.Response:
 
 
 async def download_template(request: web.Request) -> web.Response:
-    """GET /admin/api/templates/{kind}.{fmt}: the columns and one example row."""
+    """GET /admin/api/templates/{kind}.{fmt}[?lang=zh|en]: the columns under ops' names and one
+    example row (an XLSX with a sheet explaining each column)."""
     kind, fmt = _kind(request), _format(request)
+    lang = request.query.get("lang", "zh").strip().lower() or "zh"
+    if lang not in exports.TEMPLATE_LANGUAGES:
+        raise BadInput(
+            f"lang must be one of {', '.join(exports.TEMPLATE_LANGUAGES)}", code="bad_lang"
+        )
+    suffix = "" if lang == "zh" else "-en"
     return attachment(
-        exports.template(kind, fmt), exports.CONTENT_TYPES[fmt], f"huoma-{kind}-template.{fmt}"
+        exports.template(kind, fmt, lang),
+        exports.CONTENT_TYPES[fmt],
+        f"huoma-{kind}-template{suffix}.{fmt}",
     )
 
 
@@ -249,7 +258,8 @@ def _fill(r: asyncpg.Record) -> dict[str, Any]:
 
 async def health(request: web.Request) -> web.Response:
     """GET /admin/api/health: per store, usable groups left and the active group's fill and
-    expiry; ?status=low|fallback lists the stores running low or on their fallback."""
+    expiry; ?status=low|fallback lists the stores running low or on their fallback; ?city=,
+    ?province=, ?district=, ?region= and ?q= narrow the list."""
     settings = request.config_dict[SETTINGS]
     status = request.query.get("status", "all")
     if status not in HEALTH_STATUSES:
@@ -267,6 +277,7 @@ async def health(request: web.Request) -> web.Response:
             q,
             limit,
             offset,
+            *(request.query.get(k, "").strip() or None for k in ("province", "district", "region")),
         )
         summary = await conn.fetchrow(sql.HEALTH_SUMMARY, settings.low_water)
     stores = []
@@ -288,6 +299,9 @@ async def health(request: web.Request) -> web.Response:
                 "store_id": r["store_id"],
                 "name": r["name"],
                 "city": r["city"],
+                "province": r["province"],
+                "district": r["district"],
+                "region": r["region"],
                 "usable": usable,
                 "full": r["full"],
                 "expired": r["expired"],

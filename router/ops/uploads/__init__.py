@@ -3,6 +3,7 @@ every row (`rows`), write all or nothing (`write`). What an upload is made of is
 
 The names other rooms use; the rest stays in its module."""
 
+from router.ops.uploads.headers import LABELS
 from router.ops.uploads.model import (
     BRAND,
     ENTRY_OPTIONAL,
@@ -13,6 +14,7 @@ from router.ops.uploads.model import (
     GROUP_REQUIRED,
     KINDS,
     LANGUAGES,
+    REQUIRED,
     STORE_OPTIONAL,
     STORE_REQUIRED,
     WECHAT_SCAN_JOIN_LIMIT,
@@ -48,7 +50,9 @@ __all__ = [
     "GROUP_OPTIONAL",
     "GROUP_REQUIRED",
     "KINDS",
+    "LABELS",
     "LANGUAGES",
+    "REQUIRED",
     "STORE_OPTIONAL",
     "STORE_REQUIRED",
     "WECHAT_SCAN_JOIN_LIMIT",

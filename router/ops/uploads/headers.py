@@ -199,3 +199,151 @@ def missing_fields(kind: str, fields: Iterable[str], required: Sequence[str]) ->
     if kind == "stores" and COORDINATES in have:
         have |= {"lat", "lng"}
     return [c for c in required if c not in have]
+
+
+# Each field as the templates (and the README) name and explain it: Chinese header, English
+# header, and what the column holds in each language.
+LABELS: dict[str, dict[str, tuple[str, str, str, str]]] = {
+    "stores": {
+        "store_id": (
+            "门店编号",
+            "Store Number",
+            "必填。门店的唯一编号，再次上传按它更新",
+            "Required. The store's unique id; a re-upload updates by it",
+        ),
+        "name": (
+            "门店名称",
+            "Store Name",
+            "必填。顾客看到的门店名",
+            "Required. The name customers see",
+        ),
+        "city": (
+            "城市",
+            "City",
+            "必填。门店所在城市，顾客手动选店按它分组",
+            "Required. The store's city; the customer picker groups by it",
+        ),
+        "address": (
+            "详细地址",
+            "Street Address",
+            "必填列，可留空（保留已存地址）",
+            "Required column; an empty cell keeps the stored address",
+        ),
+        "lat": (
+            "纬度",
+            "Latitude",
+            "必填。如 31.230416（也可用一列「经纬度」代替纬度、经度两列）",
+            "Required. E.g. 31.230416 (or one Coordinates column instead of these two)",
+        ),
+        "lng": ("经度", "Longitude", "必填。如 121.473701", "Required. E.g. 121.473701"),
+        "coord": (
+            "坐标系",
+            "Coordinate System",
+            "必填。坐标的来源：gcj02（高德/腾讯）、bd09（百度）或 wgs84（GPS）",
+            "Required. Where the coordinates come from: gcj02 (AMap/Tencent), bd09 (Baidu) "
+            "or wgs84 (GPS)",
+        ),
+        "service_area": (
+            "服务范围",
+            "Service Area",
+            "可选。GeoJSON 或 WKT 多边形；填「清空」删除",
+            "Optional. A GeoJSON or WKT polygon; 'clear' removes it",
+        ),
+        "active": (
+            "启用",
+            "Active",
+            "可选。是/否，留空为启用",
+            "Optional. Yes or no; empty means active",
+        ),
+        "province": (
+            "省份",
+            "State/Province",
+            "可选。如 上海、广东",
+            "Optional. E.g. Shanghai, Guangdong",
+        ),
+        "district": ("区县", "District", "可选。如 黄浦区", "Optional. E.g. Huangpu"),
+        "region": (
+            "大区",
+            "Region",
+            "可选。运营自定的分组，如 华东大区",
+            "Optional. An ops-defined grouping, e.g. East China",
+        ),
+    },
+    "groups": {
+        "group_id": ("群编号", "Group ID", "必填。群的唯一编号", "Required. The group's unique id"),
+        "store_id": (
+            "门店编号",
+            "Store Number",
+            "必填。群所属门店的编号",
+            "Required. The id of the group's store",
+        ),
+        "name": ("群名称", "Group Name", "必填。群名", "Required. The group's name"),
+        "qr_payload": (
+            "群二维码内容",
+            "QR Content",
+            "必填。群二维码解出的链接",
+            "Required. The link the group's QR code holds",
+        ),
+        "capacity": (
+            "容量",
+            "Capacity",
+            "可选。人数上限，个人微信群不超过 200",
+            "Optional. Member limit; at most 200 for a personal WeChat group",
+        ),
+        "member_count": ("当前人数", "Member Count", "可选。当前群人数", "Optional. Members now"),
+        "expires_at": (
+            "有效期至",
+            "Expires At",
+            "可选。如 2026-12-01 18:00",
+            "Optional. E.g. 2026-12-01 18:00",
+        ),
+        "position": (
+            "排序",
+            "Position",
+            "可选。同一门店内的顺序，小的先用",
+            "Optional. Order within the store, lowest first",
+        ),
+        "display_cap": (
+            "展示上限",
+            "Display Cap",
+            "可选。最多展示次数",
+            "Optional. Most times it is shown",
+        ),
+    },
+    "fallbacks": {
+        "store_id": (
+            "门店编号",
+            "Store Number",
+            "必填。门店编号，* 表示整个品牌",
+            "Required. A store id, or * for the whole brand",
+        ),
+        "name": ("名称", "Name", "必填。兜底联系人的名称", "Required. The fallback contact's name"),
+        "qr_payload": (
+            "二维码内容",
+            "QR Content",
+            "必填。兜底二维码解出的链接",
+            "Required. The link the fallback QR code holds",
+        ),
+    },
+    "entries": {
+        "code": (
+            "入口码",
+            "Code",
+            "必填。1-64 个字母、数字、- 或 _",
+            "Required. 1-64 letters, digits, '-' or '_'",
+        ),
+        "kind": (
+            "类型",
+            "Kind",
+            "必填。counter、poster 或 store",
+            "Required. counter, poster or store",
+        ),
+        "store_id": (
+            "门店编号",
+            "Store Number",
+            "store 类必填，其他类留空",
+            "Required for kind store, empty otherwise",
+        ),
+        "label": ("标签", "Label", "可选。入口码的说明", "Optional. What the code is for"),
+    },
+}
