@@ -27,6 +27,7 @@ from router.ops import exports
 from router.ops.uploads import (
     ENCODINGS,
     ImportRejected,
+    group_errors,
     import_file,
     import_table,
     parse_encoding,
@@ -211,15 +212,13 @@ def supervise(settings: Settings, workers: int) -> int:
     return 0
 
 
-def _print_rejection(exc: ImportRejected) -> None:
+def _print_rejection(exc: ImportRejected, lang: str | None = None) -> None:
+    """Each kind of problem once, its rows as ranges ("第2-51行" / "rows 2-51"), in `lang`
+    (None: Chinese, then English)."""
+    exc.set_language(lang)
     print(f"import rejected: {exc.message}", file=sys.stderr)
-    for e in exc.errors:
-        where = f"row {e.row}" if e.row else "file"
-        col = f" column {e.column}" if e.column else ""
-        val = f" value {e.value!r}" if e.value else ""
-        print(f"  {where}{col}{val}: {e.message}", file=sys.stderr)
-    if exc.more_errors:
-        print(f"  ... and {exc.more_errors} more", file=sys.stderr)
+    for group in group_errors(exc.all_errors, lang):
+        print(f"  {group['message']}", file=sys.stderr)
 
 
 def cmd_template(args: argparse.Namespace) -> int:
@@ -259,7 +258,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     try:
         summary = _run(_with_pool(settings, run))
     except ImportRejected as exc:
-        _print_rejection(exc)
+        _print_rejection(exc, None if args.lang == "both" else args.lang)
         return 1
     except DB_ERRORS as exc:
         # Said like the admin API says it (and printed by main), not as a traceback.
@@ -397,6 +396,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", *ENCODINGS),
         default="auto",
         help="how a CSV or JSON file is encoded (default auto: detected)",
+    )
+    i.add_argument(
+        "--lang",
+        choices=("both", "zh", "en"),
+        default="both",
+        help="the language of the messages (default both, Chinese first)",
     )
 
     t = sub.add_parser(
