@@ -155,12 +155,23 @@ class Mapping:
     def recognised(self) -> int:
         return sum(1 for _, f in self.columns if f is not None)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, kind: str | None = None) -> dict[str, Any]:
+        """The answer's `mapping`; with `kind`, each field's name in ops' words as well."""
+        labels = LABELS.get(kind or "", {})
+
+        def label(f: str | None) -> dict[str, str] | None:
+            if f is None:
+                return None
+            zh, en = labels[f][:2] if f in labels else ("经纬度", "Coordinates")
+            return {"zh": zh, "en": en}
+
         return {
             "sheet": self.sheet,
             "header_row": self.header_row,
             "columns": [
-                {"header": h, "field": f} for h, f in self.columns if h.strip() or f is not None
+                {"header": h, "field": f, "label": label(f)}
+                for h, f in self.columns
+                if h.strip() or f is not None
             ],
             "ignored": [h for h, f in self.columns if f is None and h.strip()],
         }

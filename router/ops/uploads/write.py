@@ -203,7 +203,7 @@ async def import_file(
         pool, kind, table, timezone=timezone, dry_run=dry_run, wechat_lifetime=wechat_lifetime
     )
     summary.format, summary.encoding, summary.preview = table.format, table.encoding, preview(table)
-    summary.mapping = table.mapping.as_dict() if table.mapping is not None else None
+    summary.mapping = table.mapping.as_dict(kind) if table.mapping is not None else None
     return summary
 
 
