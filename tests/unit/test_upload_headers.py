@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import math
 import zoneinfo
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -330,3 +331,14 @@ def test_json_keys_are_read_as_headers_too() -> None:
     data = '[{"门店编号": "S1", "门店名称": "店", "城市": "上海", "地址": "x", "经纬度": "121.47,31.23", "坐标系": "gcj02"}]'
     _, valid, errors, _ = stores(data.encode(), "s.json")
     assert errors == [] and math.isclose(valid[0].source_lat, 31.23)
+
+
+def test_the_readme_lists_every_store_and_group_header_name() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    section = readme.split("### Accepted headers", 1)[1].split("\n### ", 1)[0]
+    for kind in ("stores", "groups"):
+        for name, aliases in ALIASES[kind].items():
+            for alias in aliases:
+                if alias == name or (kind == "groups" and name == "store_id"):
+                    continue
+                assert alias in section, (kind, name, alias)
