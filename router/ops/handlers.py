@@ -539,12 +539,13 @@ def _funnel_query(request: web.Request) -> funnel.FunnelQuery:
     by = tuple(d for d in funnel.DIMENSIONS if d in wanted)
     store_id = request.query.get("store", "").strip() or None
     entry = request.query.get("entry", "").strip() or None
-    return funnel.FunnelQuery(first, last, by, store_id, entry)
+    places = (request.query.get(k, "").strip() or None for k in ("province", "district", "region"))
+    return funnel.FunnelQuery(first, last, by, store_id, entry, *places)
 
 
 async def funnel_stats(request: web.Request) -> web.Response:
-    """GET /admin/api/funnel?from=&to=&by=day,store,entry&store=&entry=: grouped rows and
-    totals."""
+    """GET /admin/api/funnel?from=&to=&by=day,store,entry&store=&entry=&province=&district=
+    &region=: grouped rows and totals."""
     q = _funnel_query(request)
     limit, offset = _page(request, default=request.config_dict[SETTINGS].admin_page_max)
     config = request.config_dict

@@ -5,12 +5,16 @@ are kept and filter the picker, its cities and the health page."""
 from __future__ import annotations
 
 import io
+import uuid
+import zoneinfo
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 import openpyxl
 import pytest
 
+from router.store import funnel
 from tests.conftest import ADMIN_TOKEN, group_row, seed, store_row
 
 pytestmark = pytest.mark.db
@@ -241,3 +245,49 @@ async def test_the_health_page_filters_by_province_district_and_region(
     assert await ids("region=华北大区&city=北京") == ["S4"]
     body = await (await client.get("/admin/api/health?district=黄浦区", headers=AUTH)).json()
     assert body["stores"][0]["region"] == "华东大区"
+
+
+@pytest.mark.parametrize("rolled_up", [False, True], ids=["live", "rolled-up"])
+async def test_the_funnel_filters_by_province_district_and_region(
+    pool: asyncpg.Pool, make_client: Any, settings: Any, rolled_up: bool
+) -> None:
+    await seed(pool, PLACED)
+    tz = zoneinfo.ZoneInfo(settings.timezone)
+    today = funnel.today(tz)
+    day = today - timedelta(days=1) if rolled_up else today
+    at = datetime.combine(day, time(12, 0), tzinfo=tz)
+    scans = {"S1": 3, "S2": 2, "S3": 1, "S4": 4, "S5": 5}
+    await pool.executemany(
+        "INSERT INTO scan_events (event_id, at, entry, store_id, group_id, visitor, outcome) "
+        "VALUES ($1, $2, 'E1', $3, NULL, $4, 'no_group')",
+        [
+            (uuid.uuid4(), at + timedelta(seconds=i), store, f"{store}-{i}")
+            for store, n in scans.items()
+            for i in range(n)
+        ],
+    )
+    if rolled_up:
+        async with pool.acquire() as conn:
+            while await funnel.refresh(conn, settings):
+                pass
+        assert await pool.fetchval("SELECT count(*) FROM funnel_daily WHERE day = $1", day)
+    client = await make_client()
+
+    async def figures(query: str) -> tuple[int, dict[str, int]]:
+        response = await client.get(
+            f"/admin/api/funnel?from={day}&to={day}&by=store&{query}", headers=AUTH
+        )
+        assert response.status == 200, await response.text()
+        body = await response.json()
+        return body["totals"]["scans"], {r["store_id"]: r["scans"] for r in body["rows"]}
+
+    assert await figures("region=华东大区") == (6, {"S1": 3, "S2": 2, "S3": 1})
+    assert await figures("province=上海") == (5, {"S1": 3, "S2": 2})
+    assert await figures("district=朝阳区") == (4, {"S4": 4})
+    assert await figures("region=无此大区") == (0, {})
+    assert (await figures(""))[0] == 15
+    response = await client.get(
+        f"/admin/api/funnel.csv?from={day}&to={day}&by=store&region=华北大区", headers=AUTH
+    )
+    lines = (await response.read()).decode("utf-8-sig").splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["S4"]
