@@ -238,9 +238,13 @@ class ImportSummary:
         }
 
 
-def file_error(message: str, code: str | None = None, zh: str = "") -> ImportRejected:
-    """A problem with the file as a whole (row 0): its format, encoding, size or header."""
-    rejected = ImportRejected([RowError(0, "", "", message, code or "invalid_file", zh)])
+def file_error(
+    message: str, code: str | None = None, zh: str = "", *, kind: str | None = None
+) -> ImportRejected:
+    """A problem with the file as a whole (row 0): its format, encoding, size or header. `code`
+    is the answer's own code (default import_rejected), `kind` the problem's (default `code`,
+    else invalid_file)."""
+    rejected = ImportRejected([RowError(0, "", "", message, kind or code or "invalid_file", zh)])
     if code is not None:
         rejected.code = code
     return rejected

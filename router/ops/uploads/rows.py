@@ -221,7 +221,7 @@ def _check_columns(
         raise file_error(
             f"missing column(s): {', '.join(missing)}; required: {', '.join(required)} "
             "(Chinese and English header names are accepted, see the template)",
-            code="missing_columns",
+            kind="missing_columns",
             zh=f"缺少列：{names}；表头可用中文或英文，见模板",
         )
     known = set(required) | set(optional) | ({COORDINATES} if kind == "stores" else set())
@@ -463,7 +463,12 @@ def validate_groups(
         if PERSONAL_GROUP_CODE.match(payload):
             derived = (made_at or now) + wechat_lifetime
             if capacity is not None and capacity > WECHAT_SCAN_JOIN_LIMIT:
-                r.fail("capacity", over_scan_join_limit(), "over_scan_join_limit")
+                r.fail(
+                    "capacity",
+                    over_scan_join_limit_parts()[1],
+                    "over_scan_join_limit",
+                    over_scan_join_limit_parts()[0],
+                )
         if r.ok:
             out.append(
                 GroupRow(
@@ -483,19 +488,21 @@ def validate_groups(
     return out, errors, ignored
 
 
-def over_scan_join_limit(stored: int | None = None) -> str:
+def over_scan_join_limit_parts(stored: int | None = None) -> tuple[str, str]:
+    """The scan-join limit's message in Chinese and in English."""
     limit = WECHAT_SCAN_JOIN_LIMIT
     if stored is None:
         return (
-            f"个人微信群二维码满 {limit} 人后无法扫码进群，容量不能超过 {limit} / "
+            f"个人微信群二维码满 {limit} 人后无法扫码进群，容量不能超过 {limit}",
             f"a personal WeChat group code stops scan-joins at {limit} members: "
-            f"capacity must be {limit} or less"
+            f"capacity must be {limit} or less",
         )
     return (
         f"该群已存的容量 {stored} 超过个人微信群二维码的扫码进群上限 {limit} 人，"
-        f"请填写不超过 {limit} 的 capacity / the group's stored capacity {stored} is more than "
+        f"请填写不超过 {limit} 的 capacity",
+        f"the group's stored capacity {stored} is more than "
         f"a personal WeChat group code's scan-join limit of {limit} members: "
-        f"give a capacity of {limit} or less"
+        f"give a capacity of {limit} or less",
     )
 
 
