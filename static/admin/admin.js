@@ -9,7 +9,7 @@
       navEntries: "入口码", navFunnel: "数据漏斗", logout: "退出", loginTitle: "登录",
       token: "管理令牌", tokenHint: "令牌由部署方在 HUOMA_ADMIN_TOKENS 中配置，只保存在本标签页。",
       login: "登录", badToken: "令牌无效", closed: "管理接口未开启：没有配置 HUOMA_ADMIN_TOKENS",
-      allStores: "全部门店", lowStores: "可用群不足", fallbackStores: "兜底中", city: "城市",
+      allStores: "全部门店", lowStores: "可用群不足", fallbackStores: "兜底中", city: "城市", region: "大区",
       storeSearch: "门店编号或名称", query: "查询", store: "门店", usable: "可用群", status: "状态",
       activeGroup: "当前群", members: "成员", displays: "已展示", expires: "过期",
       leased: "已预留 {n} 次展示（各进程预先领取，不一定已展示）",
@@ -64,7 +64,7 @@
       navEntries: "Entry codes", navFunnel: "Funnel", logout: "Log out", loginTitle: "Log in",
       token: "Admin token", tokenHint: "Tokens are configured in HUOMA_ADMIN_TOKENS; this tab keeps it only while open.",
       login: "Log in", badToken: "The token is not valid", closed: "The admin API is closed: no HUOMA_ADMIN_TOKENS configured",
-      allStores: "All stores", lowStores: "Low on groups", fallbackStores: "On fallback", city: "City",
+      allStores: "All stores", lowStores: "Low on groups", fallbackStores: "On fallback", city: "City", region: "Region",
       storeSearch: "Store id or name", query: "Search", store: "Store", usable: "Usable", status: "Status",
       activeGroup: "Active group", members: "Members", displays: "Displays shown", expires: "Expires",
       leased: "{n} displays leased (taken ahead by workers, not necessarily shown)",
@@ -319,6 +319,7 @@
   function loadHealth() {
     var q = "?status=" + encodeURIComponent($("h-status").value) + "&limit=" + PAGE + "&offset=" + state.healthOffset;
     if ($("h-city").value.trim()) { q += "&city=" + encodeURIComponent($("h-city").value.trim()); }
+    if ($("h-region").value.trim()) { q += "&region=" + encodeURIComponent($("h-region").value.trim()); }
     if ($("h-q").value.trim()) { q += "&q=" + encodeURIComponent($("h-q").value.trim()); }
     api("/admin/api/health" + q).then(drawHealth, failed);
   }

@@ -138,6 +138,20 @@ async def test_an_erp_workbook_is_read_shown_confirmed_and_routed(
         "() => document.querySelector('#u-result .ok')?.innerText.includes('已导入')"
     )
 
+    # The health page narrows to a region.
+    await page.click("nav button[data-view=health]")
+    await page.fill("#h-region", "华东大区")
+    await page.click("#health-filter button[type=submit]")
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#health-table tbody tr').length === 3"
+    )
+    await page.fill("#h-region", "华北大区")
+    await page.click("#health-filter button[type=submit]")
+    await page.wait_for_function(
+        "() => !document.querySelector('#health-table tbody')?.innerText.includes('SH001')"
+    )
+    await page.click("nav button[data-view=uploads]")
+
     # The English page: the same workbook, read and explained in English.
     await page.click("#lang")
     await dry_run("门店主数据.xlsx", erp_workbook("gcj02"), xlsx_type)

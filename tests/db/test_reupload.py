@@ -259,7 +259,7 @@ async def test_a_personal_group_code_over_the_scan_join_limit_is_refused_with_it
             (2, "capacity", "500"),
             (4, "capacity", "201"),
         ]
-        message = info.value.errors[0].message
+        message = info.value.errors[0].text()  # both languages, Chinese first
         assert message.startswith("个人微信群二维码")
         assert "personal WeChat group code stops scan-joins at 200 members" in message
     assert await pool.fetchval("SELECT count(*) FROM groups") == 0
