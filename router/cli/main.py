@@ -1,4 +1,4 @@
-"""The `huoma` command: serve, demo, import, wecom sync, migrate, settings."""
+"""The `huoma` command: serve, demo, import, template, wecom sync, migrate, settings."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ from aiohttp import web
 from router.cli import demo
 from router.errors import HuomaError
 from router.keys import IN_FLIGHT, METRICS
+from router.ops import exports
 from router.ops.uploads import (
     ENCODINGS,
     ImportRejected,
+    group_errors,
     import_file,
     import_table,
     parse_encoding,
@@ -210,15 +212,25 @@ def supervise(settings: Settings, workers: int) -> int:
     return 0
 
 
-def _print_rejection(exc: ImportRejected) -> None:
+def _print_rejection(exc: ImportRejected, lang: str | None = None) -> None:
+    """Each kind of problem once, its rows as ranges ("第2-51行" / "rows 2-51"), in `lang`
+    (None: Chinese, then English)."""
+    exc.set_language(lang)
     print(f"import rejected: {exc.message}", file=sys.stderr)
-    for e in exc.errors:
-        where = f"row {e.row}" if e.row else "file"
-        col = f" column {e.column}" if e.column else ""
-        val = f" value {e.value!r}" if e.value else ""
-        print(f"  {where}{col}{val}: {e.message}", file=sys.stderr)
-    if exc.more_errors:
-        print(f"  ... and {exc.more_errors} more", file=sys.stderr)
+    for group in group_errors(exc.all_errors, lang):
+        print(f"  {group['message']}", file=sys.stderr)
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    suffix = "" if args.lang == "zh" else "-en"
+    path = Path(args.output or f"huoma-{args.kind}-template{suffix}.{args.format}")
+    try:
+        path.write_bytes(exports.template(args.kind, args.format, args.lang))
+    except OSError as exc:
+        print(f"cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
@@ -246,7 +258,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     try:
         summary = _run(_with_pool(settings, run))
     except ImportRejected as exc:
-        _print_rejection(exc)
+        _print_rejection(exc, None if args.lang == "both" else args.lang)
         return 1
     except DB_ERRORS as exc:
         # Said like the admin API says it (and printed by main), not as a traceback.
@@ -371,8 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("kind", choices=("stores", "groups", "fallbacks", "entries"))
     i.add_argument(
         "file",
-        help="XLSX (first sheet), CSV or JSON file (UTF-8 with or without BOM, GB18030, Big5 "
-        "or UTF-16)",
+        help="XLSX (the sheet whose header is recognised), CSV or JSON file (UTF-8 with or "
+        "without BOM, GB18030, Big5 or UTF-16); headers in Chinese or English",
     )
     i.add_argument(
         "--dry-run",
@@ -385,6 +397,24 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="how a CSV or JSON file is encoded (default auto: detected)",
     )
+    i.add_argument(
+        "--lang",
+        choices=("both", "zh", "en"),
+        default="both",
+        help="the language of the messages (default both, Chinese first)",
+    )
+
+    t = sub.add_parser(
+        "template",
+        help="write an upload template (Chinese or English headers, one example row)",
+        description="The same template the ops page and GET /admin/api/templates give: the "
+        "columns under the names ops write and one valid example row; an XLSX opens on a sheet "
+        "explaining each column (说明 / Instructions).",
+    )
+    t.add_argument("kind", choices=("stores", "groups", "fallbacks", "entries"))
+    t.add_argument("--format", choices=("xlsx", "csv", "json"), default="xlsx")
+    t.add_argument("--lang", choices=("zh", "en"), default="zh", help="header language (zh)")
+    t.add_argument("-o", "--output", help="file to write (default huoma-KIND-template[-en].FORMAT)")
 
     w = sub.add_parser(
         "wecom",
@@ -419,6 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{name}\n    default: {default}\n    {meaning}")
             print()
         return 0
+    if args.command == "template":
+        return cmd_template(args)
     try:
         settings = Settings.from_env(os.environ)
         if getattr(args, "host", None):

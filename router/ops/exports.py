@@ -25,6 +25,8 @@ from router.ops.uploads import (
     ENTRY_REQUIRED,
     FALLBACK_REQUIRED,
     GROUP_REQUIRED,
+    LABELS,
+    REQUIRED,
     STORE_OPTIONAL,
     STORE_REQUIRED,
 )
@@ -53,6 +55,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "gcj02",
         "",
         "true",
+        "上海",
+        "黄浦区",
+        "华东大区",
     ),
     "groups": (
         "SH001-G1",
@@ -151,8 +156,59 @@ def render(kind: str, fmt: str, rows: Sequence[Sequence[str]]) -> bytes:
     return _xlsx(kind, columns, rows)
 
 
-def template(kind: str, fmt: str) -> bytes:
-    return render(kind, fmt, [EXAMPLES[kind]])
+TEMPLATE_LANGUAGES = ("zh", "en")
+# The data sheet's and the explanation sheet's names, per language.
+_SHEETS = {
+    "zh": ({"stores": "门店", "groups": "群", "fallbacks": "兜底码", "entries": "入口码"}, "说明"),
+    "en": ({k: k.capitalize() for k in COLUMNS}, "Instructions"),
+}
+
+
+def template(kind: str, fmt: str, lang: str = "zh") -> bytes:
+    """The columns under the names ops write (Chinese or English) and one example row; an XLSX
+    opens on a sheet explaining each column. One code path for the API, the CLI and the page;
+    every template uploads as it is. JSON keeps the field names."""
+    if fmt == "json":
+        return render(kind, fmt, [EXAMPLES[kind]])
+    labels = LABELS[kind]
+    zh = lang == "zh"
+    headers = [labels[c][0 if zh else 1] for c in COLUMNS[kind]]
+    if fmt == "csv":
+        return _csv(headers, [EXAMPLES[kind]])
+    names, notes_name = _SHEETS[lang]
+    data_name = names[kind]
+    book = openpyxl.Workbook(write_only=True)
+    notes = book.create_sheet(notes_name)
+    notes.append(
+        ["列名", "字段", "是否必填", "说明"] if zh else ["Column", "Field", "Required", "Meaning"]
+    )
+    required = set(REQUIRED[kind])
+    for c in COLUMNS[kind]:
+        zh_name, en_name, zh_text, en_text = labels[c]
+        must = c in required
+        notes.append(
+            [
+                zh_name if zh else en_name,
+                c,
+                ("必填" if must else "可选") if zh else ("yes" if must else "no"),
+                zh_text if zh else en_text,
+            ]
+        )
+    notes.append([])
+    notes.append(
+        [
+            "数据在下一张表；表头也可写英文或系统字段名，表头上方可以有标题行。"
+            if zh
+            else "The data is on the next sheet; headers may also be in Chinese or the field "
+            "names, and title rows may sit above the header."
+        ]
+    )
+    sheet = book.create_sheet(data_name)
+    sheet.append(headers)
+    sheet.append([_xlsx_text(cell) for cell in EXAMPLES[kind]])
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
 
 
 async def export(pool: asyncpg.Pool, kind: str, fmt: str, timezone: str) -> bytes:

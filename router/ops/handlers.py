@@ -22,12 +22,14 @@ from router.ops.trail import upload_audit
 from router.ops.uploads import (
     FORMATS,
     KINDS,
+    LANGUAGES,
     Audit,
     ImportRejected,
     Table,
     import_file,
     import_table,
     parse_encoding,
+    pick_language,
 )
 from router.params import flag_param, int_param
 from router.scan.qr import render_print_png, render_print_svg
@@ -160,6 +162,17 @@ async def _multipart_file(request: web.Request, max_bytes: int) -> tuple[str | N
     raise BadInput("the form has no file", code="no_file")
 
 
+def upload_language(request: web.Request) -> str | None:
+    """The language of an upload's messages: ?lang=zh|en (the ops page's choice), else the
+    Accept-Language header; None gives both, Chinese first."""
+    asked = request.query.get("lang", "").strip().lower()
+    if asked:
+        if asked not in LANGUAGES:
+            raise BadInput(f"lang must be one of {', '.join(LANGUAGES)}", code="bad_lang")
+        return asked
+    return pick_language(request.headers.get("Accept-Language"))
+
+
 async def upload(request: web.Request) -> web.Response:
     """POST /admin/api/uploads/{kind}[?dry_run=1][&encoding=]: validate every row, then write all
     or nothing. The answer names the encoding a CSV or JSON file was read in and shows its first
@@ -169,24 +182,29 @@ async def upload(request: web.Request) -> web.Response:
     # Before the body is read: a flag that is not a yes or a no refuses the upload outright.
     dry_run = flag_param(request.query, "dry_run")
     encoding = parse_encoding(request.query.get("encoding"))
+    lang = upload_language(request)
     settings = request.config_dict[SETTINGS]
     filename, data = await _upload_body(request, settings.import_max_bytes)
     # A failed upload is logged with who sent which file: ops ask about it by name.
     request[DB_CONTEXT] = f"by {actor}, file {filename!r}" + (", dry run" if dry_run else "")
-    summary = await import_file(
-        request.config_dict[POOL],
-        kind,
-        data,
-        filename,
-        timezone=settings.timezone,
-        max_bytes=settings.import_max_bytes,
-        max_rows=settings.import_max_rows,
-        dry_run=dry_run,
-        wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
-        encoding=encoding,
-        default_coord=request.config_dict[OPS_SETTINGS].upload_default_coord,
-        audit=upload_audit(actor, kind, filename),
-    )
+    try:
+        summary = await import_file(
+            request.config_dict[POOL],
+            kind,
+            data,
+            filename,
+            timezone=settings.timezone,
+            max_bytes=settings.import_max_bytes,
+            max_rows=settings.import_max_rows,
+            dry_run=dry_run,
+            wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
+            encoding=encoding,
+            default_coord=request.config_dict[OPS_SETTINGS].upload_default_coord,
+            audit=upload_audit(actor, kind, filename),
+        )
+    except ImportRejected as exc:
+        exc.set_language(lang)
+        raise
     answer = summary.as_dict()
     counts = {k: v for k, v in answer.items() if k != "preview"}  # rows stay out of the log
     log.info("admin: %s uploaded %s (%s): %s", actor, kind, filename, counts)
@@ -194,10 +212,19 @@ async def upload(request: web.Request) -> web.Response:
 
 
 async def download_template(request: web.Request) -> web.Response:
-    """GET /admin/api/templates/{kind}.{fmt}: the columns and one example row."""
+    """GET /admin/api/templates/{kind}.{fmt}[?lang=zh|en]: the columns under ops' names and one
+    example row (an XLSX with a sheet explaining each column)."""
     kind, fmt = _kind(request), _format(request)
+    lang = request.query.get("lang", "zh").strip().lower() or "zh"
+    if lang not in exports.TEMPLATE_LANGUAGES:
+        raise BadInput(
+            f"lang must be one of {', '.join(exports.TEMPLATE_LANGUAGES)}", code="bad_lang"
+        )
+    suffix = "" if lang == "zh" else "-en"
     return attachment(
-        exports.template(kind, fmt), exports.CONTENT_TYPES[fmt], f"huoma-{kind}-template.{fmt}"
+        exports.template(kind, fmt, lang),
+        exports.CONTENT_TYPES[fmt],
+        f"huoma-{kind}-template{suffix}.{fmt}",
     )
 
 
@@ -245,7 +272,8 @@ def _fill(r: asyncpg.Record) -> dict[str, Any]:
 
 async def health(request: web.Request) -> web.Response:
     """GET /admin/api/health: per store, usable groups left and the active group's fill and
-    expiry; ?status=low|fallback lists the stores running low or on their fallback."""
+    expiry; ?status=low|fallback lists the stores running low or on their fallback; ?city=,
+    ?province=, ?district=, ?region= and ?q= narrow the list."""
     settings = request.config_dict[SETTINGS]
     status = request.query.get("status", "all")
     if status not in HEALTH_STATUSES:
@@ -263,6 +291,7 @@ async def health(request: web.Request) -> web.Response:
             q,
             limit,
             offset,
+            *(request.query.get(k, "").strip() or None for k in ("province", "district", "region")),
         )
         summary = await conn.fetchrow(sql.HEALTH_SUMMARY, settings.low_water)
     stores = []
@@ -284,6 +313,9 @@ async def health(request: web.Request) -> web.Response:
                 "store_id": r["store_id"],
                 "name": r["name"],
                 "city": r["city"],
+                "province": r["province"],
+                "district": r["district"],
+                "region": r["region"],
                 "usable": usable,
                 "full": r["full"],
                 "expired": r["expired"],
@@ -560,12 +592,13 @@ def _funnel_query(request: web.Request) -> funnel.FunnelQuery:
     by = tuple(d for d in funnel.DIMENSIONS if d in wanted)
     store_id = request.query.get("store", "").strip() or None
     entry = request.query.get("entry", "").strip() or None
-    return funnel.FunnelQuery(first, last, by, store_id, entry)
+    places = (request.query.get(k, "").strip() or None for k in ("province", "district", "region"))
+    return funnel.FunnelQuery(first, last, by, store_id, entry, *places)
 
 
 async def funnel_stats(request: web.Request) -> web.Response:
-    """GET /admin/api/funnel?from=&to=&by=day,store,entry&store=&entry=: grouped rows and
-    totals."""
+    """GET /admin/api/funnel?from=&to=&by=day,store,entry&store=&entry=&province=&district=
+    &region=: grouped rows and totals."""
     q = _funnel_query(request)
     limit, offset = _page(request, default=request.config_dict[SETTINGS].admin_page_max)
     config = request.config_dict

@@ -75,6 +75,10 @@ class Group:
         return self.expires_at is not None and self.expires_at <= now + margin_s
 
 
+# The place fields a store may have beside its city, each a filter of the picker.
+PLACES = ("province", "district", "region")
+
+
 @dataclass(frozen=True, slots=True)
 class Store:
     store_id: str
@@ -94,6 +98,10 @@ class Store:
     json: bytes = field(hash=False, compare=False, repr=False)
     csv_id: bytes = field(hash=False, compare=False, repr=False)
     search_key: str = field(hash=False, compare=False)
+    # Where the store is, as ops group stores (None: not given); the picker filters by them.
+    province: str | None = None
+    district: str | None = None
+    region: str | None = None  # an ops-defined grouping such as 华东大区
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +306,9 @@ def build_catalogue(
             "lng": round(lng, 7),
             "coord": "gcj02",
         }
+        # Only the places a store has: a brand that never gave them answers as before.
+        places = {k: r.get(k) for k in PLACES}
+        public.update({k: v for k, v in places.items() if v})
         stores.append(
             Store(
                 store_id=sid,
@@ -314,6 +325,9 @@ def build_catalogue(
                 json=orjson.dumps(public),
                 csv_id=csv_field(sid),
                 search_key=f"{r['name']}\n{r['address']}\n{sid}".casefold(),
+                province=places["province"] or None,
+                district=places["district"] or None,
+                region=places["region"] or None,
             )
         )
         if r["service_area"]:

@@ -16,7 +16,7 @@ from router.scan.limits import Buckets, RateLimited, check
 from router.scan.live import LiveState, new_visitor_id
 from router.scan.qr import QrLinks
 from router.scan.routing import Outcome, RoutePolicy, parse_route_query, route
-from router.scan.search import search_stores
+from router.scan.search import city_counts, search_stores
 from router.settings import Settings
 
 
@@ -146,8 +146,8 @@ class ScanService:
         self._limit(self.picker_ip, client, "store searches from this address")
         return search_stores(self.catalogue.current, query)
 
-    def cities(self, client: str) -> dict[str, object]:
-        """The picker's cities with their store counts, most stores first."""
+    def cities(self, client: str, query: Mapping[str, str] | None = None) -> dict[str, object]:
+        """The picker's cities with their store counts, most stores first (`GET
+        /api/v1/cities[?province=&district=&region=]`)."""
         self._limit(self.picker_ip, client, "store searches from this address")
-        cat = self.catalogue.current
-        return {"cities": [{"name": c, "stores": n} for c, n in cat.cities]}
+        return {"cities": city_counts(self.catalogue.current, query or {})}

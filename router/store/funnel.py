@@ -97,27 +97,46 @@ class FunnelQuery:
     by: tuple[str, ...] = ("day", "store", "entry")
     store_id: str | None = None
     entry: str | None = None
+    # Only the stores in this province, district and region (None: any).
+    province: str | None = None
+    district: str | None = None
+    region: str | None = None
+
+    @property
+    def placed(self) -> bool:
+        return any(p is not None for p in (self.province, self.district, self.region))
 
 
 def grain(by: Sequence[str], q: FunnelQuery) -> int:
     """The rollup grain a question needs: split by store and/or entry when it groups or filters
-    by them."""
-    per_store = "store" in by or q.store_id is not None
+    by them (a place filter is a filter by store)."""
+    per_store = "store" in by or q.store_id is not None or q.placed
     per_entry = "entry" in by or q.entry is not None
     return int(per_store) + 2 * int(per_entry)
 
 
-def statement(by: Sequence[str], paged: bool) -> str:
+def statement(by: Sequence[str], paged: bool, placed: bool = False) -> str:
+    """The funnel statement; `placed` adds the place filter's store list as the argument after
+    the others (after the limit and offset when paged)."""
     dims = "".join(DIMENSIONS[d][0] + ", " for d in by)
     group = ""
     if by:
         group = "GROUP BY " + ", ".join(DIMENSIONS[d][1] for d in by)
         group += "\nORDER BY " + ", ".join(DIMENSIONS[d][1] for d in by)
+    where = f"WHERE b.store_id = ANY(${11 if paged else 9}::text[])\n" if placed else ""
     if not paged:
-        return sql.FUNNEL_QUERY.format(head=dims, group=group)
+        return sql.FUNNEL_QUERY.format(head=dims, where=where, group=group)
     # The number of grouped rows rides on every row (a window over the grouped result).
     head = "count(*) OVER () AS total_rows, " + dims
-    return sql.FUNNEL_QUERY.format(head=head, group=group) + "LIMIT $9 OFFSET $10\n"
+    return sql.FUNNEL_QUERY.format(head=head, where=where, group=group) + "LIMIT $9 OFFSET $10\n"
+
+
+async def place_stores(conn: asyncpg.Connection, q: FunnelQuery) -> list[Any]:
+    """The place filter's stores as the statement's last argument ([] without a filter)."""
+    if not q.placed:
+        return []
+    records = await conn.fetch(sql.FUNNEL_PLACE_STORES, q.province, q.district, q.region)
+    return [[r["store_id"] for r in records]]
 
 
 async def arguments(
@@ -155,8 +174,9 @@ async def joins(
     tz = zoneinfo.ZoneInfo(settings.timezone)
     start = day_start(q.first, tz)
     end = day_start(q.last + timedelta(days=1), tz)
+    stores = (await place_stores(conn, q) or [None])[0]
     found: list[asyncpg.Record] = await conn.fetch(
-        sql.FUNNEL_JOINS, start, end, settings.timezone, q.store_id, q.entry
+        sql.FUNNEL_JOINS, start, end, settings.timezone, q.store_id, q.entry, stores
     )
     return found
 
@@ -195,10 +215,15 @@ async def query(
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         await _long(conn, settings)
         args = await arguments(conn, q, settings, q.by)
-        rows = await conn.fetch(statement(q.by, paged=True), *args, limit, offset, timeout=timeout)
+        placed = await place_stores(conn, q)
+        rows = await conn.fetch(
+            statement(q.by, True, q.placed), *args, limit, offset, *placed, timeout=timeout
+        )
         # The totals read the same days, at the grain of no grouping (the last argument).
         whole = [*args[:-1], grain((), q)]
-        totals = await conn.fetchrow(statement((), paged=False), *whole, timeout=timeout)
+        totals = await conn.fetchrow(
+            statement((), False, q.placed), *whole, *placed, timeout=timeout
+        )
         found = await joins(conn, q, settings)
     page = [_row(r, q.by) for r in rows]
     total = _row(totals, ()) if totals is not None else dict.fromkeys(MEASURES, 0)
@@ -220,8 +245,9 @@ async def export_csv(pool: asyncpg.Pool, q: FunnelQuery, settings: Settings) -> 
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         await _long(conn, settings)
         args = await arguments(conn, q, settings, q.by)
+        placed = await place_stores(conn, q)
         records = await conn.fetch(
-            statement(q.by, paged=False), *args, timeout=settings.funnel_timeout_s
+            statement(q.by, False, q.placed), *args, *placed, timeout=settings.funnel_timeout_s
         )
         found = await joins(conn, q, settings)
     rows = [_row(r, q.by) for r in records]

@@ -26,6 +26,7 @@ ADMIN_ASSETS = {
     "admin.js": "text/javascript",
     "admin.css": "text/css",
     "settings.js": "text/javascript",  # the settings and audit screens
+    "uploads.js": "text/javascript",  # the upload's column mapping and grouped problems
 }
 
 

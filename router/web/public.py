@@ -128,7 +128,7 @@ class PublicApi:
         return web.Response(body=orjson.dumps(body), content_type=JSON, headers=SHORT_CACHE)
 
     async def cities(self, request: web.Request) -> web.Response:
-        body = self.service.cities(self._client(request))
+        body = self.service.cities(self._client(request), request.query)
         return web.Response(body=orjson.dumps(body), content_type=JSON, headers=SHORT_CACHE)
 
 

@@ -9,7 +9,7 @@
       navEntries: "入口码", navFunnel: "数据漏斗", logout: "退出", loginTitle: "登录",
       token: "管理令牌", tokenHint: "令牌由部署方在 HUOMA_ADMIN_TOKENS 中配置，只保存在本标签页。",
       login: "登录", badToken: "令牌无效", closed: "管理接口未开启：没有配置 HUOMA_ADMIN_TOKENS",
-      allStores: "全部门店", lowStores: "可用群不足", fallbackStores: "兜底中", city: "城市",
+      allStores: "全部门店", lowStores: "可用群不足", fallbackStores: "兜底中", city: "城市", region: "大区",
       storeSearch: "门店编号或名称", query: "查询", store: "门店", usable: "可用群", status: "状态",
       activeGroup: "当前群", members: "成员", displays: "已展示", expires: "过期",
       leased: "已预留 {n} 次展示（各进程预先领取，不一定已展示）",
@@ -33,7 +33,7 @@
       ignored: "未使用的列：{c}", rejected: "文件有 {n} 处问题，什么也没有写入：",
       more: "另有 {n} 处问题未列出。", row: "行", column: "列", value: "值", problem: "问题",
       wholeFile: "整个文件",
-      templatesTitle: "模板与导出", templatesHint: "模板含列名和一行示例；导出的文件改完可以直接再上传。",
+      templatesTitle: "模板与导出", templatesHint: "模板含中文列名、一行示例和说明表；导出的文件改完可以直接再上传。",
       template: "模板", exportNow: "导出当前数据",
       openOnly: "只看未解决", time: "时间", message: "内容", delivery: "推送", resolved: "已解决",
       low_groups: "可用群不足", on_fallback: "兜底中", group_expiring: "群码将过期",
@@ -64,7 +64,7 @@
       navEntries: "Entry codes", navFunnel: "Funnel", logout: "Log out", loginTitle: "Log in",
       token: "Admin token", tokenHint: "Tokens are configured in HUOMA_ADMIN_TOKENS; this tab keeps it only while open.",
       login: "Log in", badToken: "The token is not valid", closed: "The admin API is closed: no HUOMA_ADMIN_TOKENS configured",
-      allStores: "All stores", lowStores: "Low on groups", fallbackStores: "On fallback", city: "City",
+      allStores: "All stores", lowStores: "Low on groups", fallbackStores: "On fallback", city: "City", region: "Region",
       storeSearch: "Store id or name", query: "Search", store: "Store", usable: "Usable", status: "Status",
       activeGroup: "Active group", members: "Members", displays: "Displays shown", expires: "Expires",
       leased: "{n} displays leased (taken ahead by workers, not necessarily shown)",
@@ -88,7 +88,7 @@
       ignored: "Columns not used: {c}", rejected: "The file has {n} problem(s); nothing was written:",
       more: "{n} more problem(s) not listed.", row: "Row", column: "Column", value: "Value",
       problem: "Problem", wholeFile: "whole file",
-      templatesTitle: "Templates and exports", templatesHint: "Templates hold the columns and an example row; an edited export uploads again as it is.",
+      templatesTitle: "Templates and exports", templatesHint: "Templates hold English column names, an example row and an Instructions sheet; an edited export uploads again as it is.",
       template: "Template", exportNow: "Export current data",
       openOnly: "Open only", time: "Time", message: "Message", delivery: "Webhook", resolved: "Resolved",
       low_groups: "Low on groups", on_fallback: "On fallback", group_expiring: "Group expiring",
@@ -189,6 +189,7 @@
     this.message = e.message || "HTTP " + status;
     this.errors = e.errors || [];
     this.more = e.more_errors || 0;
+    this.grouped = e.grouped || [];
   }
 
   function request(path, options) {
@@ -328,6 +329,7 @@
   function loadHealth() {
     var q = "?status=" + encodeURIComponent($("h-status").value) + "&limit=" + PAGE + "&offset=" + state.healthOffset;
     if ($("h-city").value.trim()) { q += "&city=" + encodeURIComponent($("h-city").value.trim()); }
+    if ($("h-region").value.trim()) { q += "&region=" + encodeURIComponent($("h-region").value.trim()); }
     if ($("h-q").value.trim()) { q += "&q=" + encodeURIComponent($("h-q").value.trim()); }
     api("/admin/api/health" + q).then(drawHealth, failed);
   }
@@ -478,7 +480,9 @@
       function links(prefix, name) {
         return el("td", {}, ["xlsx", "csv", "json"].map(function (fmt) {
           return el("button", { type: "button", class: "link", text: fmt.toUpperCase(), onclick: function () {
-            download("/admin/api/" + prefix + "/" + kind + "." + fmt, name + "." + fmt);
+            // A template in the page's language (an XLSX explains its columns on a sheet).
+            var q = prefix === "templates" ? "?lang=" + lang : "";
+            download("/admin/api/" + prefix + "/" + kind + "." + fmt + q, name + "." + fmt);
           } });
         }));
       }
@@ -517,11 +521,12 @@
     $("u-commit").disabled = true;
     var encoding = $("u-encoding").value;
     var path = "/admin/api/uploads/" + kind + "?filename=" + encodeURIComponent(file.name) + (dryRun ? "&dry_run=1" : "") +
-      (encoding !== "auto" ? "&encoding=" + encodeURIComponent(encoding) : "");
+      (encoding !== "auto" ? "&encoding=" + encodeURIComponent(encoding) : "") + "&lang=" + lang;
     api(path, { method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" } }).then(function (s) {
       var args = { rows: num(s.rows), ins: num(s.inserted), upd: num(s.updated), same: num(s.unchanged) };
       result.appendChild(el("p", { class: "ok", text: t(dryRun ? "dryOk" : "imported", args) }));
       if (s.ignored_columns.length) { result.appendChild(el("p", { class: "hint", text: t("ignored", { c: s.ignored_columns.join(", ") }) })); }
+      window.HuomaUploads.drawMapping(result, s, lang);
       if (s.preview) { drawPreview(result, s, encoding); }
       $("u-commit").disabled = !dryRun;
     }, function (err) {
@@ -531,7 +536,9 @@
       var rows = err.errors.map(function (e) {
         return el("tr", {}, [el("td", { class: "num", text: e.row ? String(e.row) : t("wholeFile") }), el("td", { text: e.column }), el("td", { text: e.value }), el("td", { text: e.message })]);
       });
-      result.appendChild(el("div", { class: "errors" }, [el("table", { class: "grid", id: "upload-errors" }, [
+      // Repeated problems once each; the row-by-row table then folds away beneath them.
+      var perRow = window.HuomaUploads.drawGrouped(result, err.grouped, err.errors.length, lang) || result;
+      perRow.appendChild(el("div", { class: "errors" }, [el("table", { class: "grid", id: "upload-errors" }, [
         el("thead", {}, [el("tr", {}, [t("row"), t("column"), t("value"), t("problem")].map(function (h) { return el("th", { text: h }); }))]),
         el("tbody", {}, rows)
       ])]));

@@ -16,6 +16,7 @@ import pytest
 
 from geo.distance import haversine_m
 from router.cli import demo
+from router.ops import exports
 from router.ops.uploads import validate_groups, validate_stores
 from router.settings import Settings
 from tests.conftest import seed, store_row
@@ -41,9 +42,9 @@ def run(
 def test_help_documents_every_command() -> None:
     out = run(["--help"])
     assert out.returncode == 0
-    for command in ("serve", "demo", "import", "migrate", "settings", "wecom"):
+    for command in ("serve", "demo", "import", "template", "migrate", "settings", "wecom"):
         assert command in out.stdout
-    for command in ("serve", "demo", "import"):
+    for command in ("serve", "demo", "import", "template"):
         sub = run([command, "--help"])
         assert sub.returncode == 0, sub.stderr
 
@@ -82,9 +83,38 @@ async def test_import_reports_every_bad_row_and_exits_1(
     )
     out = run(["import", "stores", str(bad)], settings)
     assert out.returncode == 1
-    assert "row 2 column name" in out.stderr
-    assert "row 3 column lng value '999'" in out.stderr
+    assert "第2行 name：必填，不能为空 / row 2 name: is required" in out.stderr
+    assert "row 3 lng '999': " in out.stderr
     assert await pool.fetchval("SELECT count(*) FROM stores") == 0
+
+
+@pytest.mark.db
+async def test_import_groups_repeated_problems_in_the_language_asked(
+    pool: asyncpg.Pool, settings: Settings, tmp_path: Path
+) -> None:
+    rows = "".join(f"S{n},店,上海,x,31,121,火星\r\n" for n in range(50))
+    bad = tmp_path / "门店.csv"
+    bad.write_text("门店清单\r\n门店编号,门店名称,城市,地址,纬度,经度,坐标系\r\n" + rows)
+    zh = run(["import", "stores", str(bad), "--lang", "zh"], settings)
+    assert zh.returncode == 1
+    lines = zh.stderr.splitlines()
+    assert lines[0].startswith("import rejected: 50 处错误（1 类）")
+    assert lines[1:] == ["  第3-52行 coord「火星」：不是可识别的坐标系（wgs84、gcj02 或 bd09）"]
+    en = run(["import", "stores", str(bad), "--lang", "en"], settings)
+    assert en.stderr.splitlines()[1].startswith("  rows 3-52 coord '火星': ")
+    assert await pool.fetchval("SELECT count(*) FROM stores") == 0
+
+
+@pytest.mark.parametrize(("lang", "first"), [("zh", "门店编号"), ("en", "Store Number")])
+def test_template_writes_the_same_file_the_api_gives(tmp_path: Path, lang: str, first: str) -> None:
+    target = tmp_path / f"t-{lang}.csv"
+    out = run(["template", "stores", "--format", "csv", "--lang", lang, "-o", str(target)])
+    assert out.returncode == 0, out.stderr
+    assert target.read_bytes() == exports.template("stores", "csv", lang)
+    assert target.read_text("utf-8-sig").startswith(first)
+    xlsx = run(["template", "groups", "-o", str(tmp_path / "g.xlsx")])
+    assert xlsx.returncode == 0
+    assert (tmp_path / "g.xlsx").read_bytes()[:2] == b"PK"
 
 
 @pytest.mark.db

@@ -31,7 +31,8 @@ AREA = "POLYGON((121.40 31.20, 121.50 31.20, 121.50 31.30, 121.40 31.30, 121.40 
 # Every column of a stored row that an upload may write (not timestamps, not the keeper's state).
 SNAPSHOT = {
     "stores": "SELECT store_id, name, city, address, lat, lng, source_lat, source_lng, "
-    "source_coord, service_area, active, source_area FROM stores ORDER BY store_id",
+    "source_coord, service_area, active, source_area, province, district, region "
+    "FROM stores ORDER BY store_id",
     "groups": "SELECT group_id, store_id, name, qr_payload, qr_version, capacity, member_count, "
     "expires_at, position, display_cap FROM groups ORDER BY group_id",
     "entries": "SELECT code, kind, store_id, label FROM entries ORDER BY code",
@@ -39,7 +40,15 @@ SNAPSHOT = {
 
 # A row of each kind with every optional column given a value that is not its default.
 FULL_ROWS: dict[str, dict[str, str]] = {
-    "stores": store_row("S2", address="南京西路 1 号", service_area=AREA, active="false"),
+    "stores": store_row(
+        "S2",
+        address="南京西路 1 号",
+        service_area=AREA,
+        active="false",
+        province="上海市",
+        district="静安区",
+        region="华东大区",
+    ),
     "groups": group_row(
         "G1",
         capacity="150",
@@ -250,7 +259,7 @@ async def test_a_personal_group_code_over_the_scan_join_limit_is_refused_with_it
             (2, "capacity", "500"),
             (4, "capacity", "201"),
         ]
-        message = info.value.errors[0].message
+        message = info.value.errors[0].text()  # both languages, Chinese first
         assert message.startswith("个人微信群二维码")
         assert "personal WeChat group code stops scan-joins at 200 members" in message
     assert await pool.fetchval("SELECT count(*) FROM groups") == 0

@@ -13,7 +13,8 @@ import openpyxl
 import pytest
 
 from router.ops.exports import COLUMNS
-from router.ops.uploads import read_table
+from router.ops.uploads import LABELS, read_table
+from router.ops.uploads.headers import field_of
 from tests.conftest import ADMIN_TOKEN, group_row, seed, store_row
 
 pytestmark = pytest.mark.db
@@ -33,17 +34,29 @@ def cells(fmt: str, body: bytes) -> list[list[str]]:
     return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
 
 
+@pytest.mark.parametrize("lang", [None, "zh", "en"])
 @pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
 async def test_every_template_uploads_as_it_is(
-    pool: asyncpg.Pool, make_client: Any, fmt: str
+    pool: asyncpg.Pool, make_client: Any, fmt: str, lang: str | None
 ) -> None:
     client = await make_client()
     for kind in ORDER:
-        response = await client.get(f"/admin/api/templates/{kind}.{fmt}", headers=AUTH)
+        params = {} if lang is None else {"lang": lang}
+        response = await client.get(
+            f"/admin/api/templates/{kind}.{fmt}", headers=AUTH, params=params
+        )
         assert response.status == 200
-        assert f"huoma-{kind}-template.{fmt}" in response.headers["Content-Disposition"]
+        suffix = "-en" if lang == "en" else ""
+        assert f"huoma-{kind}-template{suffix}.{fmt}" in response.headers["Content-Disposition"]
         body = await response.read()
-        assert cells(fmt, body)[0] == list(COLUMNS[kind])
+        header = template_cells(fmt, body)[0]
+        if fmt == "json":
+            assert header == list(COLUMNS[kind])
+        else:
+            # Ops' names, in the language asked (Chinese by default), each read as its field.
+            names = [LABELS[kind][c][1 if lang == "en" else 0] for c in COLUMNS[kind]]
+            assert header == names
+            assert [field_of(kind, h) for h in header] == list(COLUMNS[kind])
         uploaded = await client.post(
             f"/admin/api/uploads/{kind}",
             data=body,
@@ -53,6 +66,43 @@ async def test_every_template_uploads_as_it_is(
         assert uploaded.status == 200, await uploaded.text()
         assert (await uploaded.json())["inserted"] == 1
     assert await pool.fetchval("SELECT count(*) FROM entries") == 1
+
+
+def template_cells(fmt: str, body: bytes) -> list[list[str]]:
+    """A template's data: an XLSX explains the columns on its first sheet, the data follows."""
+    if fmt != "xlsx":
+        return cells(fmt, body)
+    book = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
+    notes, data = book.worksheets
+    explained = [r[1] for r in notes.iter_rows(min_row=2, values_only=True) if len(r) > 1 and r[1]]
+    header = [str(v) for v in next(data.iter_rows(values_only=True))]
+    assert explained == [field_of(kind, h) for kind in [_kind_of(data.title)] for h in header]
+    return [header]
+
+
+def _kind_of(sheet: str) -> str:
+    names = {"门店": "stores", "群": "groups", "兜底码": "fallbacks", "入口码": "entries"}
+    return names.get(sheet, sheet.lower())
+
+
+async def test_the_chinese_template_explains_every_column_on_a_sheet_of_its_own(
+    make_client: Any,
+) -> None:
+    client = await make_client()
+    response = await client.get("/admin/api/templates/stores.xlsx", headers=AUTH)
+    book = openpyxl.load_workbook(io.BytesIO(await response.read()), read_only=True)
+    assert book.sheetnames == ["说明", "门店"]
+    rows = list(book["说明"].iter_rows(values_only=True))
+    assert rows[0] == ("列名", "字段", "是否必填", "说明")
+    explained = {r[1]: (r[0], r[2], r[3]) for r in rows[1:] if len(r) > 1 and r[1]}
+    assert list(explained) == list(COLUMNS["stores"])
+    assert explained["lat"][:2] == ("纬度", "必填")
+    assert explained["region"][1] == "可选" and "华东大区" in explained["region"][2]
+    english = await client.get("/admin/api/templates/stores.xlsx?lang=en", headers=AUTH)
+    book = openpyxl.load_workbook(io.BytesIO(await english.read()), read_only=True)
+    assert book.sheetnames == ["Instructions", "Stores"]
+    bad = await client.get("/admin/api/templates/stores.xlsx?lang=fr", headers=AUTH)
+    assert bad.status == 400 and (await bad.json())["error"]["code"] == "bad_lang"
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])

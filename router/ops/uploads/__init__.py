@@ -3,6 +3,7 @@ every row (`rows`), write all or nothing (`write`). What an upload is made of is
 
 The names other rooms use; the rest stays in its module."""
 
+from router.ops.uploads.headers import LABELS
 from router.ops.uploads.model import (
     BRAND,
     ENTRY_OPTIONAL,
@@ -12,12 +13,16 @@ from router.ops.uploads.model import (
     GROUP_OPTIONAL,
     GROUP_REQUIRED,
     KINDS,
+    LANGUAGES,
+    REQUIRED,
     STORE_OPTIONAL,
     STORE_REQUIRED,
     WECHAT_SCAN_JOIN_LIMIT,
     ImportRejected,
     Table,
     export_operation,
+    group_errors,
+    pick_language,
     upload_operation,
 )
 from router.ops.uploads.read import (
@@ -46,6 +51,9 @@ __all__ = [
     "GROUP_OPTIONAL",
     "GROUP_REQUIRED",
     "KINDS",
+    "LABELS",
+    "LANGUAGES",
+    "REQUIRED",
     "STORE_OPTIONAL",
     "STORE_REQUIRED",
     "WECHAT_SCAN_JOIN_LIMIT",
@@ -54,9 +62,11 @@ __all__ = [
     "Table",
     "decode_text",
     "export_operation",
+    "group_errors",
     "import_file",
     "import_table",
     "parse_encoding",
+    "pick_language",
     "read_table",
     "upload_operation",
     "validate_groups",

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.errors import HuomaError
+from router.ops.uploads.headers import Mapping
 from router.store.db import Operation
 
 KINDS = ("stores", "groups", "fallbacks", "entries")
 FORMATS = ("csv", "json", "xlsx")
 
 STORE_REQUIRED = ("store_id", "name", "city", "address", "lat", "lng", "coord")
-STORE_OPTIONAL = ("service_area", "active")
+STORE_OPTIONAL = ("service_area", "active", "province", "district", "region")
 GROUP_REQUIRED = ("group_id", "store_id", "name", "qr_payload")
 GROUP_OPTIONAL = (
     "capacity",
@@ -28,6 +29,13 @@ FALLBACK_REQUIRED = ("store_id", "name", "qr_payload")
 ENTRY_REQUIRED = ("code", "kind")
 ENTRY_OPTIONAL = ("store_id", "label")
 ENTRY_KINDS = ("counter", "poster", "store")
+# The columns each kind cannot do without (a store's lat and lng may come as one cell).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "stores": STORE_REQUIRED,
+    "groups": GROUP_REQUIRED,
+    "fallbacks": FALLBACK_REQUIRED,
+    "entries": ENTRY_REQUIRED,
+}
 _CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # An XLSX is a zip: refuse one that would expand past this many times the upload limit, or whose
 # members compress better than any real sheet does (a zip bomb dressed as a workbook).
@@ -50,20 +58,107 @@ ANALYZE_ROWS = 1_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+# The languages a message is given in: Chinese, English, or both (Chinese first), which is what
+# an API caller without an Accept-Language header reads.
+LANGUAGES = ("zh", "en")
+
+
+def pick_language(accept: str | None) -> str | None:
+    """`zh` or `en` by an Accept-Language header (its first language Huoma speaks, by weight),
+    None (both, Chinese first) when it names neither."""
+    best: tuple[float, int, str] | None = None
+    for i, part in enumerate((accept or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        lang = tag.strip().lower().split("-")[0]
+        if lang not in LANGUAGES:
+            continue
+        weight = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                weight = float(params[2:])
+            except ValueError:
+                continue
+        if weight > 0 and (best is None or (weight, -i) > (best[0], best[1])):
+            best = (weight, -i, lang)
+    return None if best is None else best[2]
+
+
+def in_language(zh: str, en: str, lang: str | None) -> str:
+    if not zh or lang == "en":
+        return en
+    if lang == "zh":
+        return zh
+    return f"{zh} / {en}"
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
     row: int  # spreadsheet row: header is 1, first data row 2; 0 for the file as a whole
     column: str
     value: str
-    message: str
+    message: str  # English (or, for older messages, both languages in one text)
+    code: str = "invalid"  # stable, for machines: the kind of problem
+    zh: str = ""  # the same in Chinese ("": message is all there is)
 
-    def as_dict(self) -> dict[str, Any]:
+    def text(self, lang: str | None = None) -> str:
+        return in_language(self.zh, self.message, lang)
+
+    def as_dict(self, lang: str | None = None) -> dict[str, Any]:
         return {
             "row": self.row,
             "column": self.column,
             "value": self.value,
-            "message": self.message,
+            "code": self.code,
+            "message": self.text(lang),
         }
+
+
+def _rows_text(rows: Sequence[int]) -> tuple[str, str]:
+    """Row numbers as ranges: 第2-51、60行 / rows 2-51, 60."""
+    spans: list[str] = []
+    start = prev = rows[0]
+    for n in [*rows[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        spans.append(str(start) if start == prev else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    return f"第{'、'.join(spans)}行", f"row{'s' if len(rows) > 1 else ''} {', '.join(spans)}"
+
+
+def group_errors(errors: Sequence[RowError], lang: str | None = None) -> list[dict[str, Any]]:
+    """Repeated problems once: the same problem (code, column, value and message) on many rows
+    is one entry naming the rows as ranges, in the order each first appears."""
+    groups: dict[tuple[str, str, str, str, str], list[int]] = {}
+    for e in errors:
+        groups.setdefault((e.code, e.column, e.value, e.message, e.zh), []).append(e.row)
+    out: list[dict[str, Any]] = []
+    for (code, column, value, message, zh), rows in groups.items():
+        numbered = sorted(set(r for r in rows if r))
+        if numbered:
+            where_zh, where_en = _rows_text(numbered)
+        else:
+            where_zh, where_en = "文件", "file"
+        col = f" {column}" if column else ""
+        shown = f"「{value}」" if value else ""
+        shown_en = f" {value!r}" if value else ""
+        out.append(
+            {
+                "code": code,
+                "column": column,
+                "value": value,
+                "rows": numbered,
+                "count": len(rows),
+                "message": in_language(
+                    f"{where_zh}{col}{shown}：{zh}" if zh else "",
+                    f"{where_en}{col}{shown_en}: {message}",
+                    lang,
+                ),
+            }
+        )
+    return out
 
 
 class ImportRejected(HuomaError):
@@ -72,20 +167,36 @@ class ImportRejected(HuomaError):
     status = 422
     code = "import_rejected"
 
-    def __init__(self, errors: Sequence[RowError]) -> None:
+    def __init__(self, errors: Sequence[RowError], lang: str | None = None) -> None:
+        self.all_errors = list(errors)
         shown = list(errors[:MAX_ERRORS_REPORTED])
-        more = len(errors) - len(shown)
-        first = shown[0] if shown else None
-        summary = f"{len(errors)} error(s); nothing was imported"
+        super().__init__("")
+        self.errors = shown
+        self.more_errors = len(errors) - len(shown)
+        self.set_language(lang)
+
+    def set_language(self, lang: str | None) -> None:
+        """The message (and each error's) in `lang` (None: Chinese first, then English)."""
+        self.lang = lang
+        errors = self.all_errors
+        first = errors[0] if errors else None
+        kinds = len(group_errors(errors))
+        zh = f"{len(errors)} 处错误（{kinds} 类），未导入任何数据"
+        en = f"{len(errors)} error(s); nothing was imported"
         if first is not None:
             where = f"row {first.row}" if first.row else "file"
-            summary += f" (first: {where}, {first.column or 'file'}: {first.message})"
-        super().__init__(summary)
-        self.errors = shown
-        self.more_errors = more
+            where_zh = f"第{first.row}行" if first.row else "文件"
+            en += f" (first: {where}, {first.column or 'file'}: {first.message})"
+            zh += f"（第一处：{where_zh}，{first.column or '文件'}：{first.zh or first.message}）"
+        self.message = in_language(zh, en, lang)
+        self.args = (self.message,)
 
     def details(self) -> dict[str, object]:
-        return {"errors": [e.as_dict() for e in self.errors], "more_errors": self.more_errors}
+        return {
+            "errors": [e.as_dict(self.lang) for e in self.errors],
+            "more_errors": self.more_errors,
+            "grouped": group_errors(self.all_errors, self.lang)[:MAX_ERRORS_REPORTED],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +205,7 @@ class Table:
     rows: list[tuple[int, dict[str, str]]]
     format: str | None = None  # csv, json or xlsx, for a table read from a file
     encoding: str | None = None  # one of ENCODINGS, for CSV and JSON
+    mapping: Mapping | None = None  # which column was read as what, for a file with a header
 
 
 @dataclass(slots=True)
@@ -108,6 +220,7 @@ class ImportSummary:
     format: str | None = None
     encoding: str | None = None
     preview: dict[str, Any] | None = None  # the first rows as read
+    mapping: dict[str, Any] | None = None  # the sheet, header row and what each column was read as
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -121,12 +234,17 @@ class ImportSummary:
             "format": self.format,
             "encoding": self.encoding,
             "preview": self.preview,
+            "mapping": self.mapping,
         }
 
 
-def file_error(message: str, code: str | None = None) -> ImportRejected:
-    """A problem with the file as a whole (row 0): its format, encoding, size or header."""
-    rejected = ImportRejected([RowError(0, "", "", message)])
+def file_error(
+    message: str, code: str | None = None, zh: str = "", *, kind: str | None = None
+) -> ImportRejected:
+    """A problem with the file as a whole (row 0): its format, encoding, size or header. `code`
+    is the answer's own code (default import_rejected), `kind` the problem's (default `code`,
+    else invalid_file)."""
+    rejected = ImportRejected([RowError(0, "", "", message, kind or code or "invalid_file", zh)])
     if code is not None:
         rejected.code = code
     return rejected

@@ -12,7 +12,7 @@ import json
 import re
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,16 @@ import openpyxl
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from router.errors import BadInput, TooLarge
+from router.ops.uploads.headers import (
+    HEADER_SEARCH_ROWS,
+    Mapping,
+    field_of,
+    find_header,
+    map_header,
+    missing_fields,
+)
 from router.ops.uploads.model import (
+    REQUIRED,
     XLSX_EXPANSION_LIMIT,
     XLSX_MAX_RATIO,
     ImportRejected,
@@ -90,7 +99,11 @@ def detect_format(data: bytes, filename: str | None) -> str | None:
     if name.endswith((".csv", ".txt")):
         return "csv"
     if name.endswith(".xls"):
-        raise file_error("old .xls workbooks are not read: save the sheet as .xlsx or CSV")
+        raise file_error(
+            "old .xls workbooks are not read: save the sheet as .xlsx or CSV",
+            zh="不读取旧版 .xls 工作簿：请另存为 .xlsx 或 CSV",
+            kind="old_xls",
+        )
     if name.endswith(".xlsx") or data.startswith(b"PK\x03\x04"):
         return "xlsx"
     return None
@@ -117,21 +130,32 @@ def _xlsx_cell(value: Any) -> str:
     return str(value)
 
 
-def read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> Table:
-    """The first sheet of a workbook; its first row is the header."""
+def read_xlsx(data: bytes, max_bytes: int, max_rows: int, kind: str = "stores") -> Table:
+    """The sheet whose header is recognised (the first holding every required column, else the
+    one whose header is read as the most fields); the header may sit below title rows."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
         # (NotImplementedError: zipfile's answer to a member needing a newer zip version)
-        raise file_error("not a readable XLSX file (it is not a valid zip archive)") from None
+        raise file_error(
+            "not a readable XLSX file (it is not a valid zip archive)",
+            zh="不是可读取的 XLSX 文件（不是有效的 zip 压缩包）",
+            kind="unreadable_xlsx",
+        ) from None
     expanded = sum(m.file_size for m in members)
     if expanded > max_bytes * XLSX_EXPANSION_LIMIT:
-        raise file_error(f"the workbook expands to {expanded} bytes; refused")
+        raise file_error(
+            f"the workbook expands to {expanded} bytes; refused",
+            zh=f"工作簿解压后有 {expanded} 字节，拒绝读取",
+            kind="xlsx_too_large",
+        )
     for m in members:
         if m.compress_size and m.file_size / m.compress_size > XLSX_MAX_RATIO:
             raise file_error(
-                f"the workbook member {m.filename} is suspiciously compressed; refused"
+                f"the workbook member {m.filename} is suspiciously compressed; refused",
+                zh=f"工作簿中的 {m.filename} 压缩比异常，拒绝读取",
+                kind="xlsx_too_large",
             )
     try:
         with warnings.catch_warnings():
@@ -139,44 +163,71 @@ def read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> Table:
             warnings.simplefilter("ignore")
             workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             try:
-                sheet = workbook.worksheets[0]
-                if isinstance(sheet, ReadOnlyWorksheet):
-                    # The sheet's declared size (<dimension ref=...>) is only a hint: WPS writes
-                    # "A1" and some exporters leave a stale one. Read every row that is there;
-                    # the size checks above bound what that can be.
-                    sheet.reset_dimensions()
-                rows_iter = sheet.iter_rows(values_only=True)
-                header = next(rows_iter, None)
-                if header is None:
-                    raise file_error("the first sheet is empty")
-                columns = tuple(_norm_header(_xlsx_cell(h)) for h in header)
-                while columns and not columns[-1]:
-                    columns = columns[:-1]
-                _check_header(columns)
-                rows: list[tuple[int, dict[str, str]]] = []
-                for n, record in enumerate(rows_iter, start=2):
-                    cells = [_xlsx_cell(v) for v in record]
-                    if not any(c.strip() for c in cells):
-                        continue
-                    if len(rows) >= max_rows:
-                        raise file_error(f"more than {max_rows} rows; split the file")
-                    rows.append(
-                        (
-                            n,
-                            {
-                                c: (cells[i] if i < len(cells) else "")
-                                for i, c in enumerate(columns)
-                                if c
-                            },
-                        )
-                    )
+                return _read_sheets(workbook, kind, max_rows)
             finally:
                 workbook.close()
     except ImportRejected:
         raise
     except Exception as exc:  # openpyxl raises many kinds on a broken workbook
-        raise file_error(f"not a readable XLSX file ({type(exc).__name__})") from None
-    return Table(columns, rows, format="xlsx")
+        raise file_error(
+            f"not a readable XLSX file ({type(exc).__name__})",
+            zh=f"不是可读取的 XLSX 文件（{type(exc).__name__}）",
+            kind="unreadable_xlsx",
+        ) from None
+
+
+def _sheet_rows(sheet: Any) -> Iterator[tuple[int, list[str]]]:
+    if isinstance(sheet, ReadOnlyWorksheet):
+        # The sheet's declared size (<dimension ref=...>) is only a hint: WPS writes "A1" and
+        # some exporters leave a stale one. Read every row that is there; the size checks bound
+        # what that can be.
+        sheet.reset_dimensions()
+    for n, record in enumerate(sheet.iter_rows(values_only=True), start=1):
+        yield n, [_xlsx_cell(v) for v in record]
+
+
+def _read_sheets(workbook: Any, kind: str, max_rows: int) -> Table:
+    chosen: tuple[Any, Mapping] | None = None
+    for sheet in workbook.worksheets:
+        mapping = find_header(kind, _sheet_rows(sheet), sheet.title)
+        if mapping is None:
+            continue
+        if not missing_fields(kind, mapping.fields, REQUIRED[kind]):
+            chosen = (sheet, mapping)
+            break
+        if chosen is None or mapping.recognised > chosen[1].recognised:
+            chosen = (sheet, mapping)
+    if chosen is None:
+        # No sheet names a single field: the first sheet's first row, as it always was read.
+        if not workbook.worksheets:
+            raise file_error(
+                "the workbook has no sheet", zh="工作簿里没有工作表", kind="empty_file"
+            )
+        sheet = workbook.worksheets[0]
+        first = next(_sheet_rows(sheet), None)
+        if first is None:
+            raise file_error("the first sheet is empty", zh="第一张工作表是空的", kind="empty_file")
+        chosen = (sheet, map_header(kind, first[1], first[0], sheet.title))
+    sheet, mapping = chosen
+    columns = _check_header(mapping)
+    rows: list[tuple[int, dict[str, str]]] = []
+    for n, cells in _sheet_rows(sheet):
+        if n <= mapping.header_row or not any(c.strip() for c in cells):
+            continue
+        if len(rows) >= max_rows:
+            raise _too_many_rows(max_rows)
+        rows.append(
+            (n, {c: (cells[i] if i < len(cells) else "") for i, c in enumerate(columns) if c})
+        )
+    return Table(columns, rows, format="xlsx", mapping=mapping)
+
+
+def _too_many_rows(max_rows: int) -> ImportRejected:
+    return file_error(
+        f"more than {max_rows} rows; split the file",
+        zh=f"超过 {max_rows} 行，请拆成几个文件（HUOMA_IMPORT_MAX_ROWS）",
+        kind="too_many_rows",
+    )
 
 
 def _line_of(data: bytes, codec: str, at: int) -> int:
@@ -356,20 +407,43 @@ def _norm_header(name: str) -> str:
 
 
 def _csv_delimiter(buffer: io.StringIO) -> str:
-    """The delimiter that splits the whole header record into the most cells (comma on a tie).
+    """The delimiter that splits a record of the first rows (the header, or a title above it)
+    into the most cells (comma on a tie).
 
     Only the delimiter is guessed; quoting is always RFC 4180's, whatever the first rows hold."""
     best, most = ",", 0
     for delimiter in CSV_DELIMITERS:
         buffer.seek(0)
+        reader = csv.reader(buffer, delimiter=delimiter)
+        cells = 0
         try:
-            cells = len(next(csv.reader(buffer, delimiter=delimiter), []))
+            for _ in range(HEADER_SEARCH_ROWS):
+                record = next(reader, None)
+                if record is None:
+                    break
+                cells = max(cells, len(record))
         except csv.Error:
-            continue
+            pass
         if cells > most:
             best, most = delimiter, cells
     buffer.seek(0)
     return best
+
+
+def _csv_error(n: int, exc: csv.Error, line: int) -> RowError:
+    """Row `n`'s broken quoting, in both languages."""
+    return RowError(n, "", "", _csv_problem(exc, line), "bad_csv", _csv_problem_zh(exc, line))
+
+
+def _csv_problem_zh(exc: csv.Error, line: int) -> str:
+    text = str(exc)
+    if "expected after" in text:
+        return f'引号内的单元格在结束引号后还有内容（第 {line} 行）：引号内的双引号要写两次（""）'
+    if "unexpected end of data" in text:
+        return "这一行开始的引号没有结束，文件其余部分都成了一个单元格"
+    if "field larger than field limit" in text:
+        return f"单元格超过 {csv.field_size_limit()} 个字（第 {line} 行），是否有引号没有结束？"
+    return f"无法按 CSV 读取（第 {line} 行）"
 
 
 def _csv_problem(exc: csv.Error, line: int) -> str:
@@ -389,38 +463,62 @@ def _csv_problem(exc: csv.Error, line: int) -> str:
     return f"not readable as CSV (line {line}): {text}"
 
 
-def read_csv(text: str, max_rows: int) -> Table:
+def read_csv(text: str, max_rows: int, kind: str = "stores") -> Table:
     """RFC 4180 CSV: quoted cells may hold delimiters, doubled quotes and line breaks. Every
     row whose quoting is broken or that has more cells than the header is reported."""
     buffer = io.StringIO(text, newline="")
     delimiter = _csv_delimiter(buffer)
     # strict: text after a closing quote is refused rather than glued onto the cell.
     reader = csv.reader(buffer, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise file_error("the file is empty") from None
-    except csv.Error as exc:
-        raise file_error(f"the header: {_csv_problem(exc, reader.line_num)}") from None
-    columns = tuple(_norm_header(h) for h in header)
-    _check_header(columns)
+    # The header may sit below title rows: the first rows are read, and the one naming the most
+    # fields is the header (rows above it are skipped). A broken record among them is kept as
+    # its problem, reported if it comes after the header.
+    first: list[tuple[int, list[str] | RowError]] = []
+    while len(first) < HEADER_SEARCH_ROWS:
+        try:
+            record = next(reader, None)
+        except csv.Error as exc:
+            first.append((len(first) + 1, _csv_error(len(first) + 1, exc, reader.line_num)))
+            continue
+        if record is None:
+            break
+        first.append((len(first) + 1, record))
+    if not first:
+        raise file_error("the file is empty", zh="文件是空的", kind="empty_file")
+    readable = [(n, r) for n, r in first if not isinstance(r, RowError)]
+    broken = first[0][1]
+    if isinstance(broken, RowError) and (not readable or find_header(kind, readable) is None):
+        raise file_error(f"the header: {broken.message}", zh=f"表头：{broken.zh}", kind="bad_csv")
+    header = find_header(kind, readable) if readable else None
+    if header is None and not readable:
+        raise file_error("the file is empty", zh="文件是空的", kind="empty_file")
+    mapping = header or map_header(kind, readable[0][1], readable[0][0])
+    columns = _check_header(mapping)
+    pending = [r for r in first if r[0] > mapping.header_row]
     rows: list[tuple[int, dict[str, str]]] = []
     errors: list[RowError] = []
-    n = 1
+    n = mapping.header_row
     while True:
         n += 1
         try:
-            record = next(reader)
+            if pending:
+                n, held = pending.pop(0)
+                if isinstance(held, RowError):
+                    errors.append(held)
+                    continue
+                record = held
+            else:
+                record = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
             # The reader starts afresh on the next line: later rows are still checked.
-            errors.append(RowError(n, "", "", _csv_problem(exc, reader.line_num)))
+            errors.append(_csv_error(n, exc, reader.line_num))
             continue
         if not any(cell.strip() for cell in record):
             continue  # blank lines, common at the end of Excel exports
         if len(rows) >= max_rows:
-            raise file_error(f"more than {max_rows} rows; split the file")
+            raise _too_many_rows(max_rows)
         if len(record) > len(columns):
             extra = [c for c in record[len(columns) :] if c.strip()]
             if extra:
@@ -432,26 +530,50 @@ def read_csv(text: str, max_rows: int) -> Table:
                         f"more cells than header columns ({len(record)}; the header has "
                         f"{len(columns)}): a cell holding {_DELIMITER_NAMES[delimiter]} must be "
                         "in double quotes",
+                        "extra_cells",
+                        f"单元格比表头多（{len(record)} 个，表头 {len(columns)} 列）："
+                        f"含有{_DELIMITER_ZH[delimiter]}的单元格必须放在双引号里",
                     )
                 )
                 continue
         rows.append((n, {c: (record[i] if i < len(record) else "") for i, c in enumerate(columns)}))
     if errors:
         raise ImportRejected(errors)
-    return Table(columns, rows, format="csv")
+    return Table(columns, rows, format="csv", mapping=mapping)
 
 
+_DELIMITER_ZH = {",": "逗号", ";": "分号", "\t": "制表符", "|": "“|”"}
 _DELIMITER_NAMES = {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a '|'"}
 
 
-def _check_header(columns: Sequence[str]) -> None:
-    seen: set[str] = set()
-    for c in columns:
+def _check_header(mapping: Mapping) -> tuple[str, ...]:
+    """The table's columns; two columns read as the same field refuse the file."""
+    columns = mapping.fields
+    seen: dict[str, str] = {}
+    for (header, _), c in zip(mapping.columns, columns, strict=True):
         if not c:
             continue
         if c in seen:
-            raise file_error(f"column {c!r} appears twice in the header")
-        seen.add(c)
+            if seen[c] == header:
+                raise file_error(
+                    f"column {c!r} appears twice in the header",
+                    zh=f"表头中「{header}」出现了两次",
+                    kind="duplicate_column",
+                )
+            raise ImportRejected(
+                [
+                    RowError(
+                        0,
+                        c,
+                        header,
+                        f"columns {seen[c]!r} and {header!r} are both read as {c}: keep one",
+                        code="duplicate_column",
+                        zh=f"「{seen[c]}」和「{header}」两列都读作 {c}，请只保留一列",
+                    )
+                ]
+            )
+        seen[c] = header
+    return columns
 
 
 def _cell(value: Any, column: str) -> str:
@@ -470,28 +592,54 @@ def read_json(text: str, kind: str, max_rows: int) -> Table:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise file_error(f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        raise file_error(
+            f"not valid JSON: {exc.msg} at line {exc.lineno}",
+            zh=f"不是有效的 JSON（第 {exc.lineno} 行）",
+            kind="bad_json",
+        ) from None
     if isinstance(data, dict):
         data = data.get(kind, data.get("rows"))
     if not isinstance(data, list):
-        raise file_error(f'JSON must be a list of objects, or {{"{kind}": [...]}}')
+        raise file_error(
+            f'JSON must be a list of objects, or {{"{kind}": [...]}}',
+            zh=f'JSON 必须是对象列表，或 {{"{kind}": [...]}}',
+            kind="bad_json",
+        )
     if len(data) > max_rows:
-        raise file_error(f"more than {max_rows} rows; split the file")
+        raise _too_many_rows(max_rows)
     columns: dict[str, None] = {}
     rows: list[tuple[int, dict[str, str]]] = []
     errors: list[RowError] = []
     for n, item in enumerate(data, start=1):
         if not isinstance(item, dict):
-            errors.append(RowError(n, "", str(item)[:100], "each row must be a JSON object"))
+            errors.append(
+                RowError(
+                    n,
+                    "",
+                    str(item)[:100],
+                    "each row must be a JSON object",
+                    "bad_json",
+                    "每一行必须是 JSON 对象",
+                )
+            )
             continue
         values: dict[str, str] = {}
         for key, value in item.items():
-            col = _norm_header(str(key))
+            col = field_of(kind, str(key)) or _norm_header(str(key))
             columns.setdefault(col, None)
             try:
                 values[col] = _cell(value, col)
             except ValueError as exc:
-                errors.append(RowError(n, col, json.dumps(value)[:100], str(exc)))
+                errors.append(
+                    RowError(
+                        n,
+                        col,
+                        json.dumps(value)[:100],
+                        str(exc),
+                        "bad_json",
+                        "必须是简单的值（文字或数字）",
+                    )
+                )
         rows.append((n, values))
     if errors:
         raise ImportRejected(errors)
@@ -509,14 +657,14 @@ def read_table(
     """The upload as a table. `encoding` (one of ENCODINGS) overrides detection for CSV and
     JSON; a workbook carries its own."""
     if len(data) > max_bytes:
-        raise file_error(TooLarge(max_bytes, "HUOMA_IMPORT_MAX_BYTES").message)
+        raise file_error(TooLarge(max_bytes, "HUOMA_IMPORT_MAX_BYTES").message, kind="too_large")
     fmt = detect_format(data, filename)
     if fmt == "xlsx":
-        return read_xlsx(data, max_bytes, max_rows)
+        return read_xlsx(data, max_bytes, max_rows, kind)
     text, used = decode_text(data, encoding)
     if fmt is None:
         fmt = "json" if text.lstrip("\ufeff \t\r\n")[:1] in ("[", "{") else "csv"
-    table = read_json(text, kind, max_rows) if fmt == "json" else read_csv(text, max_rows)
+    table = read_json(text, kind, max_rows) if fmt == "json" else read_csv(text, max_rows, kind)
     return dataclasses.replace(table, encoding=used)
 
 

@@ -4,6 +4,8 @@ coordinates converted to the internal system; values a re-upload does not give a
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ import shapely
 from geo.areas import AreaError, parse_area
 from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
 from router import flags
+from router.ops.uploads.headers import ALIASES, COORDINATES, missing_fields
 from router.ops.uploads.model import (
     _CODE_RE,
     _CONTROL,
@@ -51,6 +54,10 @@ class StoreRow:
     service_area: str | None
     active: bool | None  # None: keep the stored flag (a new store is active)
     source_area: str | None = None  # as uploaded, in source_coord; None and "" as service_area
+    # Where the store is, as ops group stores: None keeps the stored value, "" clears it.
+    province: str | None = None
+    district: str | None = None
+    region: str | None = None  # an ops-defined grouping such as 华东大区
 
     def record(self) -> tuple[Any, ...]:
         return (
@@ -66,6 +73,9 @@ class StoreRow:
             self.service_area,
             self.active,
             self.source_area,
+            self.province,
+            self.district,
+            self.region,
         )
 
 
@@ -122,20 +132,23 @@ class _Row:
         self.errors = errors
         self.ok = True
 
-    def fail(self, column: str, message: str) -> None:
+    def fail(self, column: str, message: str, code: str = "invalid", zh: str = "") -> None:
         self.ok = False
-        self.errors.append(RowError(self.n, column, self.values.get(column, "")[:200], message))
+        value = self.values.get(column, "")[:200]
+        self.errors.append(RowError(self.n, column, value, message, code, zh))
 
     def text(self, column: str, max_len: int, *, required: bool = True) -> str:
         value = self.values.get(column, "").strip()
         if not value:
             if required:
-                self.fail(column, "is required")
+                self.fail(column, "is required", "required", "必填，不能为空")
             return ""
         if len(value) > max_len:
-            self.fail(column, f"is longer than {max_len} characters")
+            self.fail(
+                column, f"is longer than {max_len} characters", "too_long", f"超过 {max_len} 个字"
+            )
         elif _CONTROL.search(value):
-            self.fail(column, "contains control characters")
+            self.fail(column, "contains control characters", "control_characters", "含有控制字符")
         return value
 
     def optional_text(self, column: str, max_len: int) -> str | None:
@@ -151,15 +164,15 @@ class _Row:
     def number(self, column: str) -> float:
         raw = self.values.get(column, "").strip()
         if not raw:
-            self.fail(column, "is required")
+            self.fail(column, "is required", "required", "必填，不能为空")
             return math.nan
         try:
             value = float(raw)
         except ValueError:
-            self.fail(column, "is not a number")
+            self.fail(column, "is not a number", "not_a_number", "不是数字")
             return math.nan
         if not math.isfinite(value):
-            self.fail(column, "is not a finite number")
+            self.fail(column, "is not a finite number", "not_a_number", "不是有限的数字")
             return math.nan
         return value
 
@@ -170,14 +183,19 @@ class _Row:
         try:
             f = float(raw)  # Excel writes whole numbers as "200.0"
         except ValueError:
-            self.fail(column, "is not a whole number")
+            self.fail(column, "is not a whole number", "not_an_integer", "不是整数")
             return None
         if not math.isfinite(f) or f != int(f):
-            self.fail(column, "is not a whole number")
+            self.fail(column, "is not a whole number", "not_an_integer", "不是整数")
             return None
         value = int(f)
         if not low <= value <= high:
-            self.fail(column, f"must be between {low} and {high}")
+            self.fail(
+                column,
+                f"must be between {low} and {high}",
+                "out_of_range",
+                f"须在 {low} 到 {high} 之间",
+            )
             return None
         return value
 
@@ -188,17 +206,25 @@ class _Row:
         try:
             return parse_time(raw, tz)
         except ValueError as exc:
-            self.fail(column, str(exc))
+            self.fail(
+                column, str(exc), "bad_time", "不是日期时间（例如 2026-11-30 18:00 或 ISO 8601）"
+            )
             return None
 
 
-def _check_columns(table: Table, required: Sequence[str], optional: Sequence[str]) -> list[str]:
-    missing = [c for c in required if c not in table.columns]
+def _check_columns(
+    table: Table, required: Sequence[str], optional: Sequence[str], kind: str
+) -> list[str]:
+    missing = missing_fields(kind, table.columns, required)
     if missing:
+        names = ", ".join(f"{c} ({ALIASES[kind][c][1]})" for c in missing)
         raise file_error(
-            f"missing column(s): {', '.join(missing)}; required: {', '.join(required)}"
+            f"missing column(s): {', '.join(missing)}; required: {', '.join(required)} "
+            "(Chinese and English header names are accepted, see the template)",
+            kind="missing_columns",
+            zh=f"缺少列：{names}；表头可用中文或英文，见模板",
         )
-    known = set(required) | set(optional)
+    known = set(required) | set(optional) | ({COORDINATES} if kind == "stores" else set())
     return [c for c in table.columns if c and c not in known]
 
 
@@ -207,7 +233,7 @@ def _duplicates(row: _Row, column: str, value: str, seen: dict[str, int]) -> Non
         return
     first = seen.get(value)
     if first is not None:
-        row.fail(column, f"duplicates row {first}")
+        row.fail(column, f"duplicates row {first}", "duplicate", f"与第{first}行重复")
     else:
         seen[value] = row.n
 
@@ -218,10 +244,10 @@ def validate_stores(
     """`default_coord` (the upload_default_coord setting ops own) is the system of rows whose
     coord is empty; without it, coord is required."""
     if default_coord is None:
-        ignored = _check_columns(table, STORE_REQUIRED, STORE_OPTIONAL)
+        ignored = _check_columns(table, STORE_REQUIRED, STORE_OPTIONAL, "stores")
     else:
         required = tuple(c for c in STORE_REQUIRED if c != "coord")
-        ignored = _check_columns(table, required, (*STORE_OPTIONAL, "coord"))
+        ignored = _check_columns(table, required, (*STORE_OPTIONAL, "coord"), "stores")
     errors: list[RowError] = []
     out: list[StoreRow] = []
     seen: dict[str, int] = {}
@@ -232,28 +258,48 @@ def validate_stores(
         name = r.text("name", 100)
         city = r.text("city", 50)
         address = r.optional_text("address", 200)
-        lat = r.number("lat")
-        lng = r.number("lng")
+        province = r.optional_text("province", 50)
+        district = r.optional_text("district", 50)
+        region = r.optional_text("region", 50)
+        lat, lng = _coordinates(r)
         system: CoordSystem | None = None
         raw_coord = values.get("coord", "").strip()
         if not raw_coord and default_coord is not None:
             system = default_coord
         elif not raw_coord:
-            r.fail("coord", "is required (wgs84, gcj02 or bd09)")
+            r.fail(
+                "coord",
+                "is required (wgs84, gcj02 or bd09)",
+                "required",
+                "必填：坐标系（wgs84、gcj02 或 bd09）",
+            )
         else:
             try:
                 system = CoordSystem.parse(raw_coord)
             except CoordError as exc:
-                r.fail("coord", str(exc))
+                r.fail("coord", str(exc), "bad_coord", "不是可识别的坐标系（wgs84、gcj02 或 bd09）")
         gcj: Coord | None = None
         if system is not None and math.isfinite(lat) and math.isfinite(lng):
             if lat == 0.0 and lng == 0.0:
-                r.fail("lat", "lat and lng are both 0: the coordinates are probably missing")
+                r.fail(
+                    "lat",
+                    "lat and lng are both 0: the coordinates are probably missing",
+                    "zero_coordinates",
+                    "经纬度都是 0，可能缺少坐标",
+                )
             else:
                 try:
                     gcj = to_gcj02(Coord(lat, lng, system))
                 except CoordError as exc:
-                    r.fail("lat" if "latitude" in str(exc) else "lng", str(exc))
+                    column = "lat" if "latitude" in str(exc) else "lng"
+                    r.fail(
+                        column,
+                        str(exc),
+                        "out_of_range",
+                        "纬度须在 -90 到 90 之间"
+                        if column == "lat"
+                        else "经度须在 -180 到 180 之间",
+                    )
         area: str | None = None
         raw_area = values.get("service_area", "").strip()
         if raw_area.lower() in CLEAR_WORDS:
@@ -262,14 +308,19 @@ def validate_stores(
             try:
                 area = shapely.to_geojson(parse_area(raw_area, system))
             except AreaError as exc:
-                r.fail("service_area", str(exc))
+                r.fail("service_area", str(exc), "bad_service_area", f"服务范围无效：{exc}")
         active = True  # an empty cell: the store is active
         raw_active = values.get("active", "")
         if not flags.is_blank(raw_active):
             try:
                 active = flags.parse_flag(raw_active)
             except flags.FlagError:
-                r.fail("active", f"must be true or false ({flags.ACCEPTED})")
+                r.fail(
+                    "active",
+                    f"must be true or false ({flags.ACCEPTED})",
+                    "bad_flag",
+                    f"须为是或否（{flags.ACCEPTED}）",
+                )
         if r.ok and gcj is not None and system is not None:
             out.append(
                 StoreRow(
@@ -286,9 +337,69 @@ def validate_stores(
                     # An absent column or an empty cell keeps the stored flag.
                     active if values.get("active", "").strip() else None,
                     raw_area if area is not None else None,
+                    province,
+                    district,
+                    region,
                 )
             )
     return out, errors, ignored
+
+
+# One cell of both coordinates: two numbers (AMap and Tencent's "lng,lat", a "lat,lng" from other
+# pickers), or labelled ("lng: 121.47, lat: 31.23", "经度121.47 纬度31.23").
+_NUMBER = r"[-+]?\d+(?:\.\d+)?"
+_PAIR = re.compile(rf"^\s*({_NUMBER})\s*[,;，；\s]\s*({_NUMBER})\s*$")
+_LABELLED = re.compile(rf"(lng|lon|long|longitude|lat|latitude|经度|纬度)\s*[:=：]?\s*({_NUMBER})")
+
+
+def _coordinates(r: _Row) -> tuple[float, float]:
+    """The row's latitude and longitude: its lat and lng cells, or one cell of both."""
+    values = r.values
+    if COORDINATES not in values or (
+        values.get("lat", "").strip() or values.get("lng", "").strip()
+    ):
+        return r.number("lat"), r.number("lng")
+    raw = unicodedata.normalize("NFKC", values[COORDINATES]).strip()
+    if not raw:
+        r.fail(COORDINATES, "is required (longitude,latitude)", "required", "必填：经度,纬度")
+        return math.nan, math.nan
+    labelled = {
+        ("lat" if k.lower().startswith("lat") or k == "纬度" else "lng"): float(v)
+        for k, v in _LABELLED.findall(raw.lower())
+    }
+    if len(labelled) == 2:
+        return labelled["lat"], labelled["lng"]
+    pair = _PAIR.match(raw)
+    if pair is None:
+        r.fail(
+            COORDINATES,
+            'is not two numbers (write "longitude,latitude", e.g. 121.473701,31.230416)',
+            "bad_coordinates",
+            "不是两个数字（请写成“经度,纬度”，例如 121.473701,31.230416）",
+        )
+        return math.nan, math.nan
+    a, b = float(pair.group(1)), float(pair.group(2))
+    # A latitude is within ±90, a longitude within ±180: the one beyond 90 is the longitude.
+    if abs(a) > 90 >= abs(b) and abs(a) <= 180:
+        return b, a
+    if abs(b) > 90 >= abs(a) and abs(b) <= 180:
+        return a, b
+    if abs(a) <= 90 and abs(b) <= 90:
+        r.fail(
+            COORDINATES,
+            "both numbers could be the latitude, so which is the longitude cannot be told: "
+            "use separate lat and lng columns, or label them (lng: ..., lat: ...)",
+            "ambiguous_coordinates",
+            "两个数都不超过 90，无法判断哪个是经度：请分成经度、纬度两列，或注明（经度:…, 纬度:…）",
+        )
+    else:
+        r.fail(
+            COORDINATES,
+            "neither order is a valid latitude and longitude",
+            "out_of_range",
+            "两个数都超出经纬度范围",
+        )
+    return math.nan, math.nan
 
 
 _DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
@@ -332,7 +443,7 @@ def validate_groups(
     wechat_lifetime: timedelta = timedelta(days=7),
     now: datetime | None = None,
 ) -> tuple[list[GroupRow], list[RowError], list[str]]:
-    ignored = _check_columns(table, GROUP_REQUIRED, GROUP_OPTIONAL)
+    ignored = _check_columns(table, GROUP_REQUIRED, GROUP_OPTIONAL, "groups")
     # Whole seconds, as exports write times: an export uploaded again changes nothing.
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     errors: list[RowError] = []
@@ -342,7 +453,12 @@ def validate_groups(
         r = _Row(n, values, errors)
         group_id = r.text("group_id", 64)
         if group_id.startswith("fallback:"):
-            r.fail("group_id", "ids starting with 'fallback:' are reserved for fallbacks")
+            r.fail(
+                "group_id",
+                "ids starting with 'fallback:' are reserved for fallbacks",
+                "reserved_id",
+                "以 fallback: 开头的编号留给兜底码使用",
+            )
         _duplicates(r, "group_id", group_id, seen)
         store_id = r.text("store_id", 64)
         name = r.text("name", 100)
@@ -357,7 +473,12 @@ def validate_groups(
         if PERSONAL_GROUP_CODE.match(payload):
             derived = (made_at or now) + wechat_lifetime
             if capacity is not None and capacity > WECHAT_SCAN_JOIN_LIMIT:
-                r.fail("capacity", over_scan_join_limit())
+                r.fail(
+                    "capacity",
+                    over_scan_join_limit_parts()[1],
+                    "over_scan_join_limit",
+                    over_scan_join_limit_parts()[0],
+                )
         if r.ok:
             out.append(
                 GroupRow(
@@ -377,19 +498,21 @@ def validate_groups(
     return out, errors, ignored
 
 
-def over_scan_join_limit(stored: int | None = None) -> str:
+def over_scan_join_limit_parts(stored: int | None = None) -> tuple[str, str]:
+    """The scan-join limit's message in Chinese and in English."""
     limit = WECHAT_SCAN_JOIN_LIMIT
     if stored is None:
         return (
-            f"个人微信群二维码满 {limit} 人后无法扫码进群，容量不能超过 {limit} / "
+            f"个人微信群二维码满 {limit} 人后无法扫码进群，容量不能超过 {limit}",
             f"a personal WeChat group code stops scan-joins at {limit} members: "
-            f"capacity must be {limit} or less"
+            f"capacity must be {limit} or less",
         )
     return (
         f"该群已存的容量 {stored} 超过个人微信群二维码的扫码进群上限 {limit} 人，"
-        f"请填写不超过 {limit} 的 capacity / the group's stored capacity {stored} is more than "
+        f"请填写不超过 {limit} 的 capacity",
+        f"the group's stored capacity {stored} is more than "
         f"a personal WeChat group code's scan-join limit of {limit} members: "
-        f"give a capacity of {limit} or less"
+        f"give a capacity of {limit} or less",
     )
 
 
@@ -405,7 +528,7 @@ class EntryRow:
 
 
 def validate_entries(table: Table) -> tuple[list[EntryRow], list[RowError], list[str]]:
-    ignored = _check_columns(table, ENTRY_REQUIRED, ENTRY_OPTIONAL)
+    ignored = _check_columns(table, ENTRY_REQUIRED, ENTRY_OPTIONAL, "entries")
     errors: list[RowError] = []
     out: list[EntryRow] = []
     seen: dict[str, int] = {}
@@ -413,16 +536,36 @@ def validate_entries(table: Table) -> tuple[list[EntryRow], list[RowError], list
         r = _Row(n, values, errors)
         code = values.get("code", "").strip()
         if not _CODE_RE.fullmatch(code):
-            r.fail("code", "must be 1-64 letters, digits, '-' or '_' (it goes into a URL)")
+            r.fail(
+                "code",
+                "must be 1-64 letters, digits, '-' or '_' (it goes into a URL)",
+                "bad_code",
+                "须为 1-64 个字母、数字、- 或 _（它会出现在链接里）",
+            )
         _duplicates(r, "code", code, seen)
         kind = values.get("kind", "").strip().lower()
         if kind not in ENTRY_KINDS:
-            r.fail("kind", f"must be one of {', '.join(ENTRY_KINDS)}")
+            r.fail(
+                "kind",
+                f"must be one of {', '.join(ENTRY_KINDS)}",
+                "bad_kind",
+                f"须为 {'、'.join(ENTRY_KINDS)} 之一",
+            )
         store_id = values.get("store_id", "").strip() or None
         if kind == "store" and store_id is None:
-            r.fail("store_id", "is required for a store's own counter code")
+            r.fail(
+                "store_id",
+                "is required for a store's own counter code",
+                "required",
+                "门店自己的收银台码必须填写门店编号",
+            )
         elif kind in ("counter", "poster") and store_id is not None:
-            r.fail("store_id", f"must be empty for a {kind} code (only kind store pins a store)")
+            r.fail(
+                "store_id",
+                f"must be empty for a {kind} code (only kind store pins a store)",
+                "unexpected_store",
+                f"{kind} 类入口码不能填写门店编号（只有 store 类固定门店）",
+            )
         label = r.optional_text("label", 100)
         if r.ok:
             out.append(EntryRow(code, kind, store_id, label))
@@ -430,7 +573,7 @@ def validate_entries(table: Table) -> tuple[list[EntryRow], list[RowError], list
 
 
 def validate_fallbacks(table: Table) -> tuple[list[FallbackRow], list[RowError], list[str]]:
-    ignored = _check_columns(table, FALLBACK_REQUIRED, ())
+    ignored = _check_columns(table, FALLBACK_REQUIRED, (), "fallbacks")
     errors: list[RowError] = []
     out: list[FallbackRow] = []
     seen: dict[str, int] = {}
@@ -438,9 +581,14 @@ def validate_fallbacks(table: Table) -> tuple[list[FallbackRow], list[RowError],
         r = _Row(n, values, errors)
         raw_store = values.get("store_id", "").strip()
         if not raw_store:
-            r.fail("store_id", f"is required (a store id, or {BRAND} for the whole brand)")
+            r.fail(
+                "store_id",
+                f"is required (a store id, or {BRAND} for the whole brand)",
+                "required",
+                f"必填：门店编号，或 {BRAND} 表示整个品牌",
+            )
         elif len(raw_store) > 64:
-            r.fail("store_id", "is longer than 64 characters")
+            r.fail("store_id", "is longer than 64 characters", "too_long", "超过 64 个字")
         _duplicates(r, "store_id", raw_store, seen)
         name = r.text("name", 100)
         payload = r.text("qr_payload", 1024)

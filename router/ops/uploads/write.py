@@ -30,7 +30,7 @@ from router.ops.uploads.rows import (
     FallbackRow,
     GroupRow,
     StoreRow,
-    over_scan_join_limit,
+    over_scan_join_limit_parts,
     validate_entries,
     validate_fallbacks,
     validate_groups,
@@ -79,7 +79,14 @@ async def _reject_unknown_stores(conn: asyncpg.Connection, store_ids: Sequence[s
     if unknown:
         raise ImportRejected(
             [
-                RowError(0, "store_id", sid, "no such store; import the stores first")
+                RowError(
+                    0,
+                    "store_id",
+                    sid,
+                    "no such store; import the stores first",
+                    "unknown_store",
+                    "没有这个门店，请先上传门店",
+                )
                 for sid in store_ids
                 if sid in unknown
             ]
@@ -108,8 +115,10 @@ async def write_groups(
                     rec["row_no"],
                     "group_id",
                     rec["group_id"],
-                    "是门店的企业微信活码群，由活码自动维护，不能上传 / is the store's WeCom "
-                    "join-way group, kept by Huoma itself: it cannot be uploaded",
+                    "is the store's WeCom join-way group, kept by Huoma itself: it cannot be "
+                    "uploaded",
+                    "managed_group",
+                    "是门店的企业微信活码群，由活码自动维护，不能上传",
                 )
                 for rec in managed
             ]
@@ -123,7 +132,12 @@ async def write_groups(
     # the group has now: refused like a capacity written in the file (rolled back with the rest).
     over = [
         RowError(
-            rec["row_no"], "capacity", str(rec["capacity"]), over_scan_join_limit(rec["capacity"])
+            rec["row_no"],
+            "capacity",
+            str(rec["capacity"]),
+            over_scan_join_limit_parts(rec["capacity"])[1],
+            "over_scan_join_limit",
+            over_scan_join_limit_parts(rec["capacity"])[0],
         )
         for rec in await conn.fetch(sql.GROUPS_OVER_CAPACITY, WECHAT_SCAN_JOIN_LIMIT)
         if PERSONAL_GROUP_CODE.match(rec["qr_payload"])
@@ -180,7 +194,10 @@ def _row_numbers(errors: list[RowError], table: Table) -> list[RowError]:
     for e in errors:
         if e.row == 0 and e.column == "store_id" and e.value not in seen:
             seen.add(e.value)
-            out.extend(RowError(n, e.column, e.value, e.message) for n in by_store.get(e.value, []))
+            out.extend(
+                RowError(n, e.column, e.value, e.message, e.code, e.zh)
+                for n in by_store.get(e.value, [])
+            )
         elif e.row != 0 or e.column != "store_id":
             out.append(e)
     return out
@@ -220,6 +237,7 @@ async def import_file(
         audit=audit,
     )
     summary.format, summary.encoding, summary.preview = table.format, table.encoding, preview(table)
+    summary.mapping = table.mapping.as_dict(kind) if table.mapping is not None else None
     return summary
 
 
@@ -237,7 +255,9 @@ async def import_table(
     """Validate and write rows already read into a table (files, the demo generator). `audit`
     records the change inside the upload's transaction (not for a dry run)."""
     if not table.rows:
-        raise file_error("the file has a header but no rows")
+        raise file_error(
+            "the file has a header but no rows", zh="文件只有表头，没有数据行", kind="no_rows"
+        )
     validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow]
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any]
     if kind == "stores":

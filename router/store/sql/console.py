@@ -6,7 +6,8 @@ from __future__ import annotations
 
 # Per active store: usable groups and the active group's fill and expiry, as of the last sweep.
 # $1 default display cap, $2 low-water mark, $3 status filter (all | low | fallback),
-# $4 city or NULL, $5 search text or NULL, $6 limit, $7 offset.
+# $4 city or NULL, $5 search text or NULL, $6 limit, $7 offset, $8 province, $9 district and
+# $10 region or NULL.
 HEALTH_STORES = """
 WITH pool AS (
     SELECT store_id,
@@ -17,7 +18,8 @@ WITH pool AS (
            bool_or(source = 'wecom' AND state IN ('active', 'standby')) AS wecom
     FROM groups WHERE kind = 'group' GROUP BY store_id
 ), page AS (
-    SELECT s.store_id, s.name, s.city, coalesce(p.usable, 0) AS usable,
+    SELECT s.store_id, s.name, s.city, s.province, s.district, s.region,
+           coalesce(p.usable, 0) AS usable,
            coalesce(p.full, 0) AS full, coalesce(p.expired, 0) AS expired,
            coalesce(p.wecom, false) AS wecom,
            count(*) OVER () AS total
@@ -25,6 +27,9 @@ WITH pool AS (
     LEFT JOIN pool p USING (store_id)
     WHERE s.active
       AND ($4::text IS NULL OR s.city = $4)
+      AND ($8::text IS NULL OR s.province = $8)
+      AND ($9::text IS NULL OR s.district = $9)
+      AND ($10::text IS NULL OR s.region = $10)
       AND ($5::text IS NULL OR s.store_id ILIKE '%' || $5 || '%' OR s.name ILIKE '%' || $5 || '%')
       AND ($3 = 'all'
            OR ($3 = 'low' AND coalesce(p.usable, 0) < $2 AND NOT coalesce(p.wecom, false))

@@ -13,7 +13,7 @@ SELECT store_id, name, city, address,
            AS lng,
        CASE WHEN service_area IS NOT NULL AND source_area IS NULL THEN 'gcj02'
             ELSE source_coord END AS coord,
-       coalesce(source_area, service_area) AS service_area, active
+       coalesce(source_area, service_area) AS service_area, active, province, district, region
 FROM stores
 ORDER BY store_id
 """

@@ -41,7 +41,16 @@ SELECT (j.joined_at AT TIME ZONE $3)::date AS day, coalesce(j.store_id, '') AS s
 FROM group_joins j
 WHERE j.joined_at >= $1 AND j.joined_at < $2
   AND ($4::text IS NULL OR j.store_id = $4) AND ($5::text IS NULL OR j.entry = $5)
+  AND ($6::text[] IS NULL OR j.store_id = ANY($6::text[]))
 GROUP BY 1, 2, 3
+"""
+
+# The stores in a province ($1), district ($2) and region ($3) (NULL: any), for the funnel's
+# place filters.
+FUNNEL_PLACE_STORES = """
+SELECT store_id FROM stores
+WHERE ($1::text IS NULL OR province = $1) AND ($2::text IS NULL OR district = $2)
+  AND ($3::text IS NULL OR region = $3)
 """
 
 # Rollups are one at a time, even if two keepers overlap for a moment (a failover). Their own
@@ -103,7 +112,8 @@ SELECT day FROM funnel_days WHERE day BETWEEN $1 AND $2 AND computed_at IS NOT N
 # The funnel's base rows at grain $8 (bit 1: per store, bit 2: per entry): rolled-up days ($1)
 # from funnel_daily, the other days read live from scan_events between $2 and $3 (local days
 # $4, time zone $7). $5 store, $6 entry (NULL: all).
-# {head} and {group} are fixed fragments chosen in router.store.funnel, never user text.
+# {head}, {where} and {group} are fixed fragments chosen in router.store.funnel, never user text
+# ({where} keeps the stores of a place filter, given as one more text[] argument).
 FUNNEL_QUERY = (
     """
 WITH base AS (
@@ -132,7 +142,7 @@ SELECT {head}sum(page_views)::bigint AS page_views,
        sum(repeats)::bigint AS repeats, sum(renewals)::bigint AS renewals
 FROM base b
 LEFT JOIN stores s ON s.store_id = b.store_id
-{group}
+{where}{group}
 """
 )
 

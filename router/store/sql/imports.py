@@ -12,7 +12,7 @@ CREATE_STORE_STAGING = """
 CREATE TEMP TABLE import_stores (
     store_id text, name text, city text, address text, lat float8, lng float8,
     source_lat float8, source_lng float8, source_coord text, service_area text, active boolean,
-    source_area text
+    source_area text, province text, district text, region text
 ) ON COMMIT DROP
 """
 
@@ -32,7 +32,12 @@ WITH next AS (
            coalesce(i.active, s.active) AS active,
            CASE WHEN i.service_area IS NOT NULL THEN nullif(i.source_area, '')
                 WHEN i.source_coord = s.source_coord THEN s.source_area
-                WHEN i.source_coord = 'gcj02' THEN s.service_area END AS source_area
+                WHEN i.source_coord = 'gcj02' THEN s.service_area END AS source_area,
+           CASE WHEN i.province IS NULL THEN s.province ELSE nullif(i.province, '') END
+               AS province,
+           CASE WHEN i.district IS NULL THEN s.district ELSE nullif(i.district, '') END
+               AS district,
+           CASE WHEN i.region IS NULL THEN s.region ELSE nullif(i.region, '') END AS region
     FROM import_stores i
     JOIN stores s USING (store_id)
 )
@@ -40,23 +45,26 @@ UPDATE stores s SET
     name = n.name, city = n.city, address = n.address, lat = n.lat, lng = n.lng,
     source_lat = n.source_lat, source_lng = n.source_lng, source_coord = n.source_coord,
     service_area = n.service_area, active = n.active, source_area = n.source_area,
+    province = n.province, district = n.district, region = n.region,
     updated_at = now()
 FROM next n
 WHERE s.store_id = n.store_id
   AND (s.name, s.city, s.address, s.lat, s.lng, s.source_lat, s.source_lng, s.source_coord,
-       s.service_area, s.active, s.source_area)
+       s.service_area, s.active, s.source_area, s.province, s.district, s.region)
       IS DISTINCT FROM
       (n.name, n.city, n.address, n.lat, n.lng, n.source_lat, n.source_lng, n.source_coord,
-       n.service_area, n.active, n.source_area)
+       n.service_area, n.active, n.source_area, n.province, n.district, n.region)
 RETURNING false AS inserted
 """
 
 INSERT_STORES = """
 INSERT INTO stores (store_id, name, city, address, lat, lng, source_lat, source_lng,
-                    source_coord, service_area, active, source_area)
+                    source_coord, service_area, active, source_area, province, district,
+                    region)
 SELECT i.store_id, i.name, i.city, coalesce(i.address, ''), i.lat, i.lng, i.source_lat,
        i.source_lng, i.source_coord, nullif(i.service_area, ''), coalesce(i.active, true),
-       nullif(i.source_area, '')
+       nullif(i.source_area, ''), nullif(i.province, ''), nullif(i.district, ''),
+       nullif(i.region, '')
 FROM import_stores i
 WHERE NOT EXISTS (SELECT 1 FROM stores s WHERE s.store_id = i.store_id)
 RETURNING true AS inserted
