@@ -21,13 +21,14 @@ import orjson
 from aiohttp import web
 
 from router.cli import demo
-from router.errors import HuomaError
+from router.errors import BadInput, HuomaError
 from router.keys import IN_FLIGHT, METRICS
 from router.ops.uploads import (
     ENCODINGS,
     ImportRejected,
     import_file,
     import_table,
+    parse_coord_param,
     parse_encoding,
     upload_operation,
 )
@@ -229,6 +230,12 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         print(f"cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
 
+    try:
+        coord = parse_coord_param(args.coord)
+    except BadInput as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+
     async def run(pool: asyncpg.Pool) -> Any:
         return await import_file(
             pool,
@@ -241,6 +248,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
             encoding=parse_encoding(args.encoding),
+            coord=coord,
         )
 
     try:
@@ -384,6 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", *ENCODINGS),
         default="auto",
         help="how a CSV or JSON file is encoded (default auto: detected)",
+    )
+    i.add_argument(
+        "--coord",
+        metavar="SOURCE",
+        help="where a store file's coordinates come from, for a file without a coord column "
+        "(a row's own coord cell wins): amap/高德, tencent/腾讯, baidu/百度, gps/wgs84, "
+        "gcj02, bd09",
     )
 
     w = sub.add_parser(

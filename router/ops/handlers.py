@@ -25,6 +25,7 @@ from router.ops.uploads import (
     Table,
     import_file,
     import_table,
+    parse_coord_param,
     parse_encoding,
 )
 from router.params import flag_param, int_param
@@ -149,14 +150,15 @@ async def _multipart_file(request: web.Request, max_bytes: int) -> tuple[str | N
 
 
 async def upload(request: web.Request) -> web.Response:
-    """POST /admin/api/uploads/{kind}[?dry_run=1][&encoding=]: validate every row, then write all
-    or nothing. The answer names the encoding a CSV or JSON file was read in and shows its first
-    rows as read."""
+    """POST /admin/api/uploads/{kind}[?dry_run=1][&encoding=][&coord=]: validate every row,
+    then write all or nothing (`coord`: a store file's coordinate source). The answer names the
+    encoding a CSV or JSON file was read in and shows its first rows as read."""
     actor = request[PRINCIPAL].actor
     kind = _kind(request)
     # Before the body is read: a flag that is not a yes or a no refuses the upload outright.
     dry_run = flag_param(request.query, "dry_run")
     encoding = parse_encoding(request.query.get("encoding"))
+    coord = parse_coord_param(request.query.get("coord"))
     settings = request.config_dict[SETTINGS]
     filename, data = await _upload_body(request, settings.import_max_bytes)
     # A failed upload is logged with who sent which file: ops ask about it by name.
@@ -172,6 +174,7 @@ async def upload(request: web.Request) -> web.Response:
         dry_run=dry_run,
         wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
         encoding=encoding,
+        coord=coord,
     )
     answer = summary.as_dict()
     counts = {k: v for k, v in answer.items() if k != "preview"}  # rows stay out of the log

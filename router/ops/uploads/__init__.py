@@ -30,6 +30,7 @@ from router.ops.uploads.rows import (
     validate_groups,
     validate_stores,
 )
+from router.ops.uploads.source import parse_coord_param
 from router.ops.uploads.write import (
     import_file,
     import_table,
@@ -54,6 +55,7 @@ __all__ = [
     "export_operation",
     "import_file",
     "import_table",
+    "parse_coord_param",
     "parse_encoding",
     "read_table",
     "upload_operation",

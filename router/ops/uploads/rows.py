@@ -13,7 +13,8 @@ from typing import Any
 import shapely
 
 from geo.areas import AreaError, parse_area
-from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
+from geo.coords import CoordError, CoordSystem, Shift, to_system
+from geo.providers import Provider
 from router import flags
 from router.ops.uploads.model import (
     _CODE_RE,
@@ -34,6 +35,7 @@ from router.ops.uploads.model import (
     Table,
     file_error,
 )
+from router.ops.uploads.source import required_columns, row_provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,7 @@ class StoreRow:
     name: str
     city: str
     address: str | None  # None: keep the stored address ("" clears it)
-    lat: float  # GCJ-02
+    lat: float  # GCJ-02, the plain code's rule (mainland only)
     lng: float
     source_lat: float
     source_lng: float
@@ -51,6 +53,7 @@ class StoreRow:
     service_area: str | None
     active: bool | None  # None: keep the stored flag (a new store is active)
     source_area: str | None = None  # as uploaded, in source_coord; None and "" as service_area
+    coord_provider: str | None = None  # who gave the coordinates (geo.providers.Provider)
 
     def record(self) -> tuple[Any, ...]:
         return (
@@ -66,6 +69,7 @@ class StoreRow:
             self.service_area,
             self.active,
             self.source_area,
+            self.coord_provider,
         )
 
 
@@ -212,8 +216,11 @@ def _duplicates(row: _Row, column: str, value: str, seen: dict[str, int]) -> Non
         seen[value] = row.n
 
 
-def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[str]]:
-    ignored = _check_columns(table, STORE_REQUIRED, STORE_OPTIONAL)
+def validate_stores(
+    table: Table, coord: Provider | None = None
+) -> tuple[list[StoreRow], list[RowError], list[str]]:
+    """`coord`: the source the upload named for the whole file (a row's own coord cell wins)."""
+    ignored = _check_columns(table, required_columns(table, STORE_REQUIRED, coord), STORE_OPTIONAL)
     errors: list[RowError] = []
     out: list[StoreRow] = []
     seen: dict[str, int] = {}
@@ -226,31 +233,25 @@ def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[
         address = r.optional_text("address", 200)
         lat = r.number("lat")
         lng = r.number("lng")
-        system: CoordSystem | None = None
-        raw_coord = values.get("coord", "").strip()
-        if not raw_coord:
-            r.fail("coord", "is required (wgs84, gcj02 or bd09)")
-        else:
-            try:
-                system = CoordSystem.parse(raw_coord)
-            except CoordError as exc:
-                r.fail("coord", str(exc))
-        gcj: Coord | None = None
-        if system is not None and math.isfinite(lat) and math.isfinite(lng):
+        provider = row_provider(values, coord, r.fail)
+        system: CoordSystem | None = provider.system if provider is not None else None
+        gcj = None
+        if provider is not None and math.isfinite(lat) and math.isfinite(lng):
             if lat == 0.0 and lng == 0.0:
                 r.fail("lat", "lat and lng are both 0: the coordinates are probably missing")
             else:
                 try:
-                    gcj = to_gcj02(Coord(lat, lng, system))
+                    gcj = to_system(provider.coord(lat, lng), CoordSystem.GCJ02, Shift.MAINLAND)
                 except CoordError as exc:
                     r.fail("lat" if "latitude" in str(exc) else "lng", str(exc))
         area: str | None = None
+        provider_shift = provider.shift if provider is not None else Shift.MAINLAND
         raw_area = values.get("service_area", "").strip()
         if raw_area.lower() in CLEAR_WORDS:
             area = raw_area = ""
         elif raw_area and system is not None:
             try:
-                area = shapely.to_geojson(parse_area(raw_area, system))
+                area = shapely.to_geojson(parse_area(raw_area, system, shift=provider_shift))
             except AreaError as exc:
                 r.fail("service_area", str(exc))
         active = True  # an empty cell: the store is active
@@ -260,7 +261,7 @@ def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[
                 active = flags.parse_flag(raw_active)
             except flags.FlagError:
                 r.fail("active", f"must be true or false ({flags.ACCEPTED})")
-        if r.ok and gcj is not None and system is not None:
+        if r.ok and gcj is not None and system is not None and provider is not None:
             out.append(
                 StoreRow(
                     store_id,
@@ -276,6 +277,7 @@ def validate_stores(table: Table) -> tuple[list[StoreRow], list[RowError], list[
                     # An absent column or an empty cell keeps the stored flag.
                     active if values.get("active", "").strip() else None,
                     raw_area if area is not None else None,
+                    provider.value,
                 )
             )
     return out, errors, ignored

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from geo.providers import Provider
 from router.errors import BadInput
 from router.ops.uploads.model import (
     ANALYZE_ROWS,
@@ -190,17 +191,25 @@ async def import_file(
     dry_run: bool = False,
     wechat_lifetime: timedelta = timedelta(days=7),
     encoding: str | None = None,
+    coord: Provider | None = None,
 ) -> ImportSummary:
     """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error.
 
     `encoding` (one of ENCODINGS; None detects it) is how a CSV or JSON file is decoded; the
-    summary names the one used and shows the first rows as read."""
+    summary names the one used and shows the first rows as read. `coord` is the coordinate
+    source the upload names for a whole store file (a row's own coord cell wins)."""
     if kind not in KINDS:
         raise BadInput(f"unknown import kind {kind!r}; use {', '.join(KINDS)}", code="bad_kind")
     # Decoding and parsing a 20 MB file takes seconds: off the event loop, scans keep moving.
     table = await asyncio.to_thread(read_table, data, filename, kind, max_bytes, max_rows, encoding)
     summary = await import_table(
-        pool, kind, table, timezone=timezone, dry_run=dry_run, wechat_lifetime=wechat_lifetime
+        pool,
+        kind,
+        table,
+        timezone=timezone,
+        dry_run=dry_run,
+        wechat_lifetime=wechat_lifetime,
+        coord=coord,
     )
     summary.format, summary.encoding, summary.preview = table.format, table.encoding, preview(table)
     return summary
@@ -214,6 +223,7 @@ async def import_table(
     timezone: str,
     dry_run: bool = False,
     wechat_lifetime: timedelta = timedelta(days=7),
+    coord: Provider | None = None,
 ) -> ImportSummary:
     """Validate and write rows already read into a table (files, the demo generator)."""
     if not table.rows:
@@ -221,7 +231,7 @@ async def import_table(
     validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow]
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any]
     if kind == "stores":
-        validated, errors, ignored = validate_stores(table)
+        validated, errors, ignored = validate_stores(table, coord)
         writer = write_stores
     elif kind == "fallbacks":
         validated, errors, ignored = validate_fallbacks(table)
