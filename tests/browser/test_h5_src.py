@@ -45,6 +45,7 @@ async def test_in_hong_kong_wechat_s_gcj02_fix_finds_the_store_it_stands_in(
                 "hk-1",
                 name="时代广场店",
                 city="香港",
+                address="勿地臣街1号",
                 lat=TIMES_SQUARE[0],
                 lng=TIMES_SQUARE[1],
                 coord="GPS",
