@@ -12,7 +12,11 @@ import unicodedata
 
 import prcoords
 import pytest
+import shapely
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
+from geo.areas import parse_area
 from geo.coords import Coord, CoordError, CoordSystem, Shift, to_system, to_wgs84
 from geo.distance import haversine_m
 from geo.providers import _WORDS_BY_PROVIDER, Provider
@@ -187,3 +191,61 @@ def test_across_the_shenzhen_river_an_amap_pair_keeps_its_true_distance() -> Non
     b = to_wgs84(Provider.AMAP.coord(*gcj(sz)))
     assert metres(hk, a) < 0.01
     assert metres(sz, b) < 0.01
+
+
+_SHIFTED_BY = {
+    Provider.AMAP: {Region.MAINLAND, Region.HONG_KONG, Region.MACAU},
+    Provider.TENCENT: {Region.MAINLAND, Region.HONG_KONG, Region.MACAU},
+    Provider.WECHAT: {Region.MAINLAND, Region.HONG_KONG, Region.MACAU},
+    Provider.BAIDU: {Region.MAINLAND, Region.HONG_KONG, Region.MACAU, Region.TAIWAN},
+}
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(
+    st.sampled_from(list(_SHIFTED_BY)),
+    st.floats(21.8, 26.5),  # from Macau's islands to Matsu, across the Pearl River mouth,
+    st.floats(113.3, 122.2),  # Shenzhen, Xiamen and the Taiwan Strait
+)
+def test_any_place_a_provider_gives_comes_back_to_where_it_is(
+    provider: Provider, lat: float, lng: float
+) -> None:
+    """Whatever the region, a provider's coordinate of a real place (the reference's transform
+    where the provider shifts, the place itself elsewhere) is read back as that place."""
+    shifted = _SHIFTED_BY[provider]
+    given_as = (lat, lng)
+    if region_of(lat, lng) in shifted:
+        given_as = bd(given_as) if provider is Provider.BAIDU else gcj(given_as)
+    else:
+        # Within ~600 m of a region the provider shifts, an unshifted coordinate can also be the
+        # shifted image of a place inside it (the fold, as at the mainland's own edge): such a
+        # coordinate is read as the shifted place, by the same rule as the mainland's. Only
+        # unambiguous ones are checked here: no preimage (the reference's inverse) inside.
+        c = prcoords.Coords(lat, lng)
+        inverse = (
+            prcoords.bd_wgs_bored(c, False)
+            if provider is Provider.BAIDU
+            else prcoords.gcj_wgs_bored(c, False)
+        )
+        assume(region_of(inverse.lat, inverse.lon) not in shifted)
+    real = to_wgs84(provider.coord(*given_as))
+    assert metres((lat, lng), real) < 0.01
+
+
+def test_a_service_area_drawn_on_amap_in_hong_kong_covers_the_place_it_was_drawn_around() -> None:
+    """~100 m around Times Square, as drawn on AMap (shifted there): read under AMap's rule it
+    holds the real place; read as plain gcj02 it would lie ~590 m away."""
+    ring = [gcj((TIMES_SQUARE[0] + dy, TIMES_SQUARE[1] + dx)) for dy, dx in _SQUARE]
+    wkt = "POLYGON((" + ", ".join(f"{lng} {lat}" for lat, lng in ring) + "))"
+    amap = parse_area(wkt, CoordSystem.GCJ02, into=CoordSystem.WGS84, shift=Provider.AMAP.shift)
+    plain = parse_area(wkt, CoordSystem.GCJ02, into=CoordSystem.WGS84)
+    here = shapely.Point(TIMES_SQUARE[1], TIMES_SQUARE[0])
+    assert amap.contains(here)
+    assert not plain.contains(here)
+
+
+_SQUARE = [(-0.001, -0.001), (-0.001, 0.001), (0.001, 0.001), (0.001, -0.001), (-0.001, -0.001)]
