@@ -22,7 +22,8 @@ CREATE TEMP TABLE import_stores (
 # seen, and "keep" is a NULL. A kept service area's uploaded form (source_area) is in the old
 # coordinate system and provider: when a row changes either, it becomes the stored GCJ-02 area
 # if the new source is the plain gcj02 (the stored area's own rule), else NULL (an export then
-# gives the store and its area in gcj02). Rows whose values would not change are not touched.
+# gives the store and its area in gcj02). Rows whose values would not change are not touched; a
+# row stored before providers were kept (coord_provider NULL) has its plain code as provider.
 UPDATE_STORES = """
 WITH next AS (
     SELECT s.store_id, i.name, i.city, coalesce(i.address, s.address) AS address, i.lat, i.lng,
@@ -32,7 +33,7 @@ WITH next AS (
            coalesce(i.active, s.active) AS active,
            CASE WHEN i.service_area IS NOT NULL THEN nullif(i.source_area, '')
                 WHEN i.source_coord = s.source_coord
-                     AND i.coord_provider IS NOT DISTINCT FROM s.coord_provider
+                     AND i.coord_provider = coalesce(s.coord_provider, s.source_coord)
                      THEN s.source_area
                 WHEN i.coord_provider = 'gcj02' THEN s.service_area END AS source_area,
            i.coord_provider
@@ -47,7 +48,7 @@ UPDATE stores s SET
 FROM next n
 WHERE s.store_id = n.store_id
   AND (s.name, s.city, s.address, s.lat, s.lng, s.source_lat, s.source_lng, s.source_coord,
-       s.service_area, s.active, s.source_area, s.coord_provider)
+       s.service_area, s.active, s.source_area, coalesce(s.coord_provider, s.source_coord))
       IS DISTINCT FROM
       (n.name, n.city, n.address, n.lat, n.lng, n.source_lat, n.source_lng, n.source_coord,
        n.service_area, n.active, n.source_area, n.coord_provider)
