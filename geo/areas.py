@@ -27,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.prepared import prep
 from shapely.strtree import STRtree
 
-from geo.coords import Coord, CoordError, CoordSystem, to_system
+from geo.coords import Coord, CoordError, CoordSystem, Shift, to_system
 
 # An area is at most this many vertices: enough for a hand-drawn district, small enough that an
 # upload cannot make every edge-cell lookup slow.
@@ -40,8 +40,15 @@ class AreaError(ValueError):
     """A service area that cannot be used, with a message fit for an ops user."""
 
 
-def parse_area(text: str, system: CoordSystem, into: CoordSystem = CoordSystem.GCJ02) -> Area:
-    """Parse WKT or GeoJSON (lng, lat order, in `system`) and return it in `into`."""
+def parse_area(
+    text: str,
+    system: CoordSystem,
+    into: CoordSystem = CoordSystem.GCJ02,
+    *,
+    shift: Shift = Shift.MAINLAND,
+) -> Area:
+    """Parse WKT or GeoJSON (lng, lat order, in `system` shifted under `shift`'s rule, its
+    provider's) and return it in `into` (under the plain codes' rule)."""
     text = text.strip()
     try:
         if text.startswith("{"):
@@ -64,14 +71,20 @@ def parse_area(text: str, system: CoordSystem, into: CoordSystem = CoordSystem.G
     count = shapely.get_num_coordinates(geom)
     if count > MAX_AREA_VERTICES:
         raise AreaError(f"service area has {count} vertices; the limit is {MAX_AREA_VERTICES}")
-    return convert_area(geom, system, into)
+    return convert_area(geom, system, into, shift=shift)
 
 
-def convert_area(geom: Area, system: CoordSystem, into: CoordSystem) -> Area:
-    """The area with every vertex converted from `system` to `into`, checked to be still usable."""
+def convert_area(
+    geom: Area, system: CoordSystem, into: CoordSystem, *, shift: Shift = Shift.MAINLAND
+) -> Area:
+    """The area with every vertex converted from `system` (under `shift`'s rule) to `into` (under
+    the plain codes'), checked to be still usable."""
 
     def vertices(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        converted = [to_system(Coord(float(lat), float(lng), system), into) for lng, lat in coords]
+        converted = [
+            to_system(Coord(float(lat), float(lng), system, shift), into, Shift.MAINLAND)
+            for lng, lat in coords
+        ]
         return np.array([(c.lng, c.lat) for c in converted], dtype=np.float64).reshape(-1, 2)
 
     if not geom.is_valid:  # judged as drawn, in the system it was given in

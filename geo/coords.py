@@ -8,8 +8,12 @@ those borders is wrong by the whole shift (~500 m). Stores are also *stored and 
 the reverse directions have no closed form and are solved by fixed-point iteration on the forward
 formulas, to well under a centimetre.
 
-GCJ-02 only differs from WGS-84 inside mainland China (see `geo.mainland`). BD-09 is Baidu's extra
-shift on top of GCJ-02 and is applied everywhere, as Baidu does.
+Where the shift applies is a fact of the coordinate's provider, carried as its `Shift`: the plain
+codes keep Huoma's first rule (GCJ-02 only inside mainland China, see `geo.mainland`; BD-09,
+Baidu's extra shift on top of GCJ-02, everywhere), while AMap, Tencent and WeChat also shift Hong
+Kong and Macau, and Baidu shifts those and Taiwan and leaves the rest of the world in WGS-84
+(`geo.providers` has the sources). The arithmetic is the same formula whatever the rule; only the
+region test (`geo.regions`) changes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 from geo.mainland import in_mainland_china
+from geo.regions import Region, region_of
 
 
 class CoordSystem(enum.StrEnum):
@@ -48,17 +53,45 @@ _ALIASES: dict[str, CoordSystem] = {
 }
 
 
+class Shift(enum.StrEnum):
+    """Where a coordinate's GCJ-02 (and BD-09) shift was applied: a fact of its provider."""
+
+    # The plain codes (wgs84, gcj02, bd09): GCJ-02 inside the mainland only, BD-09 everywhere.
+    MAINLAND = "mainland"
+    # AMap, Tencent, WeChat: GCJ-02 in the mainland, Hong Kong and Macau; WGS-84 elsewhere.
+    MAINLAND_HK_MACAU = "mainland_hk_macau"
+    # Baidu: GCJ-02 and BD-09 in the mainland, Hong Kong, Macau and Taiwan; WGS-84 elsewhere.
+    MAINLAND_HK_MACAU_TAIWAN = "mainland_hk_macau_taiwan"
+
+    def covers(self, lat: float, lng: float) -> bool:
+        """True when this rule shifts the WGS-84 point (lat, lng)."""
+        if self is Shift.MAINLAND:
+            return in_mainland_china(lat, lng)
+        return region_of(lat, lng) in _SHIFTED[self]
+
+
+_SHIFTED: dict[Shift, frozenset[Region]] = {
+    Shift.MAINLAND: frozenset({Region.MAINLAND}),
+    Shift.MAINLAND_HK_MACAU: frozenset({Region.MAINLAND, Region.HONG_KONG, Region.MACAU}),
+    Shift.MAINLAND_HK_MACAU_TAIWAN: frozenset(
+        {Region.MAINLAND, Region.HONG_KONG, Region.MACAU, Region.TAIWAN}
+    ),
+}
+
+
 class CoordError(ValueError):
     """A coordinate that is not a place on Earth, or names no known system."""
 
 
 @dataclass(frozen=True, slots=True)
 class Coord:
-    """A latitude/longitude in degrees, in a named system. Validated on construction."""
+    """A latitude/longitude in degrees, in a named system, shifted where `shift` says (its
+    provider's rule; the plain codes' by default). Validated on construction."""
 
     lat: float
     lng: float
     system: CoordSystem
+    shift: Shift = Shift.MAINLAND
 
     def __post_init__(self) -> None:
         lat = self.lat
@@ -71,6 +104,9 @@ class Coord:
             raise CoordError(f"latitude {lat!r} is outside -90..90")
         if not -180.0 <= lng <= 180.0:
             raise CoordError(f"longitude {lng!r} is outside -180..180")
+
+    def pair(self) -> tuple[float, float]:
+        return self.lat, self.lng
 
 
 # Krasovsky 1940 ellipsoid, as used by the GCJ-02 formula.
@@ -109,8 +145,8 @@ def _gcj_offset(lat: float, lng: float) -> tuple[float, float]:
     return dlat, dlng
 
 
-def wgs84_to_gcj02(lat: float, lng: float) -> tuple[float, float]:
-    if not in_mainland_china(lat, lng):
+def wgs84_to_gcj02(lat: float, lng: float, shift: Shift = Shift.MAINLAND) -> tuple[float, float]:
+    if not shift.covers(lat, lng):
         return lat, lng
     dlat, dlng = _gcj_offset(lat, lng)
     return lat + dlat, lng + dlng
@@ -121,7 +157,7 @@ _TOLERANCE_DEG = 1e-10
 _MAX_ITERATIONS = 50
 
 
-def gcj02_to_wgs84(lat: float, lng: float) -> tuple[float, float]:
+def gcj02_to_wgs84(lat: float, lng: float, shift: Shift = Shift.MAINLAND) -> tuple[float, float]:
     """Solves wgs84_to_gcj02(w) == (lat, lng) for w by fixed-point iteration.
 
     The GCJ-02 shift changes by well under 1% per degree, so each step gains more than two
@@ -130,6 +166,8 @@ def gcj02_to_wgs84(lat: float, lng: float) -> tuple[float, float]:
     Within a few hundred metres of the mainland outline a GCJ-02 point can have two preimages: a
     mainland point shifted across the outline, and the same point unshifted outside it. The
     mainland preimage is preferred, so every mainland WGS-84 point survives a round trip exactly.
+    Under a rule that also shifts Hong Kong and Macau (`shift`) there is no such fold at those
+    borders: both sides are shifted.
     """
     w_lat, w_lng = lat, lng
     for _ in range(_MAX_ITERATIONS):
@@ -140,7 +178,7 @@ def gcj02_to_wgs84(lat: float, lng: float) -> tuple[float, float]:
         w_lng -= e_lng
         if abs(e_lat) < _TOLERANCE_DEG and abs(e_lng) < _TOLERANCE_DEG:
             break
-    if in_mainland_china(w_lat, w_lng):
+    if shift.covers(w_lat, w_lng):
         return w_lat, w_lng
     return lat, lng
 
@@ -187,15 +225,9 @@ def _clamp_lat(lat: float) -> float:
 
 
 def to_gcj02(coord: Coord) -> Coord:
-    """The same place in GCJ-02, the system stores are stored and shown in."""
-    system = coord.system
-    if system is CoordSystem.GCJ02:
-        return coord
-    if system is CoordSystem.WGS84:
-        lat, lng = wgs84_to_gcj02(coord.lat, coord.lng)
-    else:
-        lat, lng = bd09_to_gcj02(coord.lat, coord.lng)
-    return Coord(_clamp_lat(lat), _wrap_lng(lng), CoordSystem.GCJ02)
+    """The same place in GCJ-02, under the coordinate's own rule (`to_system(c, GCJ02,
+    Shift.MAINLAND)` is the GCJ-02 stores are stored in)."""
+    return to_system(coord, CoordSystem.GCJ02)
 
 
 def to_wgs84(coord: Coord) -> Coord:
@@ -204,15 +236,65 @@ def to_wgs84(coord: Coord) -> Coord:
     return to_system(coord, CoordSystem.WGS84)
 
 
-def to_system(coord: Coord, system: CoordSystem) -> Coord:
-    """The same place in any system."""
-    if coord.system is system:
-        return coord
-    gcj = to_gcj02(coord)
+def _mainland_gcj02(coord: Coord) -> tuple[float, float]:
+    """Under the plain codes' rule: BD-09 is Baidu's shift everywhere, GCJ-02 the mainland's."""
+    system = coord.system
     if system is CoordSystem.GCJ02:
-        return gcj
+        return coord.lat, coord.lng
     if system is CoordSystem.WGS84:
-        lat, lng = gcj02_to_wgs84(gcj.lat, gcj.lng)
+        return wgs84_to_gcj02(coord.lat, coord.lng)
+    return bd09_to_gcj02(coord.lat, coord.lng)
+
+
+def _real(coord: Coord) -> tuple[float, float]:
+    """The WGS-84 position of a coordinate shifted under a provider's rule (not Shift.MAINLAND):
+    outside the regions it shifts, a provider gives WGS-84 whatever its system."""
+    shift = coord.shift
+    lat, lng = coord.lat, coord.lng
+    if coord.system is CoordSystem.WGS84:
+        return lat, lng
+    if coord.system is CoordSystem.BD09:
+        g_lat, g_lng = bd09_to_gcj02(lat, lng)
+        w_lat, w_lng = gcj02_to_wgs84(g_lat, g_lng, shift)
+        if (w_lat, w_lng) != (g_lat, g_lng):  # solved inside a region the provider shifts
+            return w_lat, w_lng
+        return lat, lng  # outside every region the provider shifts: WGS-84 as it is
+    return gcj02_to_wgs84(lat, lng, shift)
+
+
+def _shifted(lat: float, lng: float, system: CoordSystem, shift: Shift) -> tuple[float, float]:
+    """A WGS-84 position in `system` under a provider's rule (not Shift.MAINLAND)."""
+    if system is CoordSystem.WGS84 or not shift.covers(lat, lng):
+        return lat, lng
+    g_lat, g_lng = wgs84_to_gcj02(lat, lng, shift)
+    if system is CoordSystem.GCJ02:
+        return g_lat, g_lng
+    return gcj02_to_bd09(g_lat, g_lng)
+
+
+def to_system(coord: Coord, system: CoordSystem, shift: Shift | None = None) -> Coord:
+    """The same place in any system, under `shift`'s rule (by default the coordinate's own)."""
+    target = coord.shift if shift is None else shift
+    if coord.system is system and coord.shift is target:
+        return coord
+    if coord.shift is Shift.MAINLAND and target is Shift.MAINLAND:
+        # The plain codes' rule, as Huoma always converted: through GCJ-02.
+        g_lat, g_lng = _mainland_gcj02(coord)
+        if system is CoordSystem.GCJ02:
+            lat, lng = g_lat, g_lng
+        elif system is CoordSystem.WGS84:
+            lat, lng = gcj02_to_wgs84(g_lat, g_lng)
+        else:
+            lat, lng = gcj02_to_bd09(g_lat, g_lng)
     else:
-        lat, lng = gcj02_to_bd09(gcj.lat, gcj.lng)
-    return Coord(_clamp_lat(lat), _wrap_lng(lng), system)
+        if coord.shift is Shift.MAINLAND:
+            w_lat, w_lng = to_system(coord, CoordSystem.WGS84).pair()
+        else:
+            w_lat, w_lng = _real(coord)
+        if target is Shift.MAINLAND:
+            lat, lng = to_system(
+                Coord(_clamp_lat(w_lat), _wrap_lng(w_lng), CoordSystem.WGS84), system
+            ).pair()
+        else:
+            lat, lng = _shifted(w_lat, w_lng, system, target)
+    return Coord(_clamp_lat(lat), _wrap_lng(lng), system, target)

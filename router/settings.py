@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar, get_type_hints
 
+from geo.coords import CoordError
+from geo.providers import ACCEPTED_EN, Provider
 from router.flags import parse_flag
 
 PREFIX = "HUOMA_"
@@ -119,8 +121,12 @@ def _time_zone(value: str) -> str | None:
 
 
 def _coord_or_unset(value: str) -> str | None:
-    if value and value not in ("wgs84", "gcj02", "bd09"):
-        return "use wgs84, gcj02 or bd09 (or leave it unset)"
+    if not value:
+        return None
+    try:
+        Provider.parse(value)
+    except CoordError:
+        return f"use one of {ACCEPTED_EN} (or leave it unset)"
     return None
 
 
@@ -491,8 +497,9 @@ class Settings:
     )
     upload_default_coord: str = ADMIN(
         "",
-        "Coordinate system of store rows uploaded with an empty coord (wgs84, gcj02 or bd09). "
-        "Unset: coord is required. Ops may override it on the settings page.",
+        "Coordinate source of store rows uploaded with an empty coord when the upload names none "
+        "(amap, tencent, baidu, gps, wgs84, gcj02, bd09). Unset: it must be named. Ops may "
+        "override it on the settings page.",
         check=_coord_or_unset,
     )
     audit_retention_days: int = ADMIN(

@@ -21,7 +21,7 @@ import orjson
 from aiohttp import web
 
 from router.cli import demo
-from router.errors import HuomaError
+from router.errors import BadInput, HuomaError
 from router.keys import IN_FLIGHT, METRICS
 from router.ops import exports
 from router.ops.uploads import (
@@ -30,6 +30,7 @@ from router.ops.uploads import (
     group_errors,
     import_file,
     import_table,
+    parse_coord_param,
     parse_encoding,
     upload_operation,
 )
@@ -241,6 +242,12 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         print(f"cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
 
+    try:
+        coord = parse_coord_param(args.coord)
+    except BadInput as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+
     async def run(pool: asyncpg.Pool) -> Any:
         return await import_file(
             pool,
@@ -253,6 +260,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
             encoding=parse_encoding(args.encoding),
+            coord=coord,
         )
 
     try:
@@ -396,6 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", *ENCODINGS),
         default="auto",
         help="how a CSV or JSON file is encoded (default auto: detected)",
+    )
+    i.add_argument(
+        "--coord",
+        metavar="SOURCE",
+        help="where a store file's coordinates come from, for a file without a coord column "
+        "(a row's own coord cell wins): amap/高德, tencent/腾讯, baidu/百度, gps/wgs84, "
+        "gcj02, bd09",
     )
     i.add_argument(
         "--lang",

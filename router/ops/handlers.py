@@ -28,6 +28,7 @@ from router.ops.uploads import (
     Table,
     import_file,
     import_table,
+    parse_coord_param,
     parse_encoding,
     pick_language,
 )
@@ -174,15 +175,20 @@ def upload_language(request: web.Request) -> str | None:
 
 
 async def upload(request: web.Request) -> web.Response:
-    """POST /admin/api/uploads/{kind}[?dry_run=1][&encoding=]: validate every row, then write all
-    or nothing. The answer names the encoding a CSV or JSON file was read in and shows its first
-    rows as read."""
+    """POST /admin/api/uploads/{kind}[?dry_run=1][&encoding=][&coord=]: validate every row,
+    then write all or nothing (`coord`: a store file's coordinate source). The answer names the
+    encoding a CSV or JSON file was read in and shows its first rows as read."""
     actor = request[PRINCIPAL].actor
     kind = _kind(request)
     # Before the body is read: a flag that is not a yes or a no refuses the upload outright.
     dry_run = flag_param(request.query, "dry_run")
     encoding = parse_encoding(request.query.get("encoding"))
     lang = upload_language(request)
+    # The file's coordinate source: the upload's own choice, else the default ops set.
+    coord = (
+        parse_coord_param(request.query.get("coord"))
+        or request.config_dict[OPS_SETTINGS].upload_default_coord
+    )
     settings = request.config_dict[SETTINGS]
     filename, data = await _upload_body(request, settings.import_max_bytes)
     # A failed upload is logged with who sent which file: ops ask about it by name.
@@ -199,7 +205,7 @@ async def upload(request: web.Request) -> web.Response:
             dry_run=dry_run,
             wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
             encoding=encoding,
-            default_coord=request.config_dict[OPS_SETTINGS].upload_default_coord,
+            coord=coord,
             audit=upload_audit(actor, kind, filename),
         )
     except ImportRejected as exc:

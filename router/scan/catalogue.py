@@ -21,6 +21,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from geo.areas import Area, AreaError, ServiceAreas, convert_area, parse_area
 from geo.coords import Coord, CoordError, CoordSystem, to_wgs84
 from geo.index import NearestIndex
+from geo.providers import Provider
 
 log = logging.getLogger(__name__)
 
@@ -218,41 +219,59 @@ def add_groups(
     return patched, changed
 
 
-def _source_system(r: Mapping[str, Any]) -> CoordSystem | None:
-    """The system the row's coordinates were uploaded in, when the row says."""
-    raw = r.get("source_coord")
-    if not raw:
-        return None
-    try:
-        return CoordSystem.parse(raw)
-    except CoordError:
-        return None
+def _source(r: Mapping[str, Any]) -> Provider | None:
+    """Who gave the row's coordinates as uploaded: its provider, or (for rows uploaded before
+    providers were kept) the plain code of its system; None when the row does not say."""
+    for key in ("coord_provider", "source_coord"):
+        raw = r.get(key)
+        if raw:
+            try:
+                return Provider.parse(raw)
+            except CoordError:
+                continue
+    return None
 
 
-def _real_position(
-    r: Mapping[str, Any], system: CoordSystem | None, lat: float, lng: float
-) -> Coord:
+def _real_position(r: Mapping[str, Any], source: Provider | None, lat: float, lng: float) -> Coord:
     """The store's real (WGS-84) position, from the coordinates as uploaded when the row has them.
 
     Not from the stored GCJ-02 alone: near the Hong Kong and Macau borders one GCJ-02 point can be
     two real places (a mainland point shifted across, and an unshifted one), and the upload's own
-    system tells which it was. A WGS-84 upload is taken as it is.
+    source tells which it was, and whether its provider shifted Hong Kong and Macau too (AMap
+    does, a plain gcj02 does not: geo/providers.py). A WGS-84 upload is taken as it is.
     """
     try:
-        if system is not None and r.get("source_lat") is not None:
-            return to_wgs84(Coord(float(r["source_lat"]), float(r["source_lng"]), system))
+        if source is not None and r.get("source_lat") is not None:
+            return to_wgs84(source.coord(float(r["source_lat"]), float(r["source_lng"])))
         return to_wgs84(Coord(lat, lng, CoordSystem.GCJ02))
     except CoordError:  # the table's checks make this unreachable; keep the stored position
         return Coord(lat, lng, CoordSystem.WGS84)
 
 
-def _real_area(r: Mapping[str, Any], system: CoordSystem | None) -> Area | None:
-    """The store's service area in WGS-84: from the area as uploaded (in the row's system) when
-    it is stored, else from the stored GCJ-02 geometry."""
+def _public_position(
+    r: Mapping[str, Any], source: Provider | None, lat: float, lng: float
+) -> dict[str, Any]:
+    """The store's position in answers: as it was uploaded (its system and provider), or the
+    stored GCJ-02 for a row that does not say."""
+    if source is not None and r.get("source_lat") is not None:
+        return {
+            "lat": round(float(r["source_lat"]), 7),
+            "lng": round(float(r["source_lng"]), 7),
+            "coord": source.system.value,
+            "provider": source.value,
+        }
+    return {"lat": round(lat, 7), "lng": round(lng, 7), "coord": "gcj02", "provider": "gcj02"}
+
+
+def _real_area(r: Mapping[str, Any], source: Provider | None) -> Area | None:
+    """The store's service area in WGS-84: from the area as uploaded (in the row's system, under
+    its provider's rule) when it is stored, else from the stored GCJ-02 geometry."""
     source_area = r.get("source_area")
-    if system is not None and source_area:
+    if source is not None and source_area:
         try:
-            return parse_area(source_area, system, into=CoordSystem.WGS84)
+            return parse_area(
+                source_area, source.system, into=CoordSystem.WGS84, shift=source.shift
+            )
         except AreaError as exc:
             log.warning("store %s: uploaded service area unusable (%s)", r["store_id"], exc)
     geom = shape(json.loads(r["service_area"]))
@@ -295,16 +314,14 @@ def build_catalogue(
         sid = r["store_id"]
         lat = float(r["lat"])
         lng = float(r["lng"])
-        system = _source_system(r)
-        real = _real_position(r, system, lat, lng)
+        source = _source(r)
+        real = _real_position(r, source, lat, lng)
         public = {
             "id": sid,
             "name": r["name"],
             "city": r["city"],
             "address": r["address"],
-            "lat": round(lat, 7),
-            "lng": round(lng, 7),
-            "coord": "gcj02",
+            **_public_position(r, source, lat, lng),
         }
         # Only the places a store has: a brand that never gave them answers as before.
         places = {k: r.get(k) for k in PLACES}
@@ -331,7 +348,7 @@ def build_catalogue(
             )
         )
         if r["service_area"]:
-            area = _real_area(r, system)
+            area = _real_area(r, source)
             if area is not None:
                 areas.append((i, area))
 

@@ -18,6 +18,7 @@ import orjson
 
 from geo.coords import Coord, CoordError, CoordSystem, to_wgs84
 from geo.distance import haversine_m
+from geo.providers import Provider
 from router.errors import BadInput, NotFound
 from router.flags import FlagError, parse_flag
 from router.scan.catalogue import Catalogue, Group, GroupKind, Store
@@ -109,6 +110,30 @@ def valid_entry(entry: str) -> bool:
     return _ENTRY_RE.fullmatch(entry) is not None
 
 
+# What the page may say its fix came from (`src`): the browser's geolocation is a GPS fix
+# (WGS-84, never shifted), wx.getLocation's gcj02 is WeChat's, whose shift covers Hong Kong and
+# Macau as Tencent's map does (geo/providers.py). Any provider word is accepted.
+_SOURCE_ALIASES = {"browser": Provider.GPS, "geolocation": Provider.GPS}
+
+
+def _source(query: Mapping[str, str]) -> Provider | None:
+    raw = _given(query, "src")
+    if raw is None:
+        return None
+    raw = raw[:_MAX_PARAM_LEN]
+    source = _SOURCE_ALIASES.get(raw.strip().lower())
+    if source is not None:
+        return source
+    try:
+        return Provider.parse(raw)
+    except CoordError:
+        raise BadInput(
+            f"src={raw[:20]!r} names no coordinate source; use wechat, gps or a provider"
+            " (amap, tencent, baidu)",
+            code="bad_coord_source",
+        ) from None
+
+
 def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
     """Validate /route's query parameters; every problem is a BadInput with a stable code.
 
@@ -125,13 +150,21 @@ def parse_route_query(query: Mapping[str, str]) -> RouteQuery:
                 f"lat and lng must be given together; {absent} is missing",
                 code="missing_coordinate",
             )
-        raw_system = _given(query, "coord") or "wgs84"
+        source = _source(query)
+        raw_system = _given(query, "coord")
         try:
-            system = CoordSystem.parse(raw_system[:_MAX_PARAM_LEN])
-            point = Coord(lat, lng, system)
+            if raw_system is None:
+                system = source.system if source is not None else CoordSystem.WGS84
+            else:
+                system = CoordSystem.parse(raw_system[:_MAX_PARAM_LEN])
         except CoordError as exc:
-            code = "bad_coord_system" if "system" in str(exc) else "bad_coordinates"
-            raise BadInput(str(exc), code=code) from None
+            raise BadInput(str(exc), code="bad_coord_system") from None
+        try:
+            point = (
+                source.coord(lat, lng, system) if source is not None else Coord(lat, lng, system)
+            )
+        except CoordError as exc:
+            raise BadInput(str(exc), code="bad_coordinates") from None
     accuracy: float | None = None
     raw_acc = _given(query, "acc")
     if raw_acc is not None:

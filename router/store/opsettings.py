@@ -21,7 +21,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from geo.coords import CoordError, CoordSystem
+from geo.coords import CoordError
+from geo.providers import ACCEPTED_EN, ACCEPTED_ZH, Provider
 from router.errors import BadInput, NotFound
 from router.settings import Settings
 from router.store import sql
@@ -90,13 +91,13 @@ def _coord(raw: Any, _current: Any) -> str:
     if raw is None or raw == "":
         return ""
     if not isinstance(raw, str):
-        raise SettingInvalid("值必须是 wgs84、gcj02、bd09 或空。Use wgs84, gcj02, bd09 or empty.")
+        raise SettingInvalid(f"值必须是坐标来源（{ACCEPTED_ZH}）或空。Use {ACCEPTED_EN} or empty.")
     try:
-        return CoordSystem.parse(raw).value
+        return Provider.parse(raw).value
     except CoordError:
         raise SettingInvalid(
-            f"未知的坐标系 {raw[:40]!r}：请用 wgs84、gcj02 或 bd09。"
-            f"Unknown coordinate system {raw[:40]!r}; use wgs84, gcj02 or bd09."
+            f"未知的坐标来源 {raw[:40]!r}：请用 {ACCEPTED_ZH}。"
+            f"Unknown coordinate source {raw[:40]!r}; use {ACCEPTED_EN}."
         ) from None
 
 
@@ -205,9 +206,9 @@ DECLARED: dict[str, Declared] = {
         ),
         Declared(
             "upload_default_coord",
-            "上传门店时 coord 列为空所用的坐标系（空：必须填写）",
-            "The coordinate system of store rows uploaded without a coord (empty: coord is "
-            "required)",
+            "上传门店时 coord 列为空、上传也未选择时所用的坐标来源（空：必须选择或填写）",
+            "The coordinate source (amap, tencent, baidu, gps, wgs84, gcj02, bd09) of store rows "
+            "uploaded without a coord when the upload names none (empty: one must be named)",
             _coord,
             lambda s: s.upload_default_coord,
             "HUOMA_UPLOAD_DEFAULT_COORD",
@@ -259,9 +260,9 @@ class OpsSettings:
         return float(self.get("alert_expiry_h"))
 
     @property
-    def upload_default_coord(self) -> CoordSystem | None:
+    def upload_default_coord(self) -> Provider | None:
         raw: str = self.get("upload_default_coord")
-        return CoordSystem(raw) if raw else None
+        return Provider.parse(raw) if raw else None
 
     def effective(self) -> list[dict[str, Any]]:
         """Each setting with its value, where the value came from, and its default."""

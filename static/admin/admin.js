@@ -27,6 +27,7 @@
       dryOk: "预检通过：{rows} 行，新增 {ins}，更新 {upd}，不变 {same}。可以确认导入。",
       imported: "已导入：{rows} 行，新增 {ins}，更新 {upd}，不变 {same}。",
       encoding: "文字编码 (CSV / JSON)", encodingAuto: "自动识别",
+      coordSource: "坐标来源（文件没有坐标系列时）", coordFromFile: "按文件的坐标系列",
       readAs: "按 {f} 读取，文字编码 {e}（{how}）。请核对前 {n} 行是否正确，尤其是中文：",
       readXlsx: "按 XLSX 工作簿读取。请核对前 {n} 行：", detected: "自动识别", chosen: "手动指定",
       previewTitle: "读取结果（前 {n} 行）",
@@ -82,6 +83,7 @@
       dryOk: "Dry run passed: {rows} rows, {ins} new, {upd} updated, {same} unchanged. Ready to import.",
       imported: "Imported: {rows} rows, {ins} new, {upd} updated, {same} unchanged.",
       encoding: "Text encoding (CSV / JSON)", encodingAuto: "Automatic",
+      coordSource: "Coordinate source (a file without a coord column)", coordFromFile: "From the file's coord column",
       readAs: "Read as {f} in {e} ({how}). Check that the first {n} rows read right, the Chinese above all:",
       readXlsx: "Read as an XLSX workbook. Check the first {n} rows:", detected: "detected", chosen: "as chosen",
       previewTitle: "As read (first {n} rows)",
@@ -521,7 +523,8 @@
     $("u-commit").disabled = true;
     var encoding = $("u-encoding").value;
     var path = "/admin/api/uploads/" + kind + "?filename=" + encodeURIComponent(file.name) + (dryRun ? "&dry_run=1" : "") +
-      (encoding !== "auto" ? "&encoding=" + encodeURIComponent(encoding) : "") + "&lang=" + lang;
+      (encoding !== "auto" ? "&encoding=" + encodeURIComponent(encoding) : "") + "&lang=" + lang +
+      ($("u-coord").value ? "&coord=" + encodeURIComponent($("u-coord").value) : "");
     api(path, { method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" } }).then(function (s) {
       var args = { rows: num(s.rows), ins: num(s.inserted), upd: num(s.updated), same: num(s.unchanged) };
       result.appendChild(el("p", { class: "ok", text: t(dryRun ? "dryOk" : "imported", args) }));
@@ -551,6 +554,7 @@
   $("u-file").addEventListener("change", function () { $("u-commit").disabled = true; clear($("u-result")); });
   $("u-kind").addEventListener("change", function () { $("u-commit").disabled = true; clear($("u-result")); });
   $("u-encoding").addEventListener("change", function () { $("u-commit").disabled = true; clear($("u-result")); });
+  $("u-coord").addEventListener("change", function () { $("u-commit").disabled = true; clear($("u-result")); });
 
   // ---- alerts ---------------------------------------------------------------------------------
 

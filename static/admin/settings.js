@@ -108,8 +108,12 @@
   function valueEditor(h, s, box) {
     var input;
     if (s.name === "upload_default_coord") {
-      input = h.el("select", { class: "value" }, ["", "wgs84", "gcj02", "bd09"].map(function (c) {
-        var o = h.el("option", { value: c, text: c || h.t("coordNone") });
+      input = h.el("select", { class: "value" }, [
+        ["", ""], ["amap", "高德地图 AMap"], ["tencent", "腾讯地图 Tencent"], ["baidu", "百度地图 Baidu"],
+        ["gps", "GPS / WGS-84"], ["gcj02", "GCJ-02"], ["bd09", "BD-09"], ["wgs84", "WGS-84"]
+      ].map(function (pair) {
+        var c = pair[0];
+        var o = h.el("option", { value: c, text: pair[1] || h.t("coordNone") });
         if (c === s.value) { o.selected = true; }
         return o;
       }));

@@ -295,7 +295,7 @@
       if (!navigator.geolocation) return fail();
       navigator.geolocation.getCurrentPosition(function (pos) {
         var c = pos.coords;
-        done("lat=" + c.latitude.toFixed(6) + "&lng=" + c.longitude.toFixed(6) + "&coord=wgs84&acc=" + Math.round(c.accuracy || 0));
+        done("lat=" + c.latitude.toFixed(6) + "&lng=" + c.longitude.toFixed(6) + "&coord=wgs84&src=gps&acc=" + Math.round(c.accuracy || 0));
       }, fail, { enableHighAccuracy: false, timeout: LOCATE_TIMEOUT_MS, maximumAge: 60000 });
     }
     // Inside WeChat, with the JS-SDK configured on the server, WeChat's own GCJ-02 fix first.
@@ -313,7 +313,7 @@
         window.wx.getLocation({
           type: "gcj02",
           success: function (res) {
-            done("lat=" + Number(res.latitude).toFixed(6) + "&lng=" + Number(res.longitude).toFixed(6) + "&coord=gcj02&acc=" + Math.round(res.accuracy || 0));
+            done("lat=" + Number(res.latitude).toFixed(6) + "&lng=" + Number(res.longitude).toFixed(6) + "&coord=gcj02&src=wechat&acc=" + Math.round(res.accuracy || 0));
           },
           fail: browser,
           cancel: fail

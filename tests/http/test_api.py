@@ -63,6 +63,7 @@ async def test_route_answers_the_nearest_store_with_its_group_and_alternatives(
         "lat": 31.2304,
         "lng": 121.4737,
         "coord": "gcj02",
+        "provider": "gcj02",
     }
     assert body["distance_m"] == 0
     assert body["group"]["id"] == "S1-G1"

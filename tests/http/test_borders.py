@@ -30,12 +30,12 @@ async def test_a_macau_phone_goes_to_the_macau_store_at_the_true_distance_not_th
     assert body["store"]["id"] == "mo-1"
     assert body["distance_m"] == 1028
     assert [(a["store"]["id"], a["distance_m"]) for a in body["alternatives"]] == [("zh-1", 1276)]
-    # Each store is still shown as it always was: its stored GCJ-02 position (a Macau point is
-    # not shifted by GCJ-02, a Zhuhai one keeps the coordinates AMap gave).
+    # Each store is shown as it was uploaded, in its own system: the Macau one in WGS-84, the
+    # Zhuhai one with the coordinates AMap gave.
     assert (body["store"]["lat"], body["store"]["lng"], body["store"]["coord"]) == (
         22.2,
         113.548,
-        "gcj02",
+        "wgs84",
     )
     zh = body["alternatives"][0]["store"]
     assert (zh["lat"], zh["lng"], zh["coord"]) == (22.2155451, 113.5530936, "gcj02")

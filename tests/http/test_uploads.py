@@ -105,7 +105,7 @@ async def test_csv_in_gb18030_and_json_go_through_the_same_checks(
         "store_id,name,city,address,lat,lng,coord\n"
         "S1,静安寺店,上海,南京西路,31.22,121.44,gcj02\n"
         "S2,,上海,x,abc,121.4,gcj02\n"
-        "S3,徐家汇店,上海,x,31.19,121.43,百度\n"
+        "S3,徐家汇店,上海,x,31.19,121.43,北斗\n"
         "S1,重复,上海,x,31.2,121.4,gcj02\n"
     )
     response = await post(client, "stores", csv.encode("gb18030"), "stores.csv")

@@ -44,6 +44,7 @@ def test_every_data_file_the_code_reads_is_shipped() -> None:
         *(ROOT / "router/store/migrations").glob("*.sql"),
         ROOT / "router/web/openapi.yaml",
         ROOT / "geo/data/mainland.geojson",
+        ROOT / "geo/data/regions.geojson",
     }
     assert len(needed) > 5 and needed <= shipped
 

@@ -35,6 +35,7 @@ from router.ops.uploads.rows import (
     validate_groups,
     validate_stores,
 )
+from router.ops.uploads.source import parse_coord_param
 from router.ops.uploads.write import (
     Audit,
     import_file,
@@ -65,6 +66,7 @@ __all__ = [
     "group_errors",
     "import_file",
     "import_table",
+    "parse_coord_param",
     "parse_encoding",
     "pick_language",
     "read_table",

@@ -15,7 +15,8 @@ from typing import Any
 import shapely
 
 from geo.areas import AreaError, parse_area
-from geo.coords import Coord, CoordError, CoordSystem, to_gcj02
+from geo.coords import CoordError, CoordSystem, Shift, to_system
+from geo.providers import Provider
 from router import flags
 from router.ops.uploads.headers import ALIASES, COORDINATES, missing_fields
 from router.ops.uploads.model import (
@@ -37,6 +38,7 @@ from router.ops.uploads.model import (
     Table,
     file_error,
 )
+from router.ops.uploads.source import required_columns, row_provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ class StoreRow:
     name: str
     city: str
     address: str | None  # None: keep the stored address ("" clears it)
-    lat: float  # GCJ-02
+    lat: float  # GCJ-02, the plain code's rule (mainland only)
     lng: float
     source_lat: float
     source_lng: float
@@ -58,6 +60,7 @@ class StoreRow:
     province: str | None = None
     district: str | None = None
     region: str | None = None  # an ops-defined grouping such as 华东大区
+    coord_provider: str | None = None  # who gave the coordinates (geo.providers.Provider)
 
     def record(self) -> tuple[Any, ...]:
         return (
@@ -76,6 +79,7 @@ class StoreRow:
             self.province,
             self.district,
             self.region,
+            self.coord_provider,
         )
 
 
@@ -239,15 +243,13 @@ def _duplicates(row: _Row, column: str, value: str, seen: dict[str, int]) -> Non
 
 
 def validate_stores(
-    table: Table, default_coord: CoordSystem | None = None
+    table: Table, coord: Provider | None = None
 ) -> tuple[list[StoreRow], list[RowError], list[str]]:
-    """`default_coord` (the upload_default_coord setting ops own) is the system of rows whose
-    coord is empty; without it, coord is required."""
-    if default_coord is None:
-        ignored = _check_columns(table, STORE_REQUIRED, STORE_OPTIONAL, "stores")
-    else:
-        required = tuple(c for c in STORE_REQUIRED if c != "coord")
-        ignored = _check_columns(table, required, (*STORE_OPTIONAL, "coord"), "stores")
+    """`coord`: the source the upload named for the whole file, or the default ops set (a row's
+    own coord cell wins); a file without either and without a coord column is refused, asking."""
+    ignored = _check_columns(
+        table, required_columns(table, STORE_REQUIRED, coord), STORE_OPTIONAL, "stores"
+    )
     errors: list[RowError] = []
     out: list[StoreRow] = []
     seen: dict[str, int] = {}
@@ -262,24 +264,10 @@ def validate_stores(
         district = r.optional_text("district", 50)
         region = r.optional_text("region", 50)
         lat, lng = _coordinates(r)
-        system: CoordSystem | None = None
-        raw_coord = values.get("coord", "").strip()
-        if not raw_coord and default_coord is not None:
-            system = default_coord
-        elif not raw_coord:
-            r.fail(
-                "coord",
-                "is required (wgs84, gcj02 or bd09)",
-                "required",
-                "必填：坐标系（wgs84、gcj02 或 bd09）",
-            )
-        else:
-            try:
-                system = CoordSystem.parse(raw_coord)
-            except CoordError as exc:
-                r.fail("coord", str(exc), "bad_coord", "不是可识别的坐标系（wgs84、gcj02 或 bd09）")
-        gcj: Coord | None = None
-        if system is not None and math.isfinite(lat) and math.isfinite(lng):
+        provider = row_provider(values, coord, r.fail)
+        system: CoordSystem | None = provider.system if provider is not None else None
+        gcj = None
+        if provider is not None and math.isfinite(lat) and math.isfinite(lng):
             if lat == 0.0 and lng == 0.0:
                 r.fail(
                     "lat",
@@ -289,7 +277,7 @@ def validate_stores(
                 )
             else:
                 try:
-                    gcj = to_gcj02(Coord(lat, lng, system))
+                    gcj = to_system(provider.coord(lat, lng), CoordSystem.GCJ02, Shift.MAINLAND)
                 except CoordError as exc:
                     column = "lat" if "latitude" in str(exc) else "lng"
                     r.fail(
@@ -301,12 +289,13 @@ def validate_stores(
                         else "经度须在 -180 到 180 之间",
                     )
         area: str | None = None
+        provider_shift = provider.shift if provider is not None else Shift.MAINLAND
         raw_area = values.get("service_area", "").strip()
         if raw_area.lower() in CLEAR_WORDS:
             area = raw_area = ""
         elif raw_area and system is not None:
             try:
-                area = shapely.to_geojson(parse_area(raw_area, system))
+                area = shapely.to_geojson(parse_area(raw_area, system, shift=provider_shift))
             except AreaError as exc:
                 r.fail("service_area", str(exc), "bad_service_area", f"服务范围无效：{exc}")
         active = True  # an empty cell: the store is active
@@ -321,7 +310,7 @@ def validate_stores(
                     "bad_flag",
                     f"须为是或否（{flags.ACCEPTED}）",
                 )
-        if r.ok and gcj is not None and system is not None:
+        if r.ok and gcj is not None and system is not None and provider is not None:
             out.append(
                 StoreRow(
                     store_id,
@@ -340,6 +329,7 @@ def validate_stores(
                     province,
                     district,
                     region,
+                    provider.value,
                 )
             )
     return out, errors, ignored

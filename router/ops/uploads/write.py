@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from geo.coords import CoordSystem
+from geo.providers import Provider
 from router.errors import BadInput
 from router.ops.uploads.model import (
     ANALYZE_ROWS,
@@ -215,13 +215,14 @@ async def import_file(
     dry_run: bool = False,
     wechat_lifetime: timedelta = timedelta(days=7),
     encoding: str | None = None,
-    default_coord: CoordSystem | None = None,
+    coord: Provider | None = None,
     audit: Audit | None = None,
 ) -> ImportSummary:
     """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error.
 
     `encoding` (one of ENCODINGS; None detects it) is how a CSV or JSON file is decoded; the
-    summary names the one used and shows the first rows as read."""
+    summary names the one used and shows the first rows as read. `coord` is the coordinate
+    source the upload names for a whole store file (a row's own coord cell wins)."""
     if kind not in KINDS:
         raise BadInput(f"unknown import kind {kind!r}; use {', '.join(KINDS)}", code="bad_kind")
     # Decoding and parsing a 20 MB file takes seconds: off the event loop, scans keep moving.
@@ -233,7 +234,7 @@ async def import_file(
         timezone=timezone,
         dry_run=dry_run,
         wechat_lifetime=wechat_lifetime,
-        default_coord=default_coord,
+        coord=coord,
         audit=audit,
     )
     summary.format, summary.encoding, summary.preview = table.format, table.encoding, preview(table)
@@ -249,7 +250,7 @@ async def import_table(
     timezone: str,
     dry_run: bool = False,
     wechat_lifetime: timedelta = timedelta(days=7),
-    default_coord: CoordSystem | None = None,
+    coord: Provider | None = None,
     audit: Audit | None = None,
 ) -> ImportSummary:
     """Validate and write rows already read into a table (files, the demo generator). `audit`
@@ -261,7 +262,7 @@ async def import_table(
     validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow]
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any]
     if kind == "stores":
-        validated, errors, ignored = validate_stores(table, default_coord)
+        validated, errors, ignored = validate_stores(table, coord)
         writer = write_stores
     elif kind == "fallbacks":
         validated, errors, ignored = validate_fallbacks(table)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 SELECT_STORES = """
 SELECT store_id, name, city, address, lat, lng, service_area,
-       source_lat, source_lng, source_coord, source_area, province, district, region
+       source_lat, source_lng, source_coord, source_area, province, district, region,
+       coord_provider
 FROM stores
 WHERE active
 ORDER BY store_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 # ---- exports (the import columns, as uploaded) ---------------------------------------------------
 
 # A store uploaded before source_area existed has only its GCJ-02 area: export it in GCJ-02.
+# The coord column names the provider when the upload did (amap...), so the file uploads again.
 EXPORT_STORES = """
 SELECT store_id, name, city, address,
        CASE WHEN service_area IS NOT NULL AND source_area IS NULL THEN lat ELSE source_lat END
@@ -12,7 +13,7 @@ SELECT store_id, name, city, address,
        CASE WHEN service_area IS NOT NULL AND source_area IS NULL THEN lng ELSE source_lng END
            AS lng,
        CASE WHEN service_area IS NOT NULL AND source_area IS NULL THEN 'gcj02'
-            ELSE source_coord END AS coord,
+            ELSE coalesce(coord_provider, source_coord) END AS coord,
        coalesce(source_area, service_area) AS service_area, active, province, district, region
 FROM stores
 ORDER BY store_id

@@ -12,7 +12,7 @@ CREATE_STORE_STAGING = """
 CREATE TEMP TABLE import_stores (
     store_id text, name text, city text, address text, lat float8, lng float8,
     source_lat float8, source_lng float8, source_coord text, service_area text, active boolean,
-    source_area text, province text, district text, region text
+    source_area text, province text, district text, region text, coord_provider text
 ) ON COMMIT DROP
 """
 
@@ -20,9 +20,10 @@ CREATE TEMP TABLE import_stores (
 # means the cell asked to clear it (CLEAR_WORDS). Updating first and inserting the rest, rather
 # than INSERT ... ON CONFLICT, because a proposed row must satisfy NOT NULL before its conflict is
 # seen, and "keep" is a NULL. A kept service area's uploaded form (source_area) is in the old
-# coordinate system: when a row changes system, it becomes the stored GCJ-02 area if the new
-# system is gcj02, else NULL (an export then gives the store and its area in gcj02). Rows whose
-# values would not change are not touched.
+# coordinate system and provider: when a row changes either, it becomes the stored GCJ-02 area
+# if the new source is the plain gcj02 (the stored area's own rule), else NULL (an export then
+# gives the store and its area in gcj02). Rows whose values would not change are not touched; a
+# row stored before providers were kept (coord_provider NULL) has its plain code as provider.
 UPDATE_STORES = """
 WITH next AS (
     SELECT s.store_id, i.name, i.city, coalesce(i.address, s.address) AS address, i.lat, i.lng,
@@ -31,13 +32,16 @@ WITH next AS (
                 ELSE nullif(i.service_area, '') END AS service_area,
            coalesce(i.active, s.active) AS active,
            CASE WHEN i.service_area IS NOT NULL THEN nullif(i.source_area, '')
-                WHEN i.source_coord = s.source_coord THEN s.source_area
-                WHEN i.source_coord = 'gcj02' THEN s.service_area END AS source_area,
+                WHEN i.source_coord = s.source_coord
+                     AND i.coord_provider = coalesce(s.coord_provider, s.source_coord)
+                     THEN s.source_area
+                WHEN i.coord_provider = 'gcj02' THEN s.service_area END AS source_area,
            CASE WHEN i.province IS NULL THEN s.province ELSE nullif(i.province, '') END
                AS province,
            CASE WHEN i.district IS NULL THEN s.district ELSE nullif(i.district, '') END
                AS district,
-           CASE WHEN i.region IS NULL THEN s.region ELSE nullif(i.region, '') END AS region
+           CASE WHEN i.region IS NULL THEN s.region ELSE nullif(i.region, '') END AS region,
+           i.coord_provider
     FROM import_stores i
     JOIN stores s USING (store_id)
 )
@@ -46,25 +50,27 @@ UPDATE stores s SET
     source_lat = n.source_lat, source_lng = n.source_lng, source_coord = n.source_coord,
     service_area = n.service_area, active = n.active, source_area = n.source_area,
     province = n.province, district = n.district, region = n.region,
-    updated_at = now()
+    coord_provider = n.coord_provider, updated_at = now()
 FROM next n
 WHERE s.store_id = n.store_id
   AND (s.name, s.city, s.address, s.lat, s.lng, s.source_lat, s.source_lng, s.source_coord,
-       s.service_area, s.active, s.source_area, s.province, s.district, s.region)
+       s.service_area, s.active, s.source_area, s.province, s.district, s.region,
+       coalesce(s.coord_provider, s.source_coord))
       IS DISTINCT FROM
       (n.name, n.city, n.address, n.lat, n.lng, n.source_lat, n.source_lng, n.source_coord,
-       n.service_area, n.active, n.source_area, n.province, n.district, n.region)
+       n.service_area, n.active, n.source_area, n.province, n.district, n.region,
+       n.coord_provider)
 RETURNING false AS inserted
 """
 
 INSERT_STORES = """
 INSERT INTO stores (store_id, name, city, address, lat, lng, source_lat, source_lng,
                     source_coord, service_area, active, source_area, province, district,
-                    region)
+                    region, coord_provider)
 SELECT i.store_id, i.name, i.city, coalesce(i.address, ''), i.lat, i.lng, i.source_lat,
        i.source_lng, i.source_coord, nullif(i.service_area, ''), coalesce(i.active, true),
        nullif(i.source_area, ''), nullif(i.province, ''), nullif(i.district, ''),
-       nullif(i.region, '')
+       nullif(i.region, ''), i.coord_provider
 FROM import_stores i
 WHERE NOT EXISTS (SELECT 1 FROM stores s WHERE s.store_id = i.store_id)
 RETURNING true AS inserted
