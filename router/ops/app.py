@@ -18,6 +18,7 @@ from aiohttp.typedefs import Handler
 from router.errors import HuomaError
 from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL
 from router.ops import handlers as h
+from router.ops import picture_api as pic
 from router.ops import wecom
 from router.ops.auth import Access, resolve_principal
 from router.ops.uploads import export_operation, upload_operation
@@ -93,6 +94,25 @@ OPERATIONS = (
         C,
         wecom.DISABLE,
     ),
+    Operation(
+        "POST",
+        "/stores/{store_id}/groups/from-picture",
+        pic.add_from_picture,
+        "admin_group_from_picture",
+        C,
+        pic.ADD,
+    ),
+    Operation(
+        "POST",
+        "/groups/{group_id}/code-from-picture",
+        pic.replace_from_picture,
+        "admin_code_from_picture",
+        C,
+        pic.REPLACE,
+    ),
+    Operation(
+        "POST", "/group-pictures", pic.upload_picture_zip, "admin_group_pictures", C, pic.ZIP
+    ),
 )
 BY_NAME = {op.name: op for op in OPERATIONS}
 
@@ -124,4 +144,6 @@ def create_ops_app(settings: Settings) -> web.Application:
     ops[ADMIN_FAILURES] = Buckets(*settings.rate_limits()["admin_failures"])
     for op in OPERATIONS:
         ops.router.add_route(op.method, op.path, op.handler, name=op.name)
+    ops[pic.SETTINGS_KEY] = settings
+    ops.cleanup_ctx.append(pic.ocr_context)
     return ops
