@@ -16,7 +16,7 @@ from router.errors import BadInput, TooLarge
 from router.keys import DB_CONTEXT, POOL, PRINCIPAL, SETTINGS
 from router.ops.handlers import json_response
 from router.ops.ocr import OcrService
-from router.ops.picture_zip import import_picture_zip
+from router.ops.picture_zip import ZIP_OPERATION, import_picture_zip
 from router.ops.pictures import Typed, add_group_from_picture, replace_group_code, typed_from_text
 from router.ops.uploads import ImportRejected
 from router.ops.uploads.model import RowError
@@ -31,7 +31,7 @@ SETTINGS_KEY = web.AppKey("picture_settings", Settings)
 
 ADD = Operation("从图片添加群", "group from a picture")
 REPLACE = Operation("从图片换码", "group code from a picture")
-ZIP = Operation("群码图片批量上传", "upload of group pictures")
+ZIP = ZIP_OPERATION
 
 FIELDS = ("group_id", "name", "member_count", "expires_at", "qr_created_at")
 
@@ -150,13 +150,14 @@ async def upload_picture_zip(request: web.Request) -> web.Response:
     or with a sheet mapping them; all or nothing, like every upload."""
     actor = request[PRINCIPAL].actor
     dry_run = flag_param(request.query, "dry_run")
+    use_ocr = flag_param(request.query, "ocr", default=True)
     settings = request.config_dict[SETTINGS]
     filename, data, _ = await _form(
         request, settings.picture_zip_max_bytes, "HUOMA_PICTURE_ZIP_MAX_BYTES"
     )
     request[DB_CONTEXT] = f"by {actor}, file {filename!r}" + (", dry run" if dry_run else "")
     result = await import_picture_zip(
-        request.config_dict[POOL], settings, _ocr(request), data, dry_run=dry_run
+        request.config_dict[POOL], settings, _ocr(request), data, dry_run=dry_run, use_ocr=use_ocr
     )
     log.info("admin: %s uploaded group pictures (%s): %s", actor, filename, result.counts())
     return json_response(result.as_dict())

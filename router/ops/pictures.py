@@ -20,7 +20,7 @@ import io
 import secrets
 import warnings
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -336,13 +336,17 @@ async def read_picture(
     slot: GroupKind = GroupKind.GROUP,
     now: datetime | None = None,
     stored_name: str | None = None,
+    vet: Callable[[Decoded], Awaitable[None]] | None = None,
 ) -> Reading:
-    """Decode the picture's code, check the slot takes it, read the card (when OCR is there and
-    something is left to prefill), and settle name, member count and expiry: typed values first,
-    then readings, then what is stored."""
+    """Decode the picture's code, check the slot takes it (and `vet` it: is it used elsewhere?)
+    before any OCR, read the card (when OCR is there and something is left to prefill), and
+    settle name, member count and expiry: typed values first, then readings, then what is
+    stored."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     decoded = await asyncio.to_thread(decode_picture, data, settings)
     check_slot(decoded.kind, slot)
+    if vet is not None:
+        await vet(decoded)
     card = CardReading.skipped("typed")
     if not typed.complete:
         card = await ocr.read(data) if ocr is not None else CardReading.absent()
@@ -404,6 +408,15 @@ async def used_elsewhere(
     """The id of another (not retired) group that shows this code already, if any."""
     found: str | None = await conn.fetchval(sql.GROUP_WITH_PAYLOAD, payload, group_id)
     return found
+
+
+def _not_used_elsewhere(pool: asyncpg.Pool, group_id: str) -> Callable[[Decoded], Awaitable[None]]:
+    async def vet(decoded: Decoded) -> None:
+        other = await used_elsewhere(pool, decoded.payload, group_id)
+        if other is not None:
+            raise _already_used(other)
+
+    return vet
 
 
 def _already_used(other: str) -> PictureRefused:
@@ -478,10 +491,9 @@ async def add_group_from_picture(
             code="group_exists",
             status=409,
         )
-    reading = await read_picture(picture, settings, ocr, typed, now=now)
-    other = await used_elsewhere(pool, reading.decoded.payload, group_id)
-    if other is not None:
-        raise _already_used(other)
+    reading = await read_picture(
+        picture, settings, ocr, typed, now=now, vet=_not_used_elsewhere(pool, group_id)
+    )
     row = group_row(group_id, store_id, reading, name_default=f"{store_name} 群")
     summary = await write_rows(pool, settings, [row], dry_run=dry_run)
     return PictureResult("add", group_id, store_id, reading, summary)
@@ -526,10 +538,8 @@ async def replace_group_code(
         slot=slot,
         now=now,
         stored_name=stored["name"],
+        vet=_not_used_elsewhere(pool, group_id),
     )
-    other = await used_elsewhere(pool, reading.decoded.payload, group_id)
-    if other is not None:
-        raise _already_used(other)
     row = group_row(group_id, stored["store_id"], reading, name_default=stored["name"])
     summary = await write_rows(pool, settings, [row], dry_run=dry_run)
     return PictureResult("replace", group_id, stored["store_id"], reading, summary)

@@ -200,7 +200,10 @@ async def test_a_zip_named_by_group_and_store_ids_replaces_and_adds_all_or_nothi
     }
     bad = {**good, "G2.png": screenshot("wxp://payme"), "S9.png": screenshot(NEW)}
     response = await client.post(
-        "/admin/api/group-pictures", data=zip_of(bad), params={"filename": "w.zip"}, headers=AUTH
+        "/admin/api/group-pictures",
+        data=zip_of(bad),
+        params={"filename": "w.zip", "ocr": "0"},
+        headers=AUTH,
     )
     assert response.status == 422
     errors = (await response.json())["error"]["errors"]
@@ -211,13 +214,18 @@ async def test_a_zip_named_by_group_and_store_ids_replaces_and_adds_all_or_nothi
     assert await pool.fetchval("SELECT count(*) FROM groups WHERE qr_payload LIKE '%Zip%'") == 0
 
     dry = await client.post(
-        "/admin/api/group-pictures", data=zip_of(good), params={"dry_run": "1"}, headers=AUTH
+        "/admin/api/group-pictures",
+        data=zip_of(good),
+        params={"dry_run": "1", "ocr": "false"},
+        headers=AUTH,
     )
     assert dry.status == 200, await dry.text()
     assert (await dry.json())["inserted"] == 1
     assert await pool.fetchval("SELECT count(*) FROM groups WHERE qr_payload LIKE '%Zip%'") == 0
 
-    done = await client.post("/admin/api/group-pictures", data=zip_of(good), headers=AUTH)
+    done = await client.post(
+        "/admin/api/group-pictures", data=zip_of(good), params={"ocr": "0"}, headers=AUTH
+    )
     assert done.status == 200, await done.text()
     body = await done.json()
     assert (body["inserted"], body["updated"]) == (1, 2)
@@ -246,7 +254,9 @@ async def test_a_zip_with_a_sheet_maps_pictures_to_stores_and_groups(
         "a.png": screenshot("https://weixin.qq.com/g/SheetA"),
         "b.png": screenshot("https://weixin.qq.com/g/SheetB"),
     }
-    response = await client.post("/admin/api/group-pictures", data=zip_of(files), headers=AUTH)
+    response = await client.post(
+        "/admin/api/group-pictures", data=zip_of(files), params={"ocr": "no"}, headers=AUTH
+    )
     assert response.status == 200, await response.text()
     row = await pool.fetchrow(
         "SELECT store_id, name, expires_at FROM groups WHERE group_id = 'S2-weekend'"
