@@ -17,11 +17,15 @@ FONT_FILES = (
 )
 
 
-def cjk_font(size: int) -> ImageFont.FreeTypeFont:
-    for path in FONT_FILES:
-        if Path(path).exists():
-            return ImageFont.truetype(path, size)
-    raise FileNotFoundError("no CJK font: install fonts-wqy-zenhei")
+def cjk_font_file() -> str | None:
+    return next((path for path in FONT_FILES if Path(path).exists()), None)
+
+
+def cjk_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """The CJK font; without one, Pillow's own (the Chinese shows as boxes: the code still
+    decodes, only the OCR test needs the words, and it asks for the font)."""
+    path = cjk_font_file()
+    return ImageFont.truetype(path, size) if path else ImageFont.load_default(size)
 
 
 def qr_image(payload: str, box: int = 8) -> Image.Image:

@@ -15,17 +15,25 @@ import pytest
 
 from router.ops.ocr import OcrService, available
 from tests.conftest import ADMIN_TOKEN, group_row, seed, store_row
-from tests.pictures import screenshot
+from tests.pictures import cjk_font_file, screenshot
 
 pytestmark = pytest.mark.db
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
 
-if not available():
+_MISSING = (
+    "the OCR extra (huoma[ocr])"
+    if not available()
+    else "a CJK font (fonts-wqy-zenhei)"
+    if cjk_font_file() is None
+    else None
+)
+if _MISSING is not None:
+    # tests/run installs both; in CI a missing one is a failure, never a silent skip.
     if os.environ.get("CI") == "true":
-        pytest.fail("the OCR extra (huoma[ocr]) must be installed in CI", pytrace=False)
-    pytest.skip("the OCR extra (huoma[ocr]) is not installed", allow_module_level=True)
+        pytest.fail(f"{_MISSING} must be installed in CI", pytrace=False)
+    pytest.skip(f"{_MISSING} is not installed", allow_module_level=True)
 
 
 def form(picture: bytes, **fields: str) -> aiohttp.FormData:

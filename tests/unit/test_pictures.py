@@ -234,3 +234,23 @@ def test_card_lines_give_name_count_and_validity() -> None:
     split = parse_card(["徐家汇店宝妈群", "（56人）", "该二维码7天内（1月3日前）有效"])
     assert (split.name, split.member_count) == ("徐家汇店宝妈群", 56)
     assert parse_card([]).name is None
+
+
+def test_a_group_sheet_row_with_wechat_wording_expires_at_the_start_of_that_day() -> None:
+    from router.ops.uploads import Table, validate_groups
+
+    row = {
+        "group_id": "G1",
+        "store_id": "S1",
+        "name": "群",
+        "qr_payload": "https://weixin.qq.com/g/Sheet",
+        "expires_at": "该二维码7天内(12月7日前)有效",
+    }
+    rows, errors, _ = validate_groups(
+        Table(tuple(row), [(2, row)]), SH, now=datetime(2026, 11, 30, 2, tzinfo=UTC)
+    )
+    assert errors == []
+    assert rows[0].expires_at == datetime(2026, 12, 7, tzinfo=SH)
+    bad = {**row, "expires_at": "2月30日前"}
+    _, errors, _ = validate_groups(Table(tuple(bad), [(2, bad)]), SH, now=UPLOAD)
+    assert [(e.row, e.column) for e in errors] == [(2, "expires_at")]
