@@ -34,6 +34,7 @@ REPLACE = Operation("从图片换码", "group code from a picture")
 ZIP = ZIP_OPERATION
 
 FIELDS = ("group_id", "name", "member_count", "expires_at", "qr_created_at")
+FIELD_MAX_BYTES = 1_000
 
 
 async def ocr_context(app: web.Application) -> AsyncIterator[None]:
@@ -75,10 +76,17 @@ async def _form(
                         raise TooLarge(max_bytes, setting)
                 filename, data_out = part.filename, bytes(buf)
             elif part.name in FIELDS:
-                value = await part.read(decode=True)
-                if len(value) > 1_000:
-                    raise BadInput(f"field {part.name} is too long", code="bad_form")
+                value = bytearray()
+                while chunk := await part.read_chunk():  # bounded: a field is a short text
+                    value.extend(chunk)
+                    if len(value) > FIELD_MAX_BYTES:
+                        raise BadInput(
+                            f"字段 {part.name} 太长 / field {part.name} is too long",
+                            code="bad_form",
+                        )
                 fields[part.name] = value.decode("utf-8", "replace")
+            else:
+                await part.release()  # a part nobody asked for: skipped, not kept
     except (ValueError, HttpProcessingError) as exc:
         raise BadInput(
             f"表单无法读取 / the multipart form could not be read ({type(exc).__name__})",
