@@ -8,10 +8,17 @@ RUN python -m venv /opt/huoma
 COPY pyproject.toml README.md ./
 COPY geo ./geo
 COPY router ./router
-# Runtime dependencies only (no test, lint or loadtest groups); all ship as binary wheels.
-RUN /opt/huoma/bin/pip install .
+# Runtime dependencies only (no test, lint or loadtest groups); all ship as binary wheels. The
+# `ocr` extra reads WeChat's group card beside its QR code (rapidocr-onnxruntime: its model files
+# ship inside the wheel, nothing is downloaded when it runs).
+RUN /opt/huoma/bin/pip install '.[ocr]'
 
 FROM python:3.11-slim-bookworm
+# System libraries of the OCR extra: OpenCV (opencv-python, pulled in by rapidocr-onnxruntime)
+# loads libGL and GLib; ONNX Runtime uses OpenMP (libgomp).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/huoma --create-home huoma
 COPY --from=build /opt/huoma /opt/huoma
 COPY static /opt/huoma/static

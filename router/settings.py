@@ -522,6 +522,44 @@ class Settings:
         "besides applying each change at once when PostgreSQL notifies it.",
         positive=True,
     )
+    picture_max_bytes: int = ADMIN(
+        10 * 1024 * 1024,
+        "Largest group-code picture (PNG, JPEG, WebP), bytes. Pictures are decoded in memory, "
+        "never written to disk.",
+        positive=True,
+    )
+    picture_max_pixels: int = ADMIN(
+        40_000_000,
+        "Most pixels (width x height) of a group-code picture; a larger one (a decompression "
+        "bomb) is refused before it is decoded.",
+        ge=1,
+        le=89_000_000,  # Pillow's own bomb limit: past it Pillow warns or refuses by itself
+    )
+    picture_zip_max_bytes: int = ADMIN(
+        100 * 1024 * 1024, "Largest ZIP of group-code pictures, bytes.", positive=True
+    )
+    picture_zip_max_entries: int = ADMIN(
+        2_000, "Most files in a ZIP of group-code pictures.", ge=1, le=100_000
+    )
+    picture_zip_max_unzipped: int = ADMIN(
+        400 * 1024 * 1024,
+        "Most bytes a ZIP of group-code pictures may unpack to, all files together (zip bombs "
+        "are refused).",
+        positive=True,
+    )
+    ocr_timeout_s: float = ADMIN(
+        30.0,
+        "Longest wait for the OCR process to read one group card (the first reading also loads "
+        "the model), seconds. Past it the picture is saved without readings.",
+        positive=True,
+    )
+    ocr_queue: int = ADMIN(
+        8,
+        "Most pictures waiting for the OCR process at once; more get no readings (decoding "
+        "still works).",
+        ge=1,
+        le=1_000,
+    )
 
     # The URL carries the robot's key: a secret.
     alert_webhook_url: str = ALERTS(

@@ -24,6 +24,8 @@ from router.cli import demo
 from router.errors import BadInput, HuomaError
 from router.keys import IN_FLIGHT, METRICS
 from router.ops import exports
+from router.ops.ocr import OcrService
+from router.ops.picture_zip import ZIP_OPERATION, import_picture_zip
 from router.ops.uploads import (
     ENCODINGS,
     ImportRejected,
@@ -241,6 +243,8 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
+    if args.kind == GROUP_PICTURES:
+        return _import_group_pictures(settings, args, path, data)
 
     try:
         coord = parse_coord_param(args.coord)
@@ -272,6 +276,37 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         # Said like the admin API says it (and printed by main), not as a traceback.
         raise failure(exc, upload_operation(args.kind), f"file {path.name!r}") from exc
     print(orjson.dumps(summary.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+GROUP_PICTURES = "group-pictures"
+
+
+def _import_group_pictures(
+    settings: Settings, args: argparse.Namespace, path: Path, data: bytes
+) -> int:
+    """`huoma import group-pictures ZIP`: the same code as the admin API's ZIP upload."""
+
+    async def run(pool: asyncpg.Pool) -> Any:
+        ocr = None
+        if not args.no_ocr:
+            ocr = OcrService(timeout_s=settings.ocr_timeout_s, queue=settings.ocr_queue)
+        try:
+            return await import_picture_zip(
+                pool, settings, ocr, data, dry_run=args.dry_run, use_ocr=ocr is not None
+            )
+        finally:
+            if ocr is not None:
+                ocr.close()
+
+    try:
+        result = _run(_with_pool(settings, run))
+    except ImportRejected as exc:
+        _print_rejection(exc)
+        return 1
+    except DB_ERRORS as exc:
+        raise failure(exc, ZIP_OPERATION, f"file {path.name!r}") from exc
+    print(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2).decode())
     return 0
 
 
@@ -388,11 +423,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate every row and write all or nothing. Rows with errors are listed "
         "with row, column, value and reason; exit status 1 when the file is rejected.",
     )
-    i.add_argument("kind", choices=("stores", "groups", "fallbacks", "entries"))
+    i.add_argument("kind", choices=("stores", "groups", "fallbacks", "entries", GROUP_PICTURES))
     i.add_argument(
         "file",
         help="XLSX (the sheet whose header is recognised), CSV or JSON file (UTF-8 with or "
-        "without BOM, GB18030, Big5 or UTF-16); headers in Chinese or English",
+        "without BOM, GB18030, Big5 or UTF-16), headers in Chinese or English; for "
+        "group-pictures, a ZIP of group-code pictures named by group or store id, or with a "
+        "sheet (picture, group_id, store_id columns) inside",
+    )
+    i.add_argument(
+        "--no-ocr",
+        action="store_true",
+        help="group-pictures: decode the codes only, read no text on the cards (faster; names "
+        "come from the sheet or stay as stored)",
     )
     i.add_argument(
         "--dry-run",

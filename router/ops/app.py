@@ -19,6 +19,7 @@ from router.errors import HuomaError
 from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL
 from router.ops import audit, opsettings, wecom
 from router.ops import handlers as h
+from router.ops import picture_api as pic
 from router.ops.auth import Access, resolve_principal
 from router.ops.uploads import export_operation, upload_operation
 from router.scan.limits import Buckets
@@ -116,6 +117,25 @@ OPERATIONS = (
         C,
         opsettings.SETTINGS_CHANGE,
     ),
+    Operation(
+        "POST",
+        "/stores/{store_id}/groups/from-picture",
+        pic.add_from_picture,
+        "admin_group_from_picture",
+        C,
+        pic.ADD,
+    ),
+    Operation(
+        "POST",
+        "/groups/{group_id}/code-from-picture",
+        pic.replace_from_picture,
+        "admin_code_from_picture",
+        C,
+        pic.REPLACE,
+    ),
+    Operation(
+        "POST", "/group-pictures", pic.upload_picture_zip, "admin_group_pictures", C, pic.ZIP
+    ),
 )
 BY_NAME = {op.name: op for op in OPERATIONS}
 
@@ -147,4 +167,6 @@ def create_ops_app(settings: Settings) -> web.Application:
     ops[ADMIN_FAILURES] = Buckets(*settings.rate_limits()["admin_failures"])
     for op in OPERATIONS:
         ops.router.add_route(op.method, op.path, op.handler, name=op.name)
+    ops[pic.SETTINGS_KEY] = settings
+    ops.cleanup_ctx.append(pic.ocr_context)
     return ops

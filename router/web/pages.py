@@ -27,6 +27,8 @@ ADMIN_ASSETS = {
     "admin.css": "text/css",
     "settings.js": "text/javascript",  # the settings and audit screens
     "uploads.js": "text/javascript",  # the upload's column mapping and grouped problems
+    "pictures.js": "text/javascript",  # group codes from pictures
+    "pictures.css": "text/css",
 }
 
 

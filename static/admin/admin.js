@@ -246,6 +246,13 @@
 
   // ---- log in, views --------------------------------------------------------------------------
 
+  // What other screens of the page (pictures.js) use: the same requests, texts and refresh.
+  window.HuomaAdmin = {
+    api: api, el: el, clear: clear, flash: flash, failed: failed, when: when,
+    lang: function () { return lang; },
+    reload: function () { loadHealth(); }
+  };
+
   function show(view) {
     state.view = view;
     ["login", "health", "uploads", "alerts", "entries", "funnel"].concat(EXTRA_VIEWS).forEach(function (v) { $("v-" + v).hidden = v !== view; });
@@ -392,7 +399,7 @@
             } }));
           }
         }
-        return el("tr", {}, [
+        return el("tr", { "data-group": g.group_id, "data-kind": g.kind, "data-source": g.source, "data-state": g.state }, [
           el("td", { text: g.group_id + " " + g.name }),
           el("td", {}, [el("span", { class: "badge " + g.state, text: g.kind === "fallback" ? t("fallback") : t(g.state) })]),
           fillCell(g.member_count, g.capacity, g.member_fill),
@@ -410,6 +417,8 @@
       var cell = el("td", { colspan: "8" }, [el("h2", { text: t("groupsOf", { s: st.store_id + " " + st.name }) }), table]);
       tr.parentNode.insertBefore(el("tr", { class: "detail" }, [cell]), tr.nextSibling);
       EXTENSIONS.forEach(function (x) { if (x.storeDetail) { x.storeDetail(st.store_id, cell, helpers()); } });
+      // Other screens (pictures.js) add their own controls to a store's groups.
+      document.dispatchEvent(new CustomEvent("huoma:store-groups", { detail: { storeId: st.store_id, storeName: st.name, cell: cell, groups: body.groups } }));
       if (body.wecom === "on") { showJoinWay(st.store_id, cell); }
       if (body.wecom === "off") {
         cell.appendChild(el("div", { class: "wecom" }, [

@@ -118,7 +118,7 @@ def test_the_openapi_document_lists_the_same_words() -> None:
         for p in op.get("parameters", [])
         if p.get("schema") == {"$ref": "#/components/schemas/Flag"}
     ]
-    assert {p["name"] for p in flags} == {"dry_run", "open"}
+    assert {p["name"] for p in flags} == {"dry_run", "open", "ocr"}  # ocr: group-pictures ZIP
 
 
 # ---- over HTTP ------------------------------------------------------------------------------

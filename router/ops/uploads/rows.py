@@ -203,12 +203,14 @@ class _Row:
             return None
         return value
 
-    def time(self, column: str, tz: zoneinfo.ZoneInfo) -> datetime | None:
+    def time(
+        self, column: str, tz: zoneinfo.ZoneInfo, now: datetime | None = None
+    ) -> datetime | None:
         raw = self.values.get(column, "").strip()
         if not raw:
             return None
         try:
-            return parse_time(raw, tz)
+            return parse_time(raw, tz, now)
         except ValueError as exc:
             self.fail(
                 column, str(exc), "bad_time", "不是日期时间（例如 2026-11-30 18:00 或 ISO 8601）"
@@ -396,11 +398,47 @@ _DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S",
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
 
 
-def parse_time(raw: str, tz: zoneinfo.ZoneInfo) -> datetime:
+# WeChat's validity wording on a group's QR card: "该二维码7天内(12月7日前)有效", or just
+# "12月7日前" / "12月7日": no year, the code dies at the start of that day.
+_WECHAT_DAY = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
+WECHAT_LIFETIME = timedelta(days=7)
+
+
+def wechat_validity(
+    text: str, now: datetime, tz: zoneinfo.ZoneInfo, lifetime: timedelta = WECHAT_LIFETIME
+) -> datetime | None:
+    """The expiry WeChat's validity wording means: the start of that month and day in `tz`, in
+    the year that puts it within `lifetime` after `now` (the upload): read on 30 December,
+    "1月6日前" is next January. None when the text has no such wording; ValueError for a day
+    that does not exist (2月30日)."""
+    m = _WECHAT_DAY.search(text)
+    if m is None:
+        return None
+    month, day = int(m.group(1)), int(m.group(2))
+    target = now.astimezone(tz) + lifetime
+    best: datetime | None = None
+    for year in (target.year - 1, target.year, target.year + 1):
+        try:
+            candidate = datetime(year, month, day, tzinfo=tz)
+        except ValueError:
+            continue
+        if best is None or abs(candidate - target) < abs(best - target):
+            best = candidate
+    if best is None:
+        raise ValueError(f"{month}月{day}日 is not a day of the year")
+    return best
+
+
+def parse_time(raw: str, tz: zoneinfo.ZoneInfo, now: datetime | None = None) -> datetime:
     """ISO 8601 with or without an offset, or Excel's usual 'YYYY-MM-DD HH:MM[:SS]' and
     'YYYY/MM/DD' forms. Times without an offset are in `tz`; a bare date means its midnight
-    (WeChat's "valid until 11-30" is read as "expires at the start of 11-30")."""
+    (WeChat's "valid until 11-30" is read as "expires at the start of 11-30"). With `now` (the
+    upload), WeChat's own wording ("12月7日前", "该二维码7天内(12月7日前)有效") is read too."""
     text = raw.strip()
+    if now is not None and _WECHAT_DAY.search(text):
+        found = wechat_validity(text, now, tz)
+        assert found is not None
+        return found
     value: datetime | None = None
     try:
         value = datetime.fromisoformat(text)
@@ -420,7 +458,9 @@ def parse_time(raw: str, tz: zoneinfo.ZoneInfo) -> datetime:
                 except ValueError:
                     continue
     if value is None:
-        raise ValueError("is not a date-time (use e.g. 2026-11-30 18:00 or ISO 8601)")
+        raise ValueError(
+            "is not a date-time (use e.g. 2026-11-30 18:00, ISO 8601, or WeChat's 12月7日前)"
+        )
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
     return value
@@ -457,7 +497,7 @@ def validate_groups(
         member_count = r.integer("member_count", 0, 100_000)
         position = r.integer("position", -1_000_000, 1_000_000)
         display_cap = r.integer("display_cap", 1, 100_000_000)
-        expires_at = r.time("expires_at", tz)
+        expires_at = r.time("expires_at", tz, now)  # WeChat's "12月7日前" too
         made_at = r.time("qr_created_at", tz)
         derived = None
         if PERSONAL_GROUP_CODE.match(payload):

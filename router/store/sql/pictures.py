@@ -1,0 +1,25 @@
+"""Group codes from pictures (router.ops.pictures): which group already shows a code, and what a
+code replacement needs of the group it replaces."""
+
+# $1: a decoded code, $2: the group it is meant for. Another group that shows it (retired groups
+# do not count: their code may be given again).
+GROUP_WITH_PAYLOAD = """
+SELECT group_id FROM groups
+WHERE qr_payload = $1 AND group_id <> $2 AND state <> 'retired'
+ORDER BY id
+LIMIT 1
+"""
+
+GROUP_FOR_PICTURE = """
+SELECT group_id, store_id, name, kind, source FROM groups WHERE group_id = $1
+"""
+
+# The groups a ZIP of pictures names, by id ($1: text[]).
+GROUPS_FOR_PICTURES = """
+SELECT group_id, store_id, name, kind, source FROM groups WHERE group_id = ANY($1::text[])
+"""
+
+# Which of these ids ($1: text[]) are stores, with their names.
+STORES_BY_IDS = """
+SELECT store_id, name FROM stores WHERE store_id = ANY($1::text[])
+"""
