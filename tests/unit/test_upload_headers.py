@@ -290,9 +290,9 @@ def test_a_group_list_with_chinese_headers_is_read() -> None:
 
 
 def test_repeated_problems_are_grouped_by_kind_with_row_ranges_in_both_languages() -> None:
-    rows = [ZH_STORES] + [[f"S{i}", *ZH_ROW[1:9], "火星坐标"] for i in range(50)]
+    rows = [ZH_STORES] + [[f"S{i}", *ZH_ROW[1:9], "墨卡托"] for i in range(50)]
     rows.append(["S99", "", *ZH_ROW[2:]])
-    rows.append([f"S{60}", *ZH_ROW[1:9], "火星坐标"])
+    rows.append([f"S{60}", *ZH_ROW[1:9], "墨卡托"])
     _, _, errors, _ = stores(csv_bytes(rows), "s.csv")
     assert len(errors) == 52  # per-row detail stays for machines
     grouped = group_errors(errors, "zh")
@@ -300,9 +300,9 @@ def test_repeated_problems_are_grouped_by_kind_with_row_ranges_in_both_languages
         ("bad_coord", [2], 51),
         ("required", [52], 1),
     ]
-    assert grouped[0]["message"].startswith("第2-51、53行 coord「火星坐标」：")
+    assert grouped[0]["message"].startswith("第2-51、53行 coord「墨卡托」：")
     english = group_errors(errors, "en")[0]["message"]
-    assert english.startswith("rows 2-51, 53 coord '火星坐标': ")
+    assert english.startswith("rows 2-51, 53 coord '墨卡托': ")
     both = group_errors(errors)[0]["message"]
     assert both.index("第2-51") < both.index("rows 2-51")
     rejected = ImportRejected(errors, "zh")
