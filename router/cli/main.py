@@ -241,6 +241,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
             encoding=parse_encoding(args.encoding),
+            patch_max_stores=settings.patch_max_stores,
         )
 
     try:

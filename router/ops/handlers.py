@@ -30,6 +30,7 @@ from router.ops.uploads import (
 from router.params import flag_param, int_param
 from router.scan.qr import render_print_png, render_print_svg
 from router.store import funnel, sql
+from router.store.changes import notify_stores
 from router.store.db import Operation
 
 log = logging.getLogger("huoma.admin")
@@ -172,6 +173,7 @@ async def upload(request: web.Request) -> web.Response:
         dry_run=dry_run,
         wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
         encoding=encoding,
+        patch_max_stores=settings.patch_max_stores,
     )
     answer = summary.as_dict()
     counts = {k: v for k, v in answer.items() if k != "preview"}  # rows stay out of the log
@@ -332,7 +334,7 @@ async def _set_retired(request: web.Request, retired: bool) -> web.Response:
             sql.SWEEP_STORE_STATES, settings.display_cap, settings.expiry_margin_s, store_id
         )
         state = await conn.fetchval(sql.GROUP_STATE, group_id)
-        await conn.execute(sql.NOTIFY_CATALOGUE, "admin")
+        await notify_stores(conn, [store_id], settings.patch_max_stores)
     log.info("admin: %s %s group %s", actor, "retired" if retired else "restored", group_id)
     return json_response({"group_id": group_id, "store_id": store_id, "state": state})
 
@@ -377,7 +379,7 @@ async def reorder_groups(request: web.Request) -> web.Response:
         await conn.fetch(
             sql.SWEEP_STORE_STATES, settings.display_cap, settings.expiry_margin_s, store_id
         )
-        await conn.execute(sql.NOTIFY_CATALOGUE, "admin")
+        await notify_stores(conn, [store_id], settings.patch_max_stores)
     log.info("admin: %s reordered the groups of store %s", actor, store_id)
     return json_response({"store_id": store_id, "group_ids": order})
 

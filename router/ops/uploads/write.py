@@ -36,6 +36,7 @@ from router.ops.uploads.rows import (
     validate_stores,
 )
 from router.store import sql
+from router.store.changes import notify_stores
 
 
 async def _stage(
@@ -136,6 +137,10 @@ async def write_fallbacks(
     _count(await conn.fetch(sql.UPSERT_FALLBACKS), summary, len(rows))
 
 
+# Uploads whose rows each belong to one store (a fallback without one is brand-wide: rebuild).
+STORE_PATCH_KINDS = ("stores", "groups", "fallbacks")
+
+
 class _Rollback(Exception):
     pass
 
@@ -146,7 +151,10 @@ async def import_rows(
     validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow],
     summary: ImportSummary,
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any],
+    patch_max_stores: int = 0,
 ) -> ImportSummary:
+    """Write the rows in one transaction; at commit, workers patch the stores the rows name (up
+    to `patch_max_stores` of them; entries and brand-wide rows rebuild everything)."""
     async with pool.acquire() as conn:
         try:
             async with conn.transaction():
@@ -154,7 +162,12 @@ async def import_rows(
                 if summary.dry_run:
                     # A dry run does the real work and rolls it back: its counts are exact.
                     raise _Rollback
-                await conn.execute(sql.NOTIFY_CATALOGUE, kind)
+                touched = (
+                    [r.store_id for r in validated]
+                    if kind in STORE_PATCH_KINDS
+                    else [None]  # entries: rebuild
+                )
+                await notify_stores(conn, touched, patch_max_stores, fallback=kind)
         except _Rollback:
             return summary
         if summary.inserted + summary.updated >= ANALYZE_ROWS:
@@ -190,6 +203,7 @@ async def import_file(
     dry_run: bool = False,
     wechat_lifetime: timedelta = timedelta(days=7),
     encoding: str | None = None,
+    patch_max_stores: int = 0,
 ) -> ImportSummary:
     """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error.
 
@@ -200,7 +214,13 @@ async def import_file(
     # Decoding and parsing a 20 MB file takes seconds: off the event loop, scans keep moving.
     table = await asyncio.to_thread(read_table, data, filename, kind, max_bytes, max_rows, encoding)
     summary = await import_table(
-        pool, kind, table, timezone=timezone, dry_run=dry_run, wechat_lifetime=wechat_lifetime
+        pool,
+        kind,
+        table,
+        timezone=timezone,
+        dry_run=dry_run,
+        wechat_lifetime=wechat_lifetime,
+        patch_max_stores=patch_max_stores,
     )
     summary.format, summary.encoding, summary.preview = table.format, table.encoding, preview(table)
     return summary
@@ -214,6 +234,7 @@ async def import_table(
     timezone: str,
     dry_run: bool = False,
     wechat_lifetime: timedelta = timedelta(days=7),
+    patch_max_stores: int = 0,
 ) -> ImportSummary:
     """Validate and write rows already read into a table (files, the demo generator)."""
     if not table.rows:
@@ -238,6 +259,6 @@ async def import_table(
         raise ImportRejected(errors)
     summary = ImportSummary(kind, len(validated), dry_run=dry_run, ignored_columns=ignored)
     try:
-        return await import_rows(pool, kind, validated, summary, writer)
+        return await import_rows(pool, kind, validated, summary, writer, patch_max_stores)
     except ImportRejected as exc:
         raise ImportRejected(_row_numbers(exc.errors, table)) from None
