@@ -35,6 +35,7 @@ IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight")
 WECOM: web.AppKey[WeComService | None] = web.AppKey("wecom")
 # Failed admin logins per client address (only failures spend from it).
 ADMIN_FAILURES: web.AppKey[Buckets] = web.AppKey("admin_failures")
+STORE_LINK_LIMITS: web.AppKey[Buckets] = web.AppKey("store_link_limits")
 
 # Per request of the ops API: who is asking (set by its middleware, router.ops.app.gate), and
 # what a handler adds to the log line of a database failure (an upload's sender and file).

@@ -16,8 +16,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from router.errors import HuomaError
-from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL
+from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL, STORE_LINK_LIMITS
 from router.ops import handlers as h
+from router.ops import store_links as sl
 from router.ops import wecom
 from router.ops.auth import Access, resolve_principal
 from router.ops.uploads import export_operation, upload_operation
@@ -55,7 +56,7 @@ def _retire(request: web.Request) -> DbOperation:
     return h.RETIRE if request.path.endswith("/retire") else h.RESTORE
 
 
-R, C = Access.READ, Access.CHANGE
+R, C, S = Access.READ, Access.CHANGE, Access.STORE
 OPERATIONS = (
     Operation("GET", "/funnel", h.funnel_stats, "admin_funnel", R, h.FUNNEL),
     Operation("GET", "/funnel.csv", h.funnel_csv, "admin_funnel_csv", R, h.FUNNEL_CSV),
@@ -93,6 +94,17 @@ OPERATIONS = (
         C,
         wecom.DISABLE,
     ),
+    Operation("POST", "/store-links", sl.issue_links, "admin_store_links", C, sl.ISSUE),
+    Operation("GET", "/store-links/{store_id}/qr.png", sl.link_qr, "admin_link_qr", C, sl.LINK_QR),
+    Operation("POST", "/store-links/revoke-all", sl.revoke_all, "admin_revoke_all", C, sl.REVOKE),
+    Operation(
+        "POST", "/store-links/{store_id}/revoke", sl.revoke_store, "admin_revoke", C, sl.REVOKE
+    ),
+    Operation("GET", "/link/store", sl.link_page, "link_store", S, sl.LINK_PAGE_DATA),
+    Operation(
+        "POST", "/link/groups/{group_id}/code", sl.link_new_code, "link_code", S, sl.LINK_NEW_CODE
+    ),
+    Operation("POST", "/link/groups/{group_id}/full", sl.link_full, "link_full", S, sl.LINK_FULL),
 )
 BY_NAME = {op.name: op for op in OPERATIONS}
 
@@ -122,6 +134,7 @@ def create_ops_app(settings: Settings) -> web.Application:
     Its handlers read the parent app's state through `request.config_dict`."""
     ops = web.Application(middlewares=[gate])
     ops[ADMIN_FAILURES] = Buckets(*settings.rate_limits()["admin_failures"])
+    ops[STORE_LINK_LIMITS] = Buckets(*settings.rate_limits()["store_link"])
     for op in OPERATIONS:
         ops.router.add_route(op.method, op.path, op.handler, name=op.name)
     return ops
