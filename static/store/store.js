@@ -26,12 +26,18 @@
     });
   }
 
+  var STATES = {
+    active: ["使用中", "in use"], standby: ["备用", "standby"], full: ["已满", "full"],
+    expired: ["已过期", "expired"],
+  };
+
   function facts(g) {
     var parts = [];
     if (g.member_count !== null) { parts.push(t("成员 ", "members ") + g.member_count + "/" + g.capacity); }
     if (g.days_left !== null) { parts.push(t("剩余 " + g.days_left + " 天", g.days_left + " days left")); }
     parts.push(t("已展示 ", "shown ") + g.displays_shown + t(" 次", " times"));
-    parts.push(t("状态：", "state: ") + g.state);
+    var state = STATES[g.state] || [g.state, g.state];
+    parts.push(t(state[0], state[1]));
     return parts.join(" · ");
   }
 
@@ -69,7 +75,8 @@
         form.append("picture", input.files[0], input.files[0].name || "code.png");
         status(t("正在上传…", "Uploading…"));
         call("POST", "/groups/" + encodeURIComponent(g.group_id) + "/code", form)
-          .then(function () { status(t("新码已生效", "The new code is live")); return load(); })
+          .then(load)
+          .then(function () { status(t("新码已生效", "The new code is live")); })
           .catch(function (e) { status(e.message, true); });
         input.value = "";
       });
@@ -80,7 +87,8 @@
       full.textContent = t("此群已满", "This group is full");
       full.addEventListener("click", function () {
         call("POST", "/groups/" + encodeURIComponent(g.group_id) + "/full")
-          .then(function () { status(t("已标记为满", "Marked full")); return load(); })
+          .then(load)
+          .then(function () { status(t("已标记为满", "Marked full")); })
           .catch(function (e) { status(e.message, true); });
       });
       actions.appendChild(label);
