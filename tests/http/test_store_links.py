@@ -167,3 +167,42 @@ async def test_the_printable_qr_opens_the_store_page(pool: asyncpg.Pool, make_cl
     )
     page = await client.get("/store/")
     assert page.status == 200 and "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def two_codes() -> bytes:
+    a = qrcode.make("https://weixin.qq.com/g/A").get_image().convert("RGB")
+    b = qrcode.make("https://weixin.qq.com/g/B").get_image().convert("RGB")
+    canvas = Image.new("RGB", (a.width + b.width + 40, max(a.height, b.height)), "white")
+    canvas.paste(a, (0, 0))
+    canvas.paste(b, (a.width + 40, 0))
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def blank(size: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), "white").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+async def test_pictures_are_bounded_and_must_hold_exactly_one_code(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seeded(pool)
+    client = await make_client(
+        store_link_picture_max_pixels=250_000, store_link_picture_max_bytes=64 * 1024
+    )
+    s1 = token_of((await links(client, "S1"))["S1"])
+    url = "/admin/api/link/groups/G1/code"
+    for data, status, code in [
+        (blank(100), 400, "no_code"),
+        (two_codes(), 400, "several_codes"),
+        (blank(600), 413, "picture_too_large"),  # 360,000 pixels: refused before decoding
+        (b"\x89PNG" + b"\0" * (64 * 1024 + 1), 413, "payload_too_large"),
+    ]:
+        response = await client.post(url, data=data, headers=s1)
+        assert response.status == status, await response.text()
+        assert (await response.json())["error"]["code"] == code
+    # Nothing changed.
+    assert await pool.fetchval("SELECT qr_version FROM groups WHERE group_id = 'G1'") == 1

@@ -47,11 +47,11 @@ SELECT group_id FROM groups WHERE qr_payload = $1 AND group_id <> $2 AND state <
 LIMIT 1
 """
 
-# A new code for the group: a new version (old image links die), a fresh expiry, no members yet;
-# its state is derived again by the store's sweep.
+# A new code for the same group (its members, position and history stay): a new version (old
+# image links die) and a fresh expiry; its state is derived again by the store's sweep.
 REPLACE_GROUP_CODE = """
 UPDATE groups SET qr_payload = $2, qr_version = qr_version + 1, expires_at = $3,
-       member_count = NULL, source = 'upload', state = 'standby', updated_at = now()
+       source = 'upload', updated_at = now()
 WHERE id = $1
 RETURNING qr_version
 """
