@@ -36,6 +36,7 @@ IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight")
 WECOM: web.AppKey[WeComService | None] = web.AppKey("wecom")
 # Failed admin logins per client address (only failures spend from it).
 ADMIN_FAILURES: web.AppKey[Buckets] = web.AppKey("admin_failures")
+STORE_LINK_LIMITS: web.AppKey[Buckets] = web.AppKey("store_link_limits")
 
 # The settings ops own (stored over the environment defaults), refreshed by
 # router/runtime/opsettings.py; read them here, never from the table.

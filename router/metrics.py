@@ -74,7 +74,8 @@ class Metrics:
         )
         self.reloads = Counter(
             "huoma_catalogue_reloads_total",
-            "Catalogue reloads by result (ok: rebuilt, patch: new groups added, error).",
+            "Catalogue reloads by result (ok: rebuilt whole, patch: only the changed stores or new "
+            "groups rebuilt in place, error).",
             ("result",),
             registry=self.registry,
         )

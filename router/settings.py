@@ -308,6 +308,13 @@ class Settings:
         "WeCom chats; WeCom opens new groups itself as they fill).",
         choices=GROUP_PROVIDERS,
     )
+    patch_max_stores: int = GROUPS(
+        200,
+        "Most stores one change may name for workers to patch them in place; a change to more "
+        "stores (or to the index: a store added, moved or closed) rebuilds the whole catalogue.",
+        ge=0,
+        le=100_000,
+    )
     keeper_interval_s: float = GROUPS(
         10.0,
         "How often the keeper sweeps group states and checks low-water marks.",
@@ -416,6 +423,22 @@ class Settings:
         ge=0,
         le=1_000_000,
         rate=("admin_failures", "burst"),
+    )
+
+    rate_store_link_per_minute: int = RATE_LIMITS(
+        30,
+        "Requests a minute one store link may make (a leaked link is limited to this); past the "
+        "burst it is answered 429.",
+        ge=0,
+        le=1_000_000,
+        rate=("store_link", "per_minute"),
+    )
+    rate_store_link_burst: int = RATE_LIMITS(
+        20,
+        "Requests one store link may make at once.",
+        ge=0,
+        le=1_000_000,
+        rate=("store_link", "burst"),
     )
 
     events_flush_s: float = EVENTS(
@@ -559,6 +582,32 @@ class Settings:
         "still works).",
         ge=1,
         le=1_000,
+    )
+
+    store_link_ttl_days: int = ADMIN(
+        90,
+        "Days a store link stays valid after it is issued (issue new links before they run out).",
+        ge=1,
+        le=3_650,
+    )
+    store_link_expiry_warning_h: float = ADMIN(
+        24.0,
+        "A store's page shows a warning when one of its codes expires within this many hours.",
+        ge=0,
+        le=720,
+    )
+    store_link_picture_max_bytes: int = ADMIN(
+        8 * 1024 * 1024,
+        "Largest code picture a store link may upload, bytes.",
+        ge=1024,
+        le=64 * 1024 * 1024,
+    )
+    store_link_picture_max_pixels: int = ADMIN(
+        40_000_000,
+        "Most pixels (width x height) of an uploaded code picture; larger ones are refused "
+        "before decoding (decompression bombs).",
+        ge=10_000,
+        le=400_000_000,
     )
 
     # The URL carries the robot's key: a secret.

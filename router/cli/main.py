@@ -265,6 +265,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
             encoding=parse_encoding(args.encoding),
             coord=coord,
+            patch_max_stores=settings.patch_max_stores,
         )
 
     try:

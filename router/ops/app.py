@@ -16,10 +16,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from router.errors import HuomaError
-from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL
+from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL, STORE_LINK_LIMITS
 from router.ops import audit, opsettings, wecom
 from router.ops import handlers as h
 from router.ops import picture_api as pic
+from router.ops import store_links as sl
 from router.ops.auth import Access, resolve_principal
 from router.ops.uploads import export_operation, upload_operation
 from router.scan.limits import Buckets
@@ -56,7 +57,7 @@ def _retire(request: web.Request) -> DbOperation:
     return h.RETIRE if request.path.endswith("/retire") else h.RESTORE
 
 
-R, C = Access.READ, Access.CHANGE
+R, C, S = Access.READ, Access.CHANGE, Access.STORE
 OPERATIONS = (
     Operation("GET", "/funnel", h.funnel_stats, "admin_funnel", R, h.FUNNEL),
     Operation("GET", "/funnel.csv", h.funnel_csv, "admin_funnel_csv", R, h.FUNNEL_CSV),
@@ -136,6 +137,17 @@ OPERATIONS = (
     Operation(
         "POST", "/group-pictures", pic.upload_picture_zip, "admin_group_pictures", C, pic.ZIP
     ),
+    Operation("POST", "/store-links", sl.issue_links, "admin_store_links", C, sl.ISSUE),
+    Operation("GET", "/store-links/{store_id}/qr.png", sl.link_qr, "admin_link_qr", C, sl.LINK_QR),
+    Operation("POST", "/store-links/revoke-all", sl.revoke_all, "admin_revoke_all", C, sl.REVOKE),
+    Operation(
+        "POST", "/store-links/{store_id}/revoke", sl.revoke_store, "admin_revoke", C, sl.REVOKE
+    ),
+    Operation("GET", "/link/store", sl.link_page, "link_store", S, sl.LINK_PAGE_DATA),
+    Operation(
+        "POST", "/link/groups/{group_id}/code", sl.link_new_code, "link_code", S, sl.LINK_NEW_CODE
+    ),
+    Operation("POST", "/link/groups/{group_id}/full", sl.link_full, "link_full", S, sl.LINK_FULL),
 )
 BY_NAME = {op.name: op for op in OPERATIONS}
 
@@ -165,6 +177,7 @@ def create_ops_app(settings: Settings) -> web.Application:
     Its handlers read the parent app's state through `request.config_dict`."""
     ops = web.Application(middlewares=[gate])
     ops[ADMIN_FAILURES] = Buckets(*settings.rate_limits()["admin_failures"])
+    ops[STORE_LINK_LIMITS] = Buckets(*settings.rate_limits()["store_link"])
     for op in OPERATIONS:
         ops.router.add_route(op.method, op.path, op.handler, name=op.name)
     ops[pic.SETTINGS_KEY] = settings

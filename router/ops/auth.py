@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 from aiohttp import web
 
 from router.errors import HuomaError, Unauthorized
-from router.keys import ADMIN_FAILURES, SETTINGS
+from router.keys import ADMIN_FAILURES, SETTINGS, STORE_LINK_LIMITS
+from router.ops.links import TOKEN_SCHEME, StoreLink, signer
 from router.scan.limits import client_address, client_key, parse_networks, refuse
 
 log = logging.getLogger("huoma.admin")
@@ -26,18 +28,21 @@ class Access(StrEnum):
 
     READ = "read"  # health, alerts, funnel, exports, lists
     CHANGE = "change"  # uploads, groups, entry codes, WeCom join ways
+    STORE = "store"  # a store link's page: its own store only (router.ops.store_links)
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     actor: str  # for logs and changes: "token#N" (the token's position, never the token)
     access: frozenset[Access]
+    store: StoreLink | None = None  # a store link: the one store it reaches
 
     def allows(self, need: Access) -> bool:
         return need in self.access
 
 
-FULL_ACCESS = frozenset(Access)
+FULL_ACCESS = frozenset({Access.READ, Access.CHANGE})
+STORE_ACCESS = frozenset({Access.STORE})
 
 
 def resolve_principal(request: web.Request) -> Principal:
@@ -59,6 +64,8 @@ def resolve_principal(request: web.Request) -> Principal:
     refuse(failures.waiting(key), "failed logins from this address")
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
+    if scheme.lower() == TOKEN_SCHEME:
+        return _store_link(request, given.strip(), key)
     actor = None
     if scheme.lower() == "bearer" and given:
         for i, token in enumerate(tokens, start=1):
@@ -79,3 +86,18 @@ def resolve_principal(request: web.Request) -> Principal:
         raise Unauthorized("the token is not valid", code="unauthorized")
     log.info("admin: %s %s %s from %s", actor, request.method, request.path, request.remote)
     return Principal(actor, FULL_ACCESS)
+
+
+def _store_link(request: web.Request, given: str, key: str) -> Principal:
+    """A store link's principal: its one store, its own rate limit. A forged or expired link
+    counts as a failed login of the address."""
+    config = request.config_dict
+    link = signer(config[SETTINGS]).verify(given, time.time())
+    if link is None:
+        config[ADMIN_FAILURES].take(key)
+        raise Unauthorized(
+            "链接无效或已过期，请向总部索取新链接 / the link is not valid or has expired",
+            code="unauthorized",
+        )
+    refuse(config[STORE_LINK_LIMITS].take(link.mac), "requests with this store link")
+    return Principal(f"link:{link.store_id}:{link.mac[:8]}", STORE_ACCESS, link)

@@ -35,6 +35,7 @@ from router.ops.uploads import (
 from router.params import flag_param, int_param
 from router.scan.qr import render_print_png, render_print_svg
 from router.store import audit, funnel, sql
+from router.store.changes import notify_stores
 from router.store.db import Operation
 
 log = logging.getLogger("huoma.admin")
@@ -207,6 +208,7 @@ async def upload(request: web.Request) -> web.Response:
             encoding=encoding,
             coord=coord,
             audit=upload_audit(actor, kind, filename),
+            patch_max_stores=settings.patch_max_stores,
         )
     except ImportRejected as exc:
         exc.set_language(lang)
@@ -394,7 +396,7 @@ async def _set_retired(request: web.Request, retired: bool) -> web.Response:
             summary=f"group {group_id} state: {before['state']} -> {state}",
             details={"old": before["state"], "new": state},
         )
-        await conn.execute(sql.NOTIFY_CATALOGUE, "admin")
+        await notify_stores(conn, [store_id], settings.patch_max_stores)
     log.info("admin: %s %s group %s", actor, "retired" if retired else "restored", group_id)
     return json_response({"group_id": group_id, "store_id": store_id, "state": state})
 
@@ -448,7 +450,7 @@ async def reorder_groups(request: web.Request) -> web.Response:
         await conn.fetch(
             sql.SWEEP_STORE_STATES, settings.display_cap, settings.expiry_margin_s, store_id
         )
-        await conn.execute(sql.NOTIFY_CATALOGUE, "admin")
+        await notify_stores(conn, [store_id], settings.patch_max_stores)
     log.info("admin: %s reordered the groups of store %s", actor, store_id)
     return json_response({"store_id": store_id, "group_ids": order})
 

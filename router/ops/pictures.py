@@ -463,6 +463,7 @@ async def write_rows(
         timezone=settings.timezone,
         dry_run=dry_run,
         wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
+        patch_max_stores=settings.patch_max_stores,  # a picture touches one store: patch it
     )
 
 

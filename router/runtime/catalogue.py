@@ -1,5 +1,6 @@
 """The catalogue in a worker: loaded at start, rebuilt off the event loop on every change
-PostgreSQL notifies, swapped in one step; new groups patched in without a rebuild."""
+PostgreSQL notifies, swapped in one step; a change to a few stores (a code replaced, a group added
+or retired, a store edited) and the keeper's new groups patched in without a rebuild."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ from router.keys import (
 )
 from router.runtime.leases import lease_wanted
 from router.runtime.loops import running
-from router.scan.catalogue import Catalogue, Store, add_groups, build_catalogue
+from router.scan.catalogue import Catalogue, Store, add_groups, build_catalogue, patch_stores
 from router.settings import Settings
 from router.store import sql
+from router.store.changes import parse_stores_payload
 from router.store.db import DB_ERRORS
 
 log = logging.getLogger(__name__)
@@ -107,14 +109,16 @@ def _install(app: web.Application, new: Catalogue) -> None:
 
 
 class Changes:
-    """What notifications asked for since the last reload: everything, or just new groups."""
+    """What notifications asked for since the last reload: everything, or just some stores and
+    new groups."""
 
-    __slots__ = ("dirty", "everything", "new_groups")
+    __slots__ = ("dirty", "everything", "new_groups", "stores")
 
     def __init__(self) -> None:
         self.dirty = asyncio.Event()
         self.everything = False
         self.new_groups: set[int] = set()
+        self.stores: set[str] = set()
 
     def note(self, payload: str) -> None:
         if payload.startswith(sql.NEW_GROUPS_PREFIX):
@@ -124,15 +128,65 @@ class Changes:
                 )
             except ValueError:
                 self.everything = True
+        elif (ids := parse_stores_payload(payload)) is not None:
+            self.stores.update(ids)
         else:
             self.everything = True
         self.dirty.set()
 
-    def take(self) -> tuple[bool, set[int]]:
-        taken = (self.everything, self.new_groups)
-        self.everything, self.new_groups = False, set()
+    def take(self) -> tuple[bool, set[int], set[str]]:
+        taken = (self.everything, self.new_groups, self.stores)
+        self.everything, self.new_groups, self.stores = False, set(), set()
         self.dirty.clear()
         return taken
+
+
+def _patched(app: web.Application, new: Catalogue, changed: list[Store], what: str) -> None:
+    app[CATALOGUE].swap(new)
+    _want_initial_leases(app, changed)
+    gc.freeze()  # as after a full build: the new containers stay out of the collector's way
+    app[METRICS].reloads.labels("patch").inc()
+    log.info("catalogue: %s patched in %.3fs", what, new.build_seconds)
+
+
+async def patch_changed_stores(
+    app: web.Application, lock: asyncio.Lock, store_ids: set[str], new_groups: set[int]
+) -> None:
+    """Rebuild just these stores (and those of the keeper's new groups) in the current
+    catalogue; rebuild everything when they are too many or a patch would not be exact."""
+    settings = app[SETTINGS]
+    async with lock:
+        try:
+            async with app[POOL].acquire() as conn:
+                if new_groups:
+                    owners = await conn.fetch(sql.STORES_OF_GROUPS, sorted(new_groups))
+                    if any(r["store_id"] is None for r in owners):
+                        store_ids = set()  # a brand-wide group: rebuild
+                    else:
+                        store_ids = store_ids | {r["store_id"] for r in owners}
+                patched = None
+                if 0 < len(store_ids) <= settings.patch_max_stores:
+                    # One snapshot: the groups match their stores.
+                    async with conn.transaction(readonly=True, isolation="repeatable_read"):
+                        ids = sorted(store_ids)
+                        stores = await conn.fetch(sql.SELECT_STORES_BY_ID, ids)
+                        groups = await conn.fetch(sql.SELECT_GROUPS_OF_STORES, ids)
+                    patched = patch_stores(
+                        app[CATALOGUE].current,
+                        ids,
+                        stores,
+                        groups,
+                        default_display_cap=settings.display_cap,
+                    )
+        except DB_ERRORS:
+            app[METRICS].reloads.labels("error").inc()
+            log.exception("reading changed stores failed; keeping the current catalogue")
+            return
+        if patched is not None:
+            new, changed = patched
+            _patched(app, new, changed, f"{len(changed)} store(s)")
+            return
+    await reload(app, lock)
 
 
 async def add_new_groups(app: web.Application, lock: asyncio.Lock, pks: set[int]) -> None:
@@ -154,11 +208,7 @@ async def add_new_groups(app: web.Application, lock: asyncio.Lock, pks: set[int]
         )
         if patched is not None:
             new, changed = patched
-            app[CATALOGUE].swap(new)
-            _want_initial_leases(app, changed)
-            gc.freeze()  # as after a full build: the new containers stay out of the collector's way
-            app[METRICS].reloads.labels("patch").inc()
-            log.info("catalogue: %d new group(s) added", len(rows))
+            _patched(app, new, changed, f"{len(rows)} new group(s)")
             return
     await reload(app, lock)
 
@@ -205,9 +255,11 @@ async def _listen(
                     await conn.fetchval(sql.PING, timeout=settings.db_timeout_s)
                     continue
                 await asyncio.sleep(RELOAD_DEBOUNCE_S)
-                everything, new_groups = changes.take()
+                everything, new_groups, stores = changes.take()
                 if everything:
                     await reload(app, lock)
+                elif stores:
+                    await patch_changed_stores(app, lock, stores, new_groups)
                 elif new_groups:
                     await add_new_groups(app, lock, new_groups)
         except DB_ERRORS as exc:

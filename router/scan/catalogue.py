@@ -103,6 +103,11 @@ class Store:
     province: str | None = None
     district: str | None = None
     region: str | None = None  # an ops-defined grouping such as 华东大区
+    # The service area as stored (GeoJSON text, and as uploaded): a per-store patch compares it to
+    # know whether the areas must be rebuilt (then only a full build is right).
+    area_source: tuple[str | None, str | None] = field(
+        default=(None, None), hash=False, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +237,135 @@ def _source(r: Mapping[str, Any]) -> Provider | None:
     return None
 
 
+def make_store(
+    r: Mapping[str, Any],
+    source: Provider | None,
+    groups: Iterable[Group],
+    fallback: Group | None,
+) -> Store:
+    """A store from its database row, with its pool and fallback, serialized once."""
+    sid = r["store_id"]
+    lat = float(r["lat"])
+    lng = float(r["lng"])
+    real = _real_position(r, source, lat, lng)
+    public = {
+        "id": sid,
+        "name": r["name"],
+        "city": r["city"],
+        "address": r["address"],
+        **_public_position(r, source, lat, lng),
+    }
+    # Only the places a store has: a brand that never gave them answers as before.
+    places = {k: r.get(k) for k in PLACES}
+    public.update({k: v for k, v in places.items() if v})
+    return Store(
+        store_id=sid,
+        name=r["name"],
+        city=r["city"],
+        address=r["address"],
+        lat=lat,
+        lng=lng,
+        wgs_lat=real.lat,
+        wgs_lng=real.lng,
+        groups=tuple(groups),
+        fallback=fallback,
+        public=public,
+        json=orjson.dumps(public),
+        csv_id=csv_field(sid),
+        search_key=f"{r['name']}\n{r['address']}\n{sid}".casefold(),
+        province=places["province"] or None,
+        district=places["district"] or None,
+        region=places["region"] or None,
+        area_source=(r["service_area"] or None, r.get("source_area") or None),
+    )
+
+
+def patch_stores(
+    cat: Catalogue,
+    store_ids: Iterable[str],
+    store_rows: Iterable[Mapping[str, Any]],
+    group_rows: Iterable[Mapping[str, Any]],
+    *,
+    default_display_cap: int = 500,
+) -> tuple[Catalogue, list[Store]] | None:
+    """The catalogue with these stores rebuilt from their rows (the store, all its unretired
+    groups and its own fallback), sharing every other store, the index and the areas with `cat`;
+    and the stores that changed. None when a patch cannot be exactly right (a store added,
+    deactivated or moved, its city or service area changed, a group moved between a patched and an
+    unpatched store): then only a full build is.
+
+    `store_rows` are the stores' rows whether active or not (an `active` column); `group_rows`
+    every unretired group of those stores."""
+    started = time.perf_counter()
+    wanted = set(store_ids)
+    if not wanted:
+        return None
+    rows = {r["store_id"]: r for r in store_rows}
+    pools: dict[str, list[Group]] = {sid: [] for sid in wanted}
+    own_fallback: dict[str, Group] = {}
+    fresh: dict[int, Group] = {}
+    for r in group_rows:
+        g = make_group(r, default_display_cap)
+        if g.store_id not in wanted:
+            return None
+        assert g.store_id is not None
+        before = cat.groups_by_pk.get(g.pk)
+        if before is not None and before.store_id != g.store_id:
+            return None  # it left a store this patch does not rebuild
+        if g.kind is GroupKind.FALLBACK:
+            own_fallback[g.store_id] = g
+        else:
+            pools[g.store_id].append(g)
+        fresh[g.pk] = g
+    stores = list(cat.stores)
+    by_id = dict(cat.by_id)
+    groups_by_pk = dict(cat.groups_by_pk)
+    changed: list[Store] = []
+    for sid in sorted(wanted):
+        old = cat.by_id.get(sid)
+        row = rows.get(sid)
+        if row is None or not row.get("active", True):
+            if old is None:
+                continue  # unknown here and not served: nothing to patch
+            return None  # a store taken out of service: the index changes
+        if old is None:
+            return None  # a new store: the index changes
+        store = make_store(
+            row,
+            _source(row),
+            sorted(pools[sid], key=lambda g: (g.position, g.pk)),
+            own_fallback.get(sid, cat.brand_fallback),
+        )
+        if (
+            (store.wgs_lat, store.wgs_lng) != (old.wgs_lat, old.wgs_lng)
+            or store.city != old.city
+            or store.area_source != old.area_source
+        ):
+            return None
+        for g in old.groups:
+            groups_by_pk.pop(g.pk, None)
+        if old.fallback is not None and old.fallback.store_id == sid:
+            groups_by_pk.pop(old.fallback.pk, None)
+        stores[cat.position[sid]] = store
+        by_id[sid] = store
+        changed.append(store)
+    for g in fresh.values():
+        groups_by_pk[g.pk] = g
+    by_city = dict(cat.stores_by_city)
+    for city in {s.city for s in changed}:
+        by_city[city] = tuple(by_id[s.store_id] for s in cat.stores_by_city[city])
+    patched = replace(
+        cat,
+        stores=tuple(stores),
+        by_id=by_id,
+        groups_by_pk=groups_by_pk,
+        stores_by_city=by_city,
+        built_at=time.time(),
+        build_seconds=time.perf_counter() - started,
+    )
+    return patched, changed
+
+
 def _real_position(r: Mapping[str, Any], source: Provider | None, lat: float, lng: float) -> Coord:
     """The store's real (WGS-84) position, from the coordinates as uploaded when the row has them.
 
@@ -312,40 +446,9 @@ def build_catalogue(
     areas: list[tuple[int, Area]] = []
     for i, r in enumerate(store_rows):
         sid = r["store_id"]
-        lat = float(r["lat"])
-        lng = float(r["lng"])
         source = _source(r)
-        real = _real_position(r, source, lat, lng)
-        public = {
-            "id": sid,
-            "name": r["name"],
-            "city": r["city"],
-            "address": r["address"],
-            **_public_position(r, source, lat, lng),
-        }
-        # Only the places a store has: a brand that never gave them answers as before.
-        places = {k: r.get(k) for k in PLACES}
-        public.update({k: v for k, v in places.items() if v})
         stores.append(
-            Store(
-                store_id=sid,
-                name=r["name"],
-                city=r["city"],
-                address=r["address"],
-                lat=lat,
-                lng=lng,
-                wgs_lat=real.lat,
-                wgs_lng=real.lng,
-                groups=tuple(groups_by_store.get(sid, ())),
-                fallback=fallbacks.get(sid, brand_fallback),
-                public=public,
-                json=orjson.dumps(public),
-                csv_id=csv_field(sid),
-                search_key=f"{r['name']}\n{r['address']}\n{sid}".casefold(),
-                province=places["province"] or None,
-                district=places["district"] or None,
-                region=places["region"] or None,
-            )
+            make_store(r, source, groups_by_store.get(sid, ()), fallbacks.get(sid, brand_fallback))
         )
         if r["service_area"]:
             area = _real_area(r, source)

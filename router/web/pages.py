@@ -49,6 +49,9 @@ ADMIN_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+# A store link's page: same rules; shows nothing from elsewhere.
+STORE_ASSETS = {"store.js": "text/javascript", "store.css": "text/css"}
+STORE_CSP = ADMIN_CSP
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -192,6 +195,14 @@ def add_routes(app: web.Application) -> None:
         policy=ADMIN_CSP,
         extra_headers={"Permissions-Policy": "geolocation=(), camera=(), microphone=()"},
     )
+    store = Pages(
+        static / "store",
+        STORE_ASSETS,
+        policy=STORE_CSP,
+        extra_headers={"Permissions-Policy": "geolocation=(), camera=(self), microphone=()"},
+    )
+    app.router.add_get("/store/", store.page_handler, name="store_page")
+    app.router.add_get(r"/static/store/{name}", store.asset_handler, name="store_asset")
     app.router.add_get("/api/v1/wx-config", wechat.handler, name="wx_config")
     app.router.add_get("/s/", pages.page_handler, name="page_generic")
     app.router.add_get(r"/s/{entry:[^/]{0,200}}", pages.page_handler, name="page")

@@ -26,6 +26,7 @@ import asyncpg
 from router.errors import BadInput, NotFound
 from router.settings import Settings
 from router.store import sql
+from router.store.changes import notify_stores
 from router.wecom.client import JoinWay, WeComClient, WeComError
 
 log = logging.getLogger(__name__)
@@ -222,11 +223,8 @@ class WeComSync:
                 f"{row['store_name'] or store_id} 企业微信群",
                 way.qr_code,
             )
-            if changed is not None:
-                payload = (
-                    f"{sql.NEW_GROUPS_PREFIX}{changed['id']}" if changed["inserted"] else "wecom"
-                )
-                await conn.execute(sql.NOTIFY_CATALOGUE, payload)
+            if changed is not None:  # a new or changed group of this store: patch the store
+                await notify_stores(conn, [store_id], self.settings.patch_max_stores, "wecom")
         return result
 
     def _chat_list(self, chats: Sequence[asyncpg.Record]) -> list[str]:
@@ -251,7 +249,7 @@ class WeComSync:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(sql.WECOM_FORGET_JOIN_WAY, store_id)
             if await conn.fetchval(sql.WECOM_RETIRE_GROUP, group_id_of(store_id)) is not None:
-                await conn.execute(sql.NOTIFY_CATALOGUE, "wecom")
+                await notify_stores(conn, [store_id], self.settings.patch_max_stores, "wecom")
         return result
 
     # ---- members -------------------------------------------------------------------------------

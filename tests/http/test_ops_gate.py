@@ -65,7 +65,12 @@ def test_every_operation_that_changes_something_needs_the_change_access() -> Non
     from router.ops.auth import Access
 
     for op in OPERATIONS:
-        assert op.needs is (Access.READ if op.method == "GET" else Access.CHANGE), op.name
+        if op.path.startswith("/link/"):  # a store link's own page: its store only
+            assert op.needs is Access.STORE, op.name
+        elif op.name == "admin_link_qr":  # a GET that issues a credential (a new store link)
+            assert op.needs is Access.CHANGE, op.name
+        else:
+            assert op.needs is (Access.READ if op.method == "GET" else Access.CHANGE), op.name
 
 
 async def test_a_route_nobody_declared_is_refused_whoever_asks(

@@ -121,7 +121,7 @@ def test_every_rate_setting_is_one_half_of_one_limiter() -> None:
     assert limits["admin_failures"] == (10, 4)
     halves = sorted(v for limit in limits.values() for v in ("per_minute", "burst"))
     rate_fields = [n for n in Settings.__dataclass_fields__ if n.startswith("rate_")]
-    assert len(halves) == len(rate_fields) == 2 * len(limits) == 12
+    assert len(halves) == len(rate_fields) == 2 * len(limits) == 14
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,7 @@ from router.ops.uploads.rows import (
     validate_stores,
 )
 from router.store import sql
+from router.store.changes import notify_stores
 
 # Records an upload in the audit trail, inside its transaction: (connection, the validated rows,
 # the summary with its counts).
@@ -155,6 +156,10 @@ async def write_fallbacks(
     _count(await conn.fetch(sql.UPSERT_FALLBACKS), summary, len(rows))
 
 
+# Uploads whose rows each belong to one store (a fallback without one is brand-wide: rebuild).
+STORE_PATCH_KINDS = ("stores", "groups", "fallbacks")
+
+
 class _Rollback(Exception):
     pass
 
@@ -166,7 +171,10 @@ async def import_rows(
     summary: ImportSummary,
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any],
     audit: Audit | None = None,
+    patch_max_stores: int = 0,
 ) -> ImportSummary:
+    """Write the rows in one transaction; at commit, workers patch the stores the rows name (up
+    to `patch_max_stores` of them; entries and brand-wide rows rebuild everything)."""
     async with pool.acquire() as conn:
         try:
             async with conn.transaction():
@@ -176,7 +184,12 @@ async def import_rows(
                 if summary.dry_run:
                     # A dry run does the real work and rolls it back: its counts are exact.
                     raise _Rollback
-                await conn.execute(sql.NOTIFY_CATALOGUE, kind)
+                touched = (
+                    [r.store_id for r in validated]
+                    if kind in STORE_PATCH_KINDS
+                    else [None]  # entries: rebuild
+                )
+                await notify_stores(conn, touched, patch_max_stores, fallback=kind)
         except _Rollback:
             return summary
         if summary.inserted + summary.updated >= ANALYZE_ROWS:
@@ -217,6 +230,7 @@ async def import_file(
     encoding: str | None = None,
     coord: Provider | None = None,
     audit: Audit | None = None,
+    patch_max_stores: int = 0,
 ) -> ImportSummary:
     """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error.
 
@@ -236,6 +250,7 @@ async def import_file(
         wechat_lifetime=wechat_lifetime,
         coord=coord,
         audit=audit,
+        patch_max_stores=patch_max_stores,
     )
     summary.format, summary.encoding, summary.preview = table.format, table.encoding, preview(table)
     summary.mapping = table.mapping.as_dict(kind) if table.mapping is not None else None
@@ -252,6 +267,7 @@ async def import_table(
     wechat_lifetime: timedelta = timedelta(days=7),
     coord: Provider | None = None,
     audit: Audit | None = None,
+    patch_max_stores: int = 0,
 ) -> ImportSummary:
     """Validate and write rows already read into a table (files, the demo generator). `audit`
     records the change inside the upload's transaction (not for a dry run)."""
@@ -279,6 +295,6 @@ async def import_table(
         raise ImportRejected(errors)
     summary = ImportSummary(kind, len(validated), dry_run=dry_run, ignored_columns=ignored)
     try:
-        return await import_rows(pool, kind, validated, summary, writer, audit)
+        return await import_rows(pool, kind, validated, summary, writer, audit, patch_max_stores)
     except ImportRejected as exc:
         raise ImportRejected(_row_numbers(exc.errors, table)) from None

@@ -47,3 +47,28 @@ UPDATE groups SET member_count = $2, updated_at = now()
 WHERE group_id = $1 AND kind = 'group'
 RETURNING id
 """
+
+# ---- per-store patches -----------------------------------------------------------------------
+
+# A change to a few stores ("stores:" + a JSON list of store ids): workers rebuild just those
+# stores (router.scan.catalogue.patch_stores). Inactive stores are read too: the worker must see
+# that one left.
+STORES_PREFIX = "stores:"
+
+SELECT_STORES_BY_ID = """
+SELECT store_id, name, city, address, lat, lng, service_area,
+       source_lat, source_lng, source_coord, source_area, active
+FROM stores
+WHERE store_id = ANY($1::text[])
+"""
+
+SELECT_GROUPS_OF_STORES = """
+SELECT g.id, g.group_id, g.store_id, g.name, g.qr_payload, g.qr_version, g.capacity,
+       g.member_count, g.expires_at, g.position, g.kind, g.display_cap, g.source
+FROM groups g
+WHERE g.store_id = ANY($1::text[]) AND g.state <> 'retired'
+ORDER BY g.store_id, g.position, g.id
+"""
+
+# The stores of groups announced by pk (a keeper's new groups, folded into a store patch).
+STORES_OF_GROUPS = "SELECT DISTINCT store_id FROM groups WHERE id = ANY($1::bigint[])"
