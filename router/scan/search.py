@@ -7,7 +7,7 @@ from typing import Any
 
 from router.errors import BadInput
 from router.params import int_param
-from router.scan.catalogue import Catalogue
+from router.scan.catalogue import Catalogue, city_key
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -24,7 +24,7 @@ def search_stores(cat: Catalogue, query: Mapping[str, str]) -> dict[str, Any]:
     offset = int_param(query, "offset", 0, 0, 1_000_000, code="bad_query")
     if not city and not text:
         raise BadInput("give a city, a search text (q), or both", code="bad_query")
-    pool = cat.stores_by_city.get(city, ()) if city else cat.stores
+    pool = cat.stores_by_city.get(city_key(city), ()) if city else cat.stores
     if text:
         needle = text.casefold()
         matches = [s for s in pool if needle in s.search_key]
