@@ -115,7 +115,7 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     async with p.acquire() as conn:
         await conn.execute(
             "TRUNCATE stores, groups, entries, scan_events, alerts, funnel_daily, funnel_days, "
-            "qr_images, wecom_stores, wecom_chats, wecom_callbacks, group_joins "
+            "qr_images, wecom_stores, wecom_chats, wecom_callbacks, group_joins, wechat_tickets "
             "RESTART IDENTITY CASCADE"
         )
         await conn.execute("UPDATE funnel_state SET last_seq = 0")

@@ -17,8 +17,8 @@ from aiohttp.typedefs import Handler
 
 from router.errors import HuomaError
 from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL
+from router.ops import campaigns, wecom
 from router.ops import handlers as h
-from router.ops import wecom
 from router.ops.auth import Access, resolve_principal
 from router.ops.uploads import export_operation, upload_operation
 from router.scan.limits import Buckets
@@ -63,6 +63,14 @@ OPERATIONS = (
     Operation("GET", "/entries", h.list_entries, "admin_entries", R, h.ENTRIES),
     Operation("POST", "/entries", h.create_entry, "admin_create_entry", C, h.CREATE_ENTRY),
     Operation("GET", "/entries/{code}/qr.{fmt}", h.entry_qr, "admin_entry_qr", R, h.ENTRY_QR),
+    Operation(
+        "PUT",
+        "/entries/{code}/campaign",
+        campaigns.set_campaign,
+        "admin_entry_campaign",
+        C,
+        campaigns.CAMPAIGN,
+    ),
     Operation("GET", "/health", h.health, "admin_health", R, h.HEALTH),
     Operation(
         "GET", "/stores/{store_id}/groups", h.store_groups, "admin_groups", R, h.STORE_GROUPS

@@ -31,7 +31,18 @@ log = logging.getLogger(__name__)
 # 延边, 香港特别行政区 = 香港), longest first; then the nationality names an autonomous
 # prefecture's full name carries (恩施土家族苗族 -> 恩施); 州 alone is its short form (延边州).
 # A name is never cut below two characters: 沙市 and 杭州 are names, not suffixed ones.
-_CITY_SUFFIXES = ("特别行政区", "自治区", "自治州", "自治县", "自治旗", "地区", "林区", "盟", "市", "州")
+_CITY_SUFFIXES = (
+    "特别行政区",
+    "自治区",
+    "自治州",
+    "自治县",
+    "自治旗",
+    "地区",
+    "林区",
+    "盟",
+    "市",
+    "州",
+)
 _NATIONALITIES = re.compile(r"^(.{2,}?)(?:[^族]{1,4}族)+$")
 
 
@@ -125,6 +136,8 @@ class Entry:
     kind: str
     store_id: str | None
     label: str
+    campaign: str = ""  # the page shows it above the store; "" for none
+    campaign_json: bytes = field(default=b"null", compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +374,15 @@ def build_catalogue(
         sorted(((_city_name(v), len(v)) for v in by_city.values()), key=lambda cv: (-cv[1], cv[0]))
     )
     entries = {
-        r["code"]: Entry(r["code"], r["kind"], r["store_id"], r["label"]) for r in entry_rows
+        r["code"]: Entry(
+            r["code"],
+            r["kind"],
+            r["store_id"],
+            r["label"],
+            r.get("campaign") or "",
+            orjson.dumps(r.get("campaign") or None),
+        )
+        for r in entry_rows
     }
     # Real positions: the index's distances, and its per-cell cache, are in the frame the scan's
     # point is converted to (WGS-84), on both sides of every border.

@@ -205,6 +205,7 @@ class RouteResult:
     # group (`sent_from` is the store the customer asked about), or the brand's fallback.
     sent_from: Store | None = None
     reason: SentOn | None = None
+    campaign_json: bytes = b"null"  # the entry code's campaign copy, serialized (or null)
 
     @property
     def shows(self) -> Shows | None:
@@ -243,6 +244,8 @@ class RouteResult:
             orjson.dumps(self.sticky),
             b',"shows":',
             _SHOWS_JSON[self.shows],
+            b',"campaign":',
+            self.campaign_json,
             b',"sent_on":',
             b"null"
             if self.sent_from is None
@@ -313,6 +316,8 @@ def route(
     alternatives = tuple((s, d) for s, d in neighbours if s is not store)[: policy.alternatives]
 
     visitor = q.visitor or ""
+    entry = cat.entries.get(q.entry) if q.entry is not None else None
+    campaign = entry.campaign_json if entry is not None else b"null"
     if store is None:
         # The last rung of the page's ladder: the brand's fallback group, when there is one.
         return RouteResult(
@@ -325,6 +330,7 @@ def route(
             matched_by=None,
             visitor=visitor,
             sticky=q.sticky,
+            campaign_json=campaign,
         )
 
     token = q.sticky
@@ -384,6 +390,7 @@ def route(
         repeat=repeat,
         sent_from=sent_from,
         reason=SentOn.NO_GROUP if sent_from is not None else None,
+        campaign_json=campaign,
     )
 
 

@@ -87,7 +87,7 @@
 
   function translate() {
     document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-    document.title = t.title;
+    if (lang !== "zh") document.title = t.title;
     var nodes = document.querySelectorAll("[data-t]");
     for (var i = 0; i < nodes.length; i++) nodes[i].textContent = t[nodes[i].getAttribute("data-t")];
     var ph = document.querySelectorAll("[data-tp]");
@@ -183,8 +183,10 @@
     return noLocation(body);
   }
 
+  // The brand's captions (the page carries them) in Chinese; the built-in ones in English.
+  var B = lang === "zh" ? $("app").dataset : {};
   function caption(shows) {
-    return shows === "staff" ? t.longpressFallback : shows === "brand" ? t.longpressBrand : t.longpress;
+    return shows === "staff" ? B.staff || t.longpressFallback : shows === "brand" ? B.brand || t.longpressBrand : B.group || t.longpress;
   }
 
   // Directions to the store: WeChat's own map inside WeChat when the JS-SDK is configured, else
@@ -207,6 +209,8 @@
     $("store-name").textContent = s.name;
     $("store-meta").textContent = (body.distance_m !== null ? t.away(body.distance_m) + " · " : "") + s.address;
     directions(s);
+    $("campaign").hidden = !body.campaign;
+    $("campaign").textContent = body.campaign || "";
     var note = $("note");
     var moved = body.sent_on && body.sent_on.from;
     note.hidden = body.status === "ok" && !moved;
@@ -274,6 +278,7 @@
     $("picker-note").textContent = note || "";
     $("brand").hidden = !brandGroup;
     if (brandGroup) showQr($("brand-qr"), brandGroup);
+    $("brand-hint").textContent = caption("brand");
     show("picker");
     if (!citiesLoaded) {
       var xhr = new XMLHttpRequest();

@@ -130,7 +130,7 @@ def test_a_city_that_is_only_a_suffix_word_is_kept() -> None:
 async def test_the_picker_lists_one_city_per_spelling_and_finds_its_stores_by_any(
     pool: asyncpg.Pool, make_client: Any
 ) -> None:
-    await seed(pool, STORES + [store_row("X1", name="人民广场店", city="上海市")])
+    await seed(pool, [*STORES, store_row("X1", name="人民广场店", city="上海市")])
     client = await make_client()
     body = await get_json(client, "/api/v1/cities")
     names = [c["name"] for c in body["cities"]]
