@@ -466,9 +466,9 @@ class Settings:
     )
     wechat_jsapi_ticket: str = WECHAT(
         "",
-        "Current jsapi_ticket of that account (valid 7200 s: whoever holds the account's access "
-        "token refreshes this setting). With the AppID set, the page prefers "
-        "wx.getLocation(gcj02).",
+        "A jsapi_ticket for deployments without HUOMA_WECHAT_APPSECRET (valid 7200 s: whoever "
+        "holds the account's access token must refresh it). With the AppSecret set, the shared "
+        "ticket the refresher keeps fresh is used instead.",
         secret=True,
     )
 

@@ -24,6 +24,7 @@ from router.runtime.catalogue import catalogue, empty_catalogue
 from router.runtime.database import database
 from router.runtime.events import scan_events
 from router.runtime.leases import leases
+from router.runtime.wechat import wechat_tickets
 from router.runtime.wecom import wecom
 from router.scan.catalogue import CatalogueRef
 from router.scan.journal import Journal
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(leases)
     app.cleanup_ctx.append(catalogue)
     app.cleanup_ctx.append(wecom)
+    app.cleanup_ctx.append(wechat_tickets)
     app.cleanup_ctx.append(keeper_task)
     add_routes(app)
     app.add_subapp(OPS_PREFIX, create_ops_app(settings))
