@@ -12,6 +12,10 @@ COPY router ./router
 RUN /opt/huoma/bin/pip install .
 
 FROM python:3.11-slim-bookworm
+# A CJK TrueType font for the print sheets (PDF): reportlab embeds it.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-wqy-zenhei \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/huoma --create-home huoma
 COPY --from=build /opt/huoma /opt/huoma
 COPY static /opt/huoma/static

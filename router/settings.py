@@ -678,6 +678,28 @@ class Settings:
         "微信扫码 加入福利群", "The call to action on print sheets (at most 24 characters)."
     )
 
+    print_font: str = BRAND(
+        "",
+        "A CJK TrueType font (.ttf/.ttc) for print sheets. Unset: WenQuanYi Zen Hei where Debian "
+        "puts it (fonts-wqy-zenhei; the Docker image installs it).",
+    )
+    print_poll_s: float = BRAND(
+        2.0,
+        "How often a worker looks for an all-stores print job to make, seconds.",
+        positive=True,
+        le=3600,
+    )
+    print_job_timeout_s: float = BRAND(
+        900.0,
+        "An all-stores print job running longer than this is given up (and taken again if its "
+        "worker died), seconds.",
+        positive=True,
+        le=86_400,
+    )
+    print_max_stores: int = BRAND(
+        20_000, "Most stores in one all-stores print job (one page each).", positive=True
+    )
+
     def __repr__(self) -> str:
         # Secrets left out and passwords masked: settings may end up in a log line.
         shown = (f"{d.name}={d.shown(getattr(self, d.name))}" for d in _declared())

@@ -19,6 +19,7 @@ from router.errors import HuomaError
 from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL
 from router.ops import campaigns, wecom
 from router.ops import handlers as h
+from router.ops import print_sheets as ps
 from router.ops.auth import Access, resolve_principal
 from router.ops.uploads import export_operation, upload_operation
 from router.scan.limits import Buckets
@@ -70,6 +71,20 @@ OPERATIONS = (
         "admin_entry_campaign",
         C,
         campaigns.CAMPAIGN,
+    ),
+    Operation("GET", "/entries/{code}/sheet.pdf", ps.entry_sheet, "admin_entry_sheet", R, ps.SHEET),
+    Operation(
+        "GET", "/stores/{store_id}/sheet.pdf", ps.store_sheet, "admin_store_sheet", R, ps.SHEET
+    ),
+    Operation("POST", "/print-jobs", ps.create_job, "admin_print_job", C, ps.PRINT_JOB),
+    Operation("GET", "/print-jobs/{job}", ps.get_job, "admin_print_job_get", R, ps.PRINT_JOB),
+    Operation(
+        "GET",
+        "/print-jobs/{job}/sheets.pdf",
+        ps.download_job,
+        "admin_print_job_pdf",
+        R,
+        ps.PRINT_JOB,
     ),
     Operation("GET", "/health", h.health, "admin_health", R, h.HEALTH),
     Operation(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from router.keeper.print_jobs import print_jobs
 from router.keeper.task import keeper_task
 from router.keys import (
     CATALOGUE,
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(catalogue)
     app.cleanup_ctx.append(wecom)
     app.cleanup_ctx.append(wechat_tickets)
+    app.cleanup_ctx.append(print_jobs)
     app.cleanup_ctx.append(keeper_task)
     add_routes(app)
     app.add_subapp(OPS_PREFIX, create_ops_app(settings))

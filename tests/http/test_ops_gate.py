@@ -19,6 +19,7 @@ _EXAMPLE = {
     "{code}": "c1",
     "{store_id}": "S1",
     "{group_id}": "G1",
+    "{job}": "1",
 }
 
 

@@ -17,3 +17,19 @@ CREATE TABLE IF NOT EXISTS wechat_tickets (
     last_error          text NOT NULL DEFAULT '',
     last_error_at       timestamptz
 );
+
+-- All stores' print sheets at once, made in the background (router.keeper.print_jobs): asked for
+-- by an ops request, claimed by one worker, rendered in a separate process, downloaded when done.
+CREATE TABLE IF NOT EXISTS print_jobs (
+    id            bigserial PRIMARY KEY,
+    size          text NOT NULL CHECK (size IN ('a6', 'a5')),
+    status        text NOT NULL DEFAULT 'pending'
+                  CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    requested_by  text NOT NULL DEFAULT '',
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    started_at    timestamptz,
+    finished_at   timestamptz,
+    pages         integer,
+    error         text NOT NULL DEFAULT '',
+    pdf           bytea
+);
