@@ -135,3 +135,71 @@ async def test_the_picker_has_one_shanghai_and_finds_its_stores_by_search(
     await page.locator("#stores button", has_text="人民广场店").click()
     assert await qr_text(page) == "https://weixin.qq.com/g/PATH-S1"
     await shot(page, "24-picker-city")
+
+
+# WeChat's jweixin SDK stand-in (documented interface): config, ready, error, getLocation,
+# openLocation, updateAppMessageShareData, updateTimelineShareData; calls recorded on window.
+FAKE_WX = """
+window.__wx = {};
+window.wx = {
+  config: function (c) { window.__wx.config = c; },
+  ready: function (fn) { setTimeout(fn, 0); },
+  error: function () {},
+  getLocation: function (o) {
+    setTimeout(function () { o.success({latitude: %f, longitude: %f, speed: 0, accuracy: 30}); }, 0);
+  },
+  openLocation: function (o) { window.__wx.open = o; },
+  updateAppMessageShareData: function (o) { window.__wx.share = o; },
+  updateTimelineShareData: function (o) { window.__wx.timeline = o; }
+};
+"""
+
+
+async def test_inside_wechat_directions_open_wechats_map_and_the_share_card_is_the_brand(
+    chromium: Any, pool: asyncpg.Pool, aiohttp_server: Any, settings: Any
+) -> None:
+    import socket
+
+    await seed(
+        pool,
+        [store_row("S1", name="人民广场店", lat=S1[0], lng=S1[1], address="人民大道 100 号")],
+        [group_row("S1-G1", "S1", qr_payload="https://weixin.qq.com/g/PATH-WX")],
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(
+        settings.with_(
+            public_base_url=f"http://127.0.0.1:{port}",
+            wechat_appid="wx0123456789abcdef",
+            wechat_jsapi_ticket="TICKET-0123456789",
+            brand_name="示例咖啡",
+            brand_offer="进群领3张8折券",
+        )
+    )
+    server = await aiohttp_server(app, port=port)
+    context = await chromium.new_context(
+        viewport=VIEWPORT,
+        locale="zh-CN",
+        device_scale_factor=2,
+        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.50",
+    )
+    await context.route(
+        "https://res.wx.qq.com/**",
+        lambda r: r.fulfill(body=FAKE_WX % S1, content_type="text/javascript"),
+    )
+    page = await context.new_page()
+    await page.goto(str(server.make_url("/s/counter-1")))
+    await page.locator("#result").wait_for(state="visible")
+    assert await qr_text(page) == "https://weixin.qq.com/g/PATH-WX"
+    config = await page.evaluate("window.__wx.config")
+    assert "openLocation" in config["jsApiList"]
+    share = await page.evaluate("window.__wx.share")
+    assert (share["title"], share["desc"]) == ("示例咖啡", "进群领3张8折券")
+    await page.locator("#nav").click()
+    opened = await page.evaluate("window.__wx.open")
+    assert (opened["name"], opened["address"]) == ("人民广场店", "人民大道 100 号")
+    assert (round(opened["latitude"], 4), round(opened["longitude"], 4)) == S1
+    assert page.url.startswith(str(server.make_url("/")))  # stayed on the page: no AMap
+    await shot(page, "25-wechat-directions")
+    await context.close()
