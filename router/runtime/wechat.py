@@ -3,8 +3,8 @@
 Every worker runs `ticket_loop`: it reads the shared row from PostgreSQL (`wechat_tickets`) into
 its `TicketCache`, which the page's JS-SDK signature uses. When the ticket is missing or expires
 within HUOMA_WECHAT_REFRESH_MARGIN_S, the worker tries to take the refresh's transaction-scoped
-advisory lock without waiting: the one that gets it reads the row again (another may just have
-refreshed it), fetches what is due from WeChat (cgi-bin/token, then cgi-bin/ticket/getticket) and
+lock (sql.CLAIM_WECHAT_REFRESH) without waiting: the one that gets it reads the row again
+(another may just have refreshed it), fetches what is due from WeChat (cgi-bin/token, then cgi-bin/ticket/getticket) and
 stores it; the others leave it to that one. So there is one refresh in flight per deployment,
 whoever the keeper is, and every worker signs with the ticket PostgreSQL holds.
 
@@ -169,7 +169,7 @@ async def refresh(
     failure: Exception | None = None
     async with pool.acquire() as conn:
         async with conn.transaction():
-            if not await conn.fetchval(sql.CLAIM_WECHAT_REFRESH, int(sql.AdvisoryLock.WECHAT)):
+            if not await conn.fetchval(sql.CLAIM_WECHAT_REFRESH):
                 return False
             row = await conn.fetchrow(sql.GET_WECHAT_TICKET, appid)
             now = time.time()

@@ -3,6 +3,8 @@ access token and ticket, print sheets and their background jobs."""
 
 from __future__ import annotations
 
+from router.store.sql.locks import AdvisoryLock
+
 __all__ = [
     "CLAIM_PRINT_JOB",
     "CLAIM_WECHAT_REFRESH",
@@ -46,7 +48,7 @@ UPDATE wechat_tickets SET last_error = $2, last_error_at = now() WHERE appid = $
 
 # One refresh in flight per deployment: the refresher holds this transaction-scoped lock while it
 # fetches and stores; another that cannot take it at once leaves the work to the holder.
-CLAIM_WECHAT_REFRESH = "SELECT pg_try_advisory_xact_lock($1)"
+CLAIM_WECHAT_REFRESH = f"SELECT pg_try_advisory_xact_lock({int(AdvisoryLock.WECHAT)})"
 
 # ---- print sheets ---------------------------------------------------------------------------
 
