@@ -4,9 +4,10 @@ Every worker runs `ticket_loop`: it reads the shared row from PostgreSQL (`wecha
 its `TicketCache`, which the page's JS-SDK signature uses. When the ticket is missing or expires
 within HUOMA_WECHAT_REFRESH_MARGIN_S, the worker tries to take the refresh's transaction-scoped
 lock (sql.CLAIM_WECHAT_REFRESH) without waiting: the one that gets it reads the row again
-(another may just have refreshed it), fetches what is due from WeChat (cgi-bin/token, then cgi-bin/ticket/getticket) and
-stores it; the others leave it to that one. So there is one refresh in flight per deployment,
-whoever the keeper is, and every worker signs with the ticket PostgreSQL holds.
+(another may just have refreshed it), fetches what is due from WeChat (cgi-bin/token, then
+cgi-bin/ticket/getticket) and stores it; the others leave it to that one. So there is one
+refresh in flight per deployment, whoever the keeper is, and every worker signs with the ticket
+PostgreSQL holds.
 
 Written from WeChat's public documentation (获取Access token; JS-SDK 附录1 jsapi_ticket) and tested
 against a local fake that follows it field by field; never run against the real service.
