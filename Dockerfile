@@ -15,9 +15,11 @@ RUN /opt/huoma/bin/pip install '.[ocr]'
 
 FROM python:3.11-slim-bookworm
 # System libraries of the OCR extra: OpenCV (opencv-python, pulled in by rapidocr-onnxruntime)
-# loads libGL and GLib; ONNX Runtime uses OpenMP (libgomp).
+# loads libGL and GLib; ONNX Runtime uses OpenMP (libgomp). A CJK TrueType font for the print
+# sheets (PDF): reportlab embeds it.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 libgomp1 \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       libgl1 libglib2.0-0 libgomp1 fonts-wqy-zenhei \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/huoma --create-home huoma
 COPY --from=build /opt/huoma /opt/huoma

@@ -8,8 +8,10 @@ import asyncpg
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from router.brand import BrandSource
     from router.metrics import Metrics
     from router.ops.auth import Principal
+    from router.runtime.wechat import TicketCache
     from router.scan.catalogue import CatalogueRef
     from router.scan.journal import Journal
     from router.scan.limits import Buckets
@@ -41,6 +43,10 @@ STORE_LINK_LIMITS: web.AppKey[Buckets] = web.AppKey("store_link_limits")
 # The settings ops own (stored over the environment defaults), refreshed by
 # router/runtime/opsettings.py; read them here, never from the table.
 OPS_SETTINGS: web.AppKey[OpsSettings] = web.AppKey("ops_settings")
+# The brand every page, stylesheet, share card and print sheet is made from (router.brand).
+BRAND: web.AppKey[BrandSource] = web.AppKey("brand")
+# The WeChat JS-SDK's current jsapi_ticket as this worker last read it (router.runtime.wechat).
+WECHAT_TICKET: web.AppKey[TicketCache] = web.AppKey("wechat_ticket")
 
 # Per request of the ops API: who is asking (set by its middleware, router.ops.app.gate), and
 # what a handler adds to the log line of a database failure (an upload's sender and file).

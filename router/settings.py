@@ -80,6 +80,12 @@ class Section:
 # ---- extra checks of single values ------------------------------------------------------------
 
 
+def _hex_colour(value: str) -> str | None:
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        return "expected a colour as #rrggbb"
+    return None
+
+
 def _http_url(value: str) -> str | None:
     if not re.match(r"^https?://\S+$", value):
         return "expected an http(s) URL"
@@ -152,8 +158,9 @@ ADMIN = Section("admin", "Ops console and uploads")
 ALERTS = Section("alerts", "Alerts")
 FUNNEL = Section("funnel", "Funnel")
 WECOM = Section("wecom", "WeCom (企业微信)")
+BRAND = Section("brand", "Brand (customer page, share card and print sheets)")
 SECTIONS: tuple[Section, ...] = (DATABASE, SERVER, ROUTING, GROUPS, RATE_LIMITS, EVENTS, QR)
-SECTIONS += (WECHAT, ADMIN, ALERTS, FUNNEL, WECOM)
+SECTIONS += (WECHAT, ADMIN, ALERTS, FUNNEL, WECOM, BRAND)
 
 
 class RateLimit(NamedTuple):
@@ -494,10 +501,45 @@ class Settings:
     )
     wechat_jsapi_ticket: str = WECHAT(
         "",
-        "Current jsapi_ticket of that account (valid 7200 s: whoever holds the account's access "
-        "token refreshes this setting). With the AppID set, the page prefers "
-        "wx.getLocation(gcj02).",
+        "A jsapi_ticket for deployments without HUOMA_WECHAT_APPSECRET (valid 7200 s: whoever "
+        "holds the account's access token must refresh it). With the AppSecret set, the shared "
+        "ticket the refresher keeps fresh is used instead.",
         secret=True,
+    )
+
+    wechat_appsecret: str = WECHAT(
+        "",
+        "AppSecret of that official account. With the AppID set, one worker per deployment "
+        "fetches the access_token and jsapi_ticket and refreshes them before they expire "
+        "(shared through PostgreSQL); HUOMA_WECHAT_JSAPI_TICKET is then not needed.",
+        secret=True,
+    )
+    wechat_api_base: str = WECHAT(
+        "https://api.weixin.qq.com",
+        "Base URL of WeChat's official account API (cgi-bin/token, cgi-bin/ticket/getticket).",
+        check=_http_url,
+    )
+    wechat_refresh_margin_s: float = WECHAT(
+        600.0,
+        "The ticket and token are fetched again this many seconds before they expire.",
+        ge=60,
+        le=3600,
+    )
+    wechat_retry_s: float = WECHAT(
+        30.0,
+        "After a failed fetch (an errcode, a timeout) the refresher tries again after this many "
+        "seconds, doubling up to ten times as long.",
+        positive=True,
+        le=3600,
+    )
+    wechat_timeout_s: float = WECHAT(
+        10.0, "Timeout of one request to WeChat's API, seconds.", positive=True, le=120
+    )
+    wechat_check_s: float = WECHAT(
+        5.0,
+        "How often each worker reads the shared ticket from PostgreSQL, seconds.",
+        positive=True,
+        le=600,
     )
 
     admin_tokens: tuple[str, ...] = ADMIN(
@@ -717,6 +759,72 @@ class Settings:
                 )
         elif self.group_provider == "wecom":
             raise SettingsError("HUOMA_GROUP_PROVIDER=wecom needs HUOMA_WECOM_CORP_ID and its keys")
+
+    brand_name: str = BRAND(
+        "门店福利群",
+        "The brand's name: the page's header, its title and the share card (1-20 characters).",
+    )
+    brand_logo_path: str = BRAND(
+        "",
+        "A PNG, JPEG or WebP file with the brand's logo (at most HUOMA_BRAND_LOGO_MAX_BYTES; "
+        "re-encoded as a PNG at most 192 px on its longer side). Unset: no logo.",
+    )
+    brand_logo_max_bytes: int = BRAND(
+        2 * 1024 * 1024, "Largest logo file accepted, bytes.", positive=True, le=20 * 1024 * 1024
+    )
+    brand_theme_colour: str = BRAND(
+        "#2b63e6",
+        "The page's accent colour, #rrggbb (header, buttons, links); text on it is white, or "
+        "near-black when white would read below 4.5:1.",
+        check=_hex_colour,
+    )
+    brand_offer: str = BRAND(
+        "",
+        "The reason to join, shown under the brand (e.g. 进群领3张8折券; at most 40 characters).",
+    )
+    brand_caption_group: str = BRAND(
+        "长按识别二维码，加入门店福利群",
+        "Caption under a store's group code (at most 40 characters).",
+    )
+    brand_caption_staff: str = BRAND(
+        "长按识别二维码，添加门店客服",
+        "Caption under a store's own fallback, a staff contact (at most 40 characters).",
+    )
+    brand_caption_brand: str = BRAND(
+        "长按识别二维码，加入品牌福利群",
+        "Caption under the brand's fallback group (at most 40 characters).",
+    )
+    brand_location_purpose: str = BRAND(
+        "我们仅用您的位置查找最近的门店，不保存您的位置。",
+        "Why the page asks for the location and what is kept, shown before it asks (personal "
+        "information law; at most 120 characters).",
+    )
+    brand_footer: str = BRAND("", "A footer line (at most 60 characters).")
+    brand_call_to_action: str = BRAND(
+        "微信扫码 加入福利群", "The call to action on print sheets (at most 24 characters)."
+    )
+
+    print_font: str = BRAND(
+        "",
+        "A CJK TrueType font (.ttf/.ttc) for print sheets. Unset: WenQuanYi Zen Hei where Debian "
+        "puts it (fonts-wqy-zenhei; the Docker image installs it).",
+    )
+    print_poll_s: float = BRAND(
+        2.0,
+        "How often a worker looks for an all-stores print job to make, seconds.",
+        positive=True,
+        le=3600,
+    )
+    print_job_timeout_s: float = BRAND(
+        900.0,
+        "An all-stores print job running longer than this is given up (and taken again if its "
+        "worker died), seconds.",
+        positive=True,
+        le=86_400,
+    )
+    print_max_stores: int = BRAND(
+        20_000, "Most stores in one all-stores print job (one page each).", positive=True
+    )
 
     def __repr__(self) -> str:
         # Secrets left out and passwords masked: settings may end up in a log line.

@@ -17,9 +17,10 @@ from aiohttp.typedefs import Handler
 
 from router.errors import HuomaError
 from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL, STORE_LINK_LIMITS
-from router.ops import audit, opsettings, wecom
+from router.ops import audit, campaigns, opsettings, wecom
 from router.ops import handlers as h
 from router.ops import picture_api as pic
+from router.ops import print_sheets as ps
 from router.ops import store_links as sl
 from router.ops.auth import Access, resolve_principal
 from router.ops.uploads import export_operation, upload_operation
@@ -65,6 +66,28 @@ OPERATIONS = (
     Operation("GET", "/entries", h.list_entries, "admin_entries", R, h.ENTRIES),
     Operation("POST", "/entries", h.create_entry, "admin_create_entry", C, h.CREATE_ENTRY),
     Operation("GET", "/entries/{code}/qr.{fmt}", h.entry_qr, "admin_entry_qr", R, h.ENTRY_QR),
+    Operation(
+        "PUT",
+        "/entries/{code}/campaign",
+        campaigns.set_campaign,
+        "admin_entry_campaign",
+        C,
+        campaigns.CAMPAIGN,
+    ),
+    Operation("GET", "/entries/{code}/sheet.pdf", ps.entry_sheet, "admin_entry_sheet", R, ps.SHEET),
+    Operation(
+        "GET", "/stores/{store_id}/sheet.pdf", ps.store_sheet, "admin_store_sheet", R, ps.SHEET
+    ),
+    Operation("POST", "/print-jobs", ps.create_job, "admin_print_job", C, ps.PRINT_JOB),
+    Operation("GET", "/print-jobs/{job}", ps.get_job, "admin_print_job_get", R, ps.PRINT_JOB),
+    Operation(
+        "GET",
+        "/print-jobs/{job}/sheets.pdf",
+        ps.download_job,
+        "admin_print_job_pdf",
+        R,
+        ps.PRINT_JOB,
+    ),
     Operation("GET", "/health", h.health, "admin_health", R, h.HEALTH),
     Operation(
         "GET", "/stores/{store_id}/groups", h.store_groups, "admin_groups", R, h.STORE_GROUPS

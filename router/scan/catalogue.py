@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -24,6 +26,38 @@ from geo.index import NearestIndex
 from geo.providers import Provider
 
 log = logging.getLogger(__name__)
+
+
+# Administrative suffixes a city is written with or without (上海市 = 上海, 延边朝鲜族自治州 =
+# 延边, 香港特别行政区 = 香港), longest first; then the nationality names an autonomous
+# prefecture's full name carries (恩施土家族苗族 -> 恩施); 州 alone is its short form (延边州).
+# A name is never cut below two characters: 沙市 and 杭州 are names, not suffixed ones.
+_CITY_SUFFIXES = (
+    "特别行政区",
+    "自治区",
+    "自治州",
+    "自治县",
+    "自治旗",
+    "地区",
+    "林区",
+    "盟",
+    "市",
+    "州",
+)
+_NATIONALITIES = re.compile(r"^(.{2,}?)(?:[^族]{1,4}族)+$")
+
+
+def city_key(name: str) -> str:
+    """One key for every spelling of a city: width and spaces normalised, the administrative
+    suffix and nationality names dropped, Latin letters case-folded. '上海', '上海市' and
+    ' 上海市 ' are one city; a name that is nothing but a suffix stays as it is."""
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
+    for suffix in _CITY_SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix) + 1:
+            text = text[: -len(suffix)]
+            break
+    m = _NATIONALITIES.match(text)
+    return m.group(1) if m else text
 
 
 def csv_field(text: str) -> bytes:
@@ -116,6 +150,8 @@ class Entry:
     kind: str
     store_id: str | None
     label: str
+    campaign: str = ""  # the page shows it above the store; "" for none
+    campaign_json: bytes = field(default=b"null", compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +163,7 @@ class Catalogue:
     entries: Mapping[str, Entry]
     brand_fallback: Group | None
     cities: tuple[tuple[str, int], ...]
-    stores_by_city: Mapping[str, tuple[Store, ...]]
+    stores_by_city: Mapping[str, tuple[Store, ...]]  # by `city_key`: every spelling is one city
     index: NearestIndex
     areas: ServiceAreas
     built_at: float
@@ -208,7 +244,7 @@ def add_groups(
         changed.append(store)
         for g in added:
             groups_by_pk[g.pk] = g
-    cities = {s.city for s in changed}
+    cities = {city_key(s.city) for s in changed}
     by_city = dict(cat.stores_by_city)
     for city in cities:
         by_city[city] = tuple(by_id[s.store_id] for s in cat.stores_by_city[city])
@@ -418,6 +454,15 @@ def _real_area(r: Mapping[str, Any], source: Provider | None) -> Area | None:
         return None
 
 
+def _city_name(stores: Sequence[Store]) -> str:
+    """The spelling of a city most of its stores use; on a tie the longer (the full name)."""
+    counts: dict[str, int] = {}
+    for s in stores:
+        name = s.city.strip()
+        counts[name] = counts.get(name, 0) + 1
+    return max(counts, key=lambda n: (counts[n], len(n), n))
+
+
 def build_catalogue(
     store_rows: Sequence[Mapping[str, Any]],
     group_rows: Iterable[Mapping[str, Any]],
@@ -455,14 +500,23 @@ def build_catalogue(
             if area is not None:
                 areas.append((i, area))
 
+    # The picker's cities: one per `city_key`, named by the spelling most of its stores use.
     by_city: dict[str, list[Store]] = {}
     for s in stores:
-        by_city.setdefault(s.city, []).append(s)
+        by_city.setdefault(city_key(s.city), []).append(s)
     cities = tuple(
-        sorted(((c, len(v)) for c, v in by_city.items()), key=lambda cv: (-cv[1], cv[0]))
+        sorted(((_city_name(v), len(v)) for v in by_city.values()), key=lambda cv: (-cv[1], cv[0]))
     )
     entries = {
-        r["code"]: Entry(r["code"], r["kind"], r["store_id"], r["label"]) for r in entry_rows
+        r["code"]: Entry(
+            r["code"],
+            r["kind"],
+            r["store_id"],
+            r["label"],
+            r.get("campaign") or "",
+            orjson.dumps(r.get("campaign") or None),
+        )
+        for r in entry_rows
     }
     # Real positions: the index's distances, and its per-cell cache, are in the frame the scan's
     # point is converted to (WGS-84), on both sides of every border.

@@ -28,6 +28,9 @@ _ENTRY_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MAX_PARAM_LEN = 64
 # The largest accuracy a location can claim, metres (Earth's circumference is 40,000 km).
 MAX_ACCURACY_M = 20_000_000.0
+# How many of the nearest stores a store with nothing to show looks through for one that has a
+# group (bounded: the hot path never scans the whole catalogue).
+SEND_ON_CANDIDATES = 16
 
 
 class Outcome(StrEnum):
@@ -48,6 +51,21 @@ class MatchedBy(StrEnum):
     ENTRY = "entry"  # the entry code is pinned to it
     AREA = "area"  # a service area containing the customer
     NEAREST = "nearest"  # the nearest store within the distance limit
+    SENT_ON = "sent_on"  # the store chosen had nothing to show: the nearest one that has
+
+
+class Shows(StrEnum):
+    """What the answer's QR code is (`shows`): the page's caption says exactly that."""
+
+    GROUP = "group"  # a store's group
+    STAFF = "staff"  # the store's own fallback (a staff member's contact)
+    BRAND = "brand"  # the brand's fallback group
+
+
+class SentOn(StrEnum):
+    """Why the answer is not the store the customer asked about (`sent_on.reason`)."""
+
+    NO_GROUP = "no_group"  # the store had no usable group and no fallback of its own
 
 
 class RouteQuery(NamedTuple):
@@ -216,6 +234,21 @@ class RouteResult:
     # The group the visitor's valid sticky token holds at this store, answered again: not a new
     # scan or showing (its event is a repeat or a renewal, `ScanService.scan`).
     repeat: bool = False
+    # No dead end: the store asked for had nothing to show, so the answer is another store's
+    # group (`sent_from` is the store the customer asked about), or the brand's fallback.
+    sent_from: Store | None = None
+    reason: SentOn | None = None
+    campaign_json: bytes = b"null"  # the entry code's campaign copy, serialized (or null)
+
+    @property
+    def shows(self) -> Shows | None:
+        """What the QR on the answer is, so the page's caption is true to it."""
+        g = self.group
+        if g is None:
+            return None
+        if g.kind is GroupKind.GROUP:
+            return Shows.GROUP
+        return Shows.BRAND if g.store_id is None else Shows.STAFF
 
     def render(self, group_json: bytes) -> bytes:
         """The JSON answer, spliced from fragments serialized when the catalogue was built and
@@ -242,6 +275,15 @@ class RouteResult:
             orjson.dumps(self.visitor),
             b',"sticky":',
             orjson.dumps(self.sticky),
+            b',"shows":',
+            _SHOWS_JSON[self.shows],
+            b',"campaign":',
+            self.campaign_json,
+            b',"sent_on":',
+            b"null"
+            if self.sent_from is None
+            else b'{"from":%s,"reason":%s}'
+            % (self.sent_from.json, orjson.dumps(self.reason or SentOn.NO_GROUP)),
             _MESSAGE_JSON[self.status],
         ]
         return b"".join(parts)
@@ -256,6 +298,7 @@ _MESSAGES = {
 }
 _STATUS_JSON = {k: b'{"status":' + orjson.dumps(k.value) for k in _MESSAGES}
 _MESSAGE_JSON = {k: b',"message":' + orjson.dumps(v) + b"}" for k, v in _MESSAGES.items()}
+_SHOWS_JSON: dict[Shows | None, bytes] = {None: b"null"} | {k: orjson.dumps(k.value) for k in Shows}
 _MATCHED_JSON: dict[MatchedBy | None, bytes] = {None: b"null"} | {
     m: orjson.dumps(m.value) for m in MatchedBy
 }
@@ -306,6 +349,8 @@ def route(
     alternatives = tuple((s, d) for s, d in neighbours if s is not store)[: policy.alternatives]
 
     visitor = q.visitor or ""
+    entry = cat.entries.get(q.entry) if q.entry is not None else None
+    campaign = entry.campaign_json if entry is not None else b"null"
     if store is None:
         # The last rung of the page's ladder: the brand's fallback group, when there is one.
         return RouteResult(
@@ -318,6 +363,7 @@ def route(
             matched_by=None,
             visitor=visitor,
             sticky=q.sticky,
+            campaign_json=campaign,
         )
 
     token = q.sticky
@@ -333,6 +379,29 @@ def route(
                 token = live.sticky.sign(
                     visitor, Sticky(store.store_id, group.pk, group.qr_version, until)
                 )
+    sent_from: Store | None = None
+    if group is None and (store.fallback is None or store.fallback.store_id is None):
+        # Nothing of its own to show: no dead end. The nearest other store within the distance
+        # limit that has a group to give, else (below) the brand's fallback; the answer says why.
+        other = _send_on(cat, store, visitor, q.sticky, now, live, policy)
+        if other is not None:
+            sent_from = store
+            store, group, held = other
+            repeat = held
+            matched_by = MatchedBy.SENT_ON
+            distance = (
+                haversine_m(here.lat, here.lng, store.wgs_lat, store.wgs_lng)
+                if here is not None
+                else None
+            )
+            if not held:
+                spent = True
+                if policy.sticky_s > 0:
+                    until = int(now + policy.sticky_s)
+                    token = live.sticky.sign(
+                        visitor, Sticky(store.store_id, group.pk, group.qr_version, until)
+                    )
+            alternatives = tuple((s, d) for s, d in alternatives if s is not store)
     if group is not None:
         status = Outcome.OK
     elif store.fallback is not None:
@@ -352,7 +421,37 @@ def route(
         sticky=token,
         spent=spent,
         repeat=repeat,
+        sent_from=sent_from,
+        reason=SentOn.NO_GROUP if sent_from is not None else None,
+        campaign_json=campaign,
     )
+
+
+def _send_on(
+    cat: Catalogue,
+    empty: Store,
+    visitor: str,
+    sticky: str | None,
+    now: float,
+    live: LiveState,
+    policy: RoutePolicy,
+) -> tuple[Store, Group, bool] | None:
+    """The store nearest to `empty` (within the distance limit) with a group to show, that group,
+    and whether it is the visitor's held (sticky) group; spends a display when it is not."""
+    found = cat.index.nearest(empty.wgs_lat, empty.wgs_lng, SEND_ON_CANDIDATES)
+    for n in found:
+        if n.distance_m > policy.max_distance_m:
+            break
+        candidate = cat.stores[n.position]
+        if candidate is empty or not candidate.groups:
+            continue
+        held = _held_group(cat, candidate, visitor, sticky, now, live, policy)
+        if held is not None:
+            return candidate, held, True
+        group = pick_group(candidate, now, live, policy.expiry_margin_s)
+        if group is not None:
+            return candidate, group, False
+    return None
 
 
 def _choose_store(

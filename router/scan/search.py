@@ -7,7 +7,7 @@ from typing import Any
 
 from router.errors import BadInput
 from router.params import int_param
-from router.scan.catalogue import PLACES, Catalogue, Store
+from router.scan.catalogue import PLACES, Catalogue, Store, city_key
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -42,7 +42,7 @@ def search_stores(cat: Catalogue, query: Mapping[str, str]) -> dict[str, Any]:
             "give a city, province, district or region, a search text (q), or both",
             code="bad_query",
         )
-    pool: Any = cat.stores_by_city.get(city, ()) if city else cat.stores
+    pool: Any = cat.stores_by_city.get(city_key(city), ()) if city else cat.stores
     if places:
         pool = [s for s in pool if in_places(s, places)]
     if text:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from router.keeper.print_jobs import print_jobs
 from router.keeper.task import keeper_task
 from router.keys import (
     CATALOGUE,
@@ -26,6 +27,7 @@ from router.runtime.database import database
 from router.runtime.events import scan_events
 from router.runtime.leases import leases
 from router.runtime.opsettings import ops_settings
+from router.runtime.wechat import wechat_tickets
 from router.runtime.wecom import wecom
 from router.scan.catalogue import CatalogueRef
 from router.scan.journal import Journal
@@ -70,6 +72,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(catalogue)
     app.cleanup_ctx.append(ops_settings)
     app.cleanup_ctx.append(wecom)
+    app.cleanup_ctx.append(wechat_tickets)
+    app.cleanup_ctx.append(print_jobs)
     app.cleanup_ctx.append(keeper_task)
     add_routes(app)
     app.add_subapp(OPS_PREFIX, create_ops_app(settings))

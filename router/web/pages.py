@@ -4,7 +4,9 @@ for its location."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import html
 import secrets
 import time
 from pathlib import Path
@@ -12,8 +14,9 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
-from router.errors import BadInput, NotFound
-from router.keys import JOURNAL, SETTINGS
+from router.brand import Brand, BrandSource, brand_from_settings
+from router.errors import BadInput, HuomaError, NotFound
+from router.keys import BRAND, JOURNAL, SETTINGS, WECHAT_TICKET
 from router.scan.journal import EventKind, ScanEvent
 from router.scan.live import valid_visitor_id
 from router.scan.routing import valid_entry
@@ -135,13 +138,119 @@ def page_view(request: web.Request) -> ScanEvent:
     )
 
 
+def brand_fields(brand: Brand) -> dict[str, str]:
+    """The page's {{name}} placeholders, HTML-escaped."""
+    logo = ""
+    if brand.logo is not None:
+        logo = (
+            f'<img src="/brand/logo.png?v={brand.logo.version}" alt="" '
+            f'width="{brand.logo.width}" height="{brand.logo.height}">'
+        )
+    texts = {
+        "name": brand.name,
+        "offer": brand.offer,
+        "caption_group": brand.caption_group,
+        "caption_staff": brand.caption_staff,
+        "caption_brand": brand.caption_brand,
+        "location_purpose": brand.location_purpose,
+        "footer": brand.footer,
+    }
+    out = {k: html.escape(v, quote=True) for k, v in texts.items()}
+    out["logo"] = logo
+    out["offer_hidden"] = "" if brand.offer else " hidden"
+    out["footer_hidden"] = "" if brand.footer else " hidden"
+    return out
+
+
+class _Rendered:
+    """The page and its stylesheet for one brand version, plain and gzipped (made once)."""
+
+    __slots__ = ("assets", "gz", "page", "page_gz", "version")
+
+    def __init__(self, template: bytes, assets: dict[str, bytes], brand: Brand, sdk: bytes) -> None:
+        # The brand's look is part of the one stylesheet the page already loads (no request
+        # added before the QR can show), so its version follows the brand's too.
+        self.assets = {**assets, "style.css": assets["style.css"] + brand.stylesheet()}
+        digest = hashlib.sha256(b"".join(self.assets[n] for n in sorted(self.assets)))
+        self.version = digest.hexdigest()[:12]
+        page = template.replace(b"{{v}}", self.version.encode()).replace(b"<!--wx-->\n", sdk)
+        for key, value in brand_fields(brand).items():
+            page = page.replace(b"{{%s}}" % key.encode(), value.encode())
+        self.page = page
+        self.page_gz = gzip.compress(page, 9, mtime=0)
+        self.gz = {name: gzip.compress(body, 9, mtime=0) for name, body in self.assets.items()}
+
+
+def _gzip_ok(request: web.Request) -> bool:
+    return "gzip" in request.headers.get("Accept-Encoding", "")
+
+
 class CustomerPage(Pages):
-    """The customer page: each GET served is journalled as a page view (a HEAD is not a view)."""
+    """The customer page, made from the brand (`BrandSource.current()`, read on every request:
+    a new brand is served at once) and sent gzipped to browsers that take it. Each GET served
+    is journalled as a page view (a HEAD is not a view)."""
+
+    def __init__(self, folder: Path, brands: BrandSource, *, wechat: bool = False) -> None:
+        super().__init__(folder, ASSETS, wechat=wechat)
+        self.brands = brands
+        self.template = (folder / "index.html").read_bytes()
+        self.sdk = f'<script src="{WX_SDK}" defer></script>\n'.encode() if wechat else b""
+        self._rendered: _Rendered | None = None
+        self._rendered_for = ""
+
+    def rendered(self) -> _Rendered:
+        brand = self.brands.current()
+        if self._rendered is None or self._rendered_for != brand.version:
+            self._rendered = _Rendered(self.template, self.assets, brand, self.sdk)
+            self._rendered_for = brand.version
+        return self._rendered
 
     async def page_handler(self, request: web.Request) -> web.Response:
         if request.method == "GET":
             request.config_dict[JOURNAL].append(page_view(request))
-        return await super().page_handler(request)
+        r = self.rendered()
+        headers = {**self.headers, "Vary": "Accept-Encoding"}
+        if _gzip_ok(request):
+            headers["Content-Encoding"] = "gzip"
+            body = r.page_gz
+        else:
+            body = r.page
+        return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
+
+    async def asset_handler(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        kind = self.kinds.get(name)
+        if kind is None:
+            raise NotFound("no such file", code="not_found")
+        r = self.rendered()
+        cache = (
+            "public, max-age=31536000, immutable"
+            if request.query.get("v") == r.version
+            else "public, max-age=300"
+        )
+        headers = {**self.headers, "Cache-Control": cache, "Vary": "Accept-Encoding"}
+        body = r.assets[name]
+        if _gzip_ok(request):
+            headers["Content-Encoding"] = "gzip"
+            body = r.gz[name]
+        return web.Response(body=body, content_type=kind, charset="utf-8", headers=headers)
+
+    async def logo_handler(self, request: web.Request) -> web.Response:
+        """The brand's logo, re-encoded small, from our origin; cached for a year under its
+        versioned URL."""
+        logo = self.brands.current().logo
+        if logo is None:
+            raise NotFound("this brand has no logo", code="not_found")
+        cache = (
+            "public, max-age=31536000, immutable"
+            if request.query.get("v") == logo.version
+            else "public, max-age=300"
+        )
+        return web.Response(
+            body=logo.png,
+            content_type="image/png",
+            headers={**self.headers, "Cache-Control": cache},
+        )
 
 
 def wx_signature(ticket: str, nonce: str, timestamp: int, url: str) -> str:
@@ -152,14 +261,21 @@ def wx_signature(ticket: str, nonce: str, timestamp: int, url: str) -> str:
 
 
 class WeChatConfig:
+    """The page's JS-SDK configuration: signed with the ticket this worker holds (the shared one
+    the refresher keeps fresh, router.runtime.wechat; else HUOMA_WECHAT_JSAPI_TICKET), with the
+    share card from the brand."""
+
     def __init__(self, settings: Settings) -> None:
         self.appid = settings.wechat_appid
-        self.ticket = settings.wechat_jsapi_ticket
+        self.ticket_setting = settings.wechat_jsapi_ticket
+        self.configured = bool(
+            settings.wechat_appid and (settings.wechat_jsapi_ticket or settings.wechat_appsecret)
+        )
         self.base = settings.base_url
 
     @property
     def enabled(self) -> bool:
-        return bool(self.appid and self.ticket)
+        return self.configured
 
     async def handler(self, request: web.Request) -> web.Response:
         if not self.enabled:
@@ -168,13 +284,27 @@ class WeChatConfig:
         # Only our own pages get a signature: it is a credential for this AppID.
         if not url or len(url) > 1024 or not url.startswith(self.base + "/s/"):
             raise BadInput("url must be this service's page URL", code="bad_url")
+        cache = request.config_dict.get(WECHAT_TICKET)
+        ticket = cache.current() if cache is not None else self.ticket_setting
+        if not ticket:
+            # The page then asks the browser for the location: not a server fault.
+            raise HuomaError(
+                "WeChat's jsapi_ticket is not available yet", code="wx_not_ready", status=409
+            )
         nonce = secrets.token_urlsafe(12)
         timestamp = int(time.time())
+        brand = request.config_dict[BRAND].current()
+        share: dict[str, str] = {
+            "title": brand.name,
+            "desc": brand.offer or brand.caption_group,
+            "imgUrl": f"{self.base}/brand/logo.png?v={brand.logo.version}" if brand.logo else "",
+        }
         body = {
             "appId": self.appid,
             "timestamp": timestamp,
             "nonceStr": nonce,
-            "signature": wx_signature(self.ticket, nonce, timestamp, url),
+            "signature": wx_signature(ticket, nonce, timestamp, url),
+            "share": share,
         }
         return web.Response(
             body=orjson.dumps(body),
@@ -187,7 +317,9 @@ def add_routes(app: web.Application) -> None:
     settings = app[SETTINGS]
     wechat = WeChatConfig(settings)
     static = Path(settings.static_dir) if settings.static_dir else default_static_dir()
-    pages = CustomerPage(static / "h5", wechat=wechat.enabled)
+    if BRAND not in app:
+        app[BRAND] = BrandSource(brand_from_settings(settings))
+    pages = CustomerPage(static / "h5", app[BRAND], wechat=wechat.enabled)
     # The ops page is static too: it holds no data until the token it is given opens the API.
     ops = Pages(
         static / "admin",
@@ -207,6 +339,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/s/", pages.page_handler, name="page_generic")
     app.router.add_get(r"/s/{entry:[^/]{0,200}}", pages.page_handler, name="page")
     app.router.add_get(r"/static/h5/{name}", pages.asset_handler, name="asset")
+    app.router.add_get("/brand/logo.png", pages.logo_handler, name="brand_logo")
     app.router.add_get("/admin", ops.page_handler, name="admin_page")
     app.router.add_get("/admin/", ops.page_handler, name="admin_page_slash")
     app.router.add_get(r"/static/admin/{name}", ops.asset_handler, name="admin_asset")

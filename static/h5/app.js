@@ -9,6 +9,11 @@
       locating: "正在查找离您最近的门店…",
       longpress: "长按识别二维码，加入门店福利群",
       longpressFallback: "长按识别二维码，添加门店客服",
+      longpressBrand: "长按识别二维码，加入品牌福利群",
+      sentOn: function (from) { return from + "的福利群暂时满员，为您推荐附近有群的门店。"; },
+      brandNote: "本店福利群暂时满员，请先加入品牌福利群。",
+      relocate: "重新定位",
+      navigate: "到店导航",
       fallbackNote: "本店福利群暂时满员，请先添加门店客服，稍后拉您进群。",
       noGroupNote: "本店福利群暂时满员，请稍后再试或咨询店员。",
       notThis: "不是这家店？",
@@ -35,6 +40,11 @@
       locating: "Finding the store nearest to you…",
       longpress: "Press and hold the QR code to join the store's group",
       longpressFallback: "Press and hold the QR code to add the store's staff",
+      longpressBrand: "Press and hold the QR code to join the brand's group",
+      sentOn: function (from) { return "The groups of " + from + " are full; here is the nearest store with one."; },
+      brandNote: "The store's groups are full right now; join the brand's group meanwhile.",
+      relocate: "Locate me again",
+      navigate: "Directions",
       fallbackNote: "The store's groups are full right now. Add the staff and they will invite you.",
       noGroupNote: "The store's groups are full right now. Please try later or ask the staff.",
       notThis: "Not this store?",
@@ -77,7 +87,7 @@
 
   function translate() {
     document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-    document.title = t.title;
+    if (lang !== "zh") document.title = t.title;
     var nodes = document.querySelectorAll("[data-t]");
     for (var i = 0; i < nodes.length; i++) nodes[i].textContent = t[nodes[i].getAttribute("data-t")];
     var ph = document.querySelectorAll("[data-tp]");
@@ -173,19 +183,45 @@
     return noLocation(body);
   }
 
+  // The brand's captions (the page carries them) in Chinese; the built-in ones in English.
+  var B = lang === "zh" ? $("app").dataset : {};
+  function caption(shows) {
+    return shows === "staff" ? B.staff || t.longpressFallback : shows === "brand" ? B.brand || t.longpressBrand : B.group || t.longpress;
+  }
+
+  // Directions to the store: WeChat's own map inside WeChat when the JS-SDK is configured, else
+  // AMap's public marker page (a plain link: nothing is fetched from it unless it is tapped).
+  function directions(s) {
+    var a = $("nav");
+    a.href = "https://uri.amap.com/marker?position=" + s.lng + "," + s.lat + "&name=" + encodeURIComponent(s.name) +
+      "&src=huoma&coordinate=gaode&callnative=1";
+    a.onclick = function (e) {
+      if (!wxReady) return true;
+      e.preventDefault();
+      window.wx.openLocation({ latitude: Number(s.lat), longitude: Number(s.lng), name: s.name, address: s.address, scale: 16 });
+      return false;
+    };
+  }
+
   function result(body) {
     var s = body.store;
     store("hm_last_store", s.id);
     $("store-name").textContent = s.name;
     $("store-meta").textContent = (body.distance_m !== null ? t.away(body.distance_m) + " · " : "") + s.address;
+    directions(s);
+    $("campaign").hidden = !body.campaign;
+    $("campaign").textContent = body.campaign || "";
     var note = $("note");
-    note.hidden = body.status === "ok";
-    note.textContent = body.status === "fallback" ? t.fallbackNote : t.noGroupNote;
+    var moved = body.sent_on && body.sent_on.from;
+    note.hidden = body.status === "ok" && !moved;
+    note.textContent = moved ? t.sentOn(body.sent_on.from.name)
+      : body.shows === "brand" ? t.brandNote
+      : body.status === "fallback" ? t.fallbackNote : t.noGroupNote;
     var qr = $("qr");
     qr.parentNode.hidden = !body.group;
     if (body.group) {
       showQr(qr, body.group);
-      $("hint").textContent = body.status === "fallback" ? t.longpressFallback : t.longpress;
+      $("hint").textContent = caption(body.shows);
     }
     var alts = body.alternatives || [];
     $("not-this").hidden = false;
@@ -236,10 +272,13 @@
 
   var citiesLoaded = false;
   function picker(note, brandGroup) {
+    // No location (refused, failed, or far away): the customer can ask to be located again.
+    $("relocate").hidden = note !== t.pickNoLocation;
     $("picker-note").hidden = !note;
     $("picker-note").textContent = note || "";
     $("brand").hidden = !brandGroup;
     if (brandGroup) showQr($("brand-qr"), brandGroup);
+    $("brand-hint").textContent = caption("brand");
     show("picker");
     if (!citiesLoaded) {
       var xhr = new XMLHttpRequest();
@@ -281,7 +320,9 @@
     xhr.send();
   }
 
+  var wxReady = false;
   function locate() {
+    noLocation.triedLast = false;
     var settled = false;
     function done(params) {
       if (settled) return;
@@ -307,9 +348,15 @@
       var cfg;
       try { cfg = JSON.parse(xhr.responseText); } catch (e) { return browser(); }
       if (xhr.status !== 200) return browser();
-      window.wx.config({ appId: cfg.appId, timestamp: cfg.timestamp, nonceStr: cfg.nonceStr, signature: cfg.signature, jsApiList: ["getLocation"] });
+      window.wx.config({ appId: cfg.appId, timestamp: cfg.timestamp, nonceStr: cfg.nonceStr, signature: cfg.signature, jsApiList: ["getLocation", "openLocation", "updateAppMessageShareData", "updateTimelineShareData"] });
       window.wx.error(browser);
       window.wx.ready(function () {
+        wxReady = true;
+        if (cfg.share) {
+          var share = { title: cfg.share.title, desc: cfg.share.desc, link: location.href.split("#")[0], imgUrl: cfg.share.imgUrl };
+          if (window.wx.updateAppMessageShareData) window.wx.updateAppMessageShareData(share);
+          if (window.wx.updateTimelineShareData) window.wx.updateTimelineShareData(share);
+        }
         window.wx.getLocation({
           type: "gcj02",
           success: function (res) {
@@ -326,6 +373,8 @@
 
   translate();
   $("retry").onclick = function () { if (lastRequest) lastRequest(); else locate(); };
+  $("relocate").onclick = locate;
+  $("relocate-failed").onclick = locate;
   $("city").onchange = search;
   document.addEventListener("visibilitychange", refreshIfStale);
   setInterval(refreshIfStale, 15000);

@@ -38,7 +38,8 @@ async def test_every_answer_becomes_one_event_with_a_rounded_location(
 ) -> None:
     await seed(
         pool,
-        [store_row("S1"), store_row("S2", lat=31.25)],
+        # S2 is farther than HUOMA_MAX_DISTANCE_M from S1: its customers are not sent on to S1.
+        [store_row("S1"), store_row("S2", lat=31.30)],
         [group_row("G1"), group_row("G2", "S2", member_count=200, capacity=200)],
     )
     await seed_brand_fallback(pool)

@@ -34,7 +34,13 @@ def test_every_advisory_lock_has_a_key_of_its_own_from_one_enum() -> None:
         for name, value in vars(sql).items()
         if isinstance(value, str) and "advisory" in value
     }
-    assert set(statements) == {"LOCK_MIGRATIONS", "TRY_KEEPER_LOCK", "LOCK_IMPORTS", "LOCK_FUNNEL"}
+    assert set(statements) == {
+        "LOCK_MIGRATIONS",
+        "TRY_KEEPER_LOCK",
+        "LOCK_IMPORTS",
+        "LOCK_FUNNEL",
+        "CLAIM_WECHAT_REFRESH",
+    }
     used = [int(re.findall(r"advisory\w*\((\d+)\)", s)[0]) for s in statements.values()]
     assert sorted(used) == sorted(keys)
     assert sql.LOCK_IMPORTS != sql.LOCK_FUNNEL

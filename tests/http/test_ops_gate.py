@@ -20,6 +20,7 @@ _EXAMPLE = {
     "{store_id}": "S1",
     "{group_id}": "G1",
     "{name}": "alert_cooldown_s",
+    "{job}": "1",
 }
 
 

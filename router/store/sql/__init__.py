@@ -3,6 +3,7 @@ lives outside this package (but the two statements that set up the embedded serv
 database, in router.store.db). Callers use `from router.store import sql` and `sql.NAME`."""
 
 from router.store.sql.audit import *  # noqa: F403
+from router.store.sql.brand import *  # noqa: F403
 from router.store.sql.catalogue import *  # noqa: F403
 from router.store.sql.console import *  # noqa: F403
 from router.store.sql.events import *  # noqa: F403

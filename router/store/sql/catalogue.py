@@ -23,7 +23,7 @@ WHERE g.state <> 'retired' AND (g.store_id IS NULL OR s.active)
 ORDER BY g.store_id, g.position, g.id
 """
 
-SELECT_ENTRIES = "SELECT code, kind, store_id, label FROM entries ORDER BY code"
+SELECT_ENTRIES = "SELECT code, kind, store_id, label, campaign FROM entries ORDER BY code"
 
 # New groups announced by the keeper ("groups:pk,pk,..."): workers add just these.
 SELECT_GROUPS_BY_PK = """

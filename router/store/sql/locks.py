@@ -16,6 +16,7 @@ class AdvisoryLock(enum.IntEnum):
     KEEPER = 7_245_002  # session-scoped: the one keeper of a deployment (leader election)
     IMPORTS = 7_245_003  # transaction-scoped: uploads one at a time
     FUNNEL = 7_245_004  # transaction-scoped: funnel rollups one at a time
+    WECHAT = 7_245_019  # transaction-scoped: one WeChat token and ticket refresh at a time
 
 
 def xact_lock(key: AdvisoryLock) -> str:

@@ -1,0 +1,206 @@
+"""The brand: one typed, validated value (name, logo, theme colour, offer line, captions per kind
+of code, the location-purpose line, footer, call to action) that the customer page, its generated
+stylesheet, the WeChat share card and the print sheets are all made from.
+
+Its defaults come from the HUOMA_BRAND_* settings (`brand_from_settings`); everything reads it
+through one call, `BrandSource.current()`, which the database settings layer can later back
+(`BrandSource.replace` swaps in a new value, validated by construction).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import warnings
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from router.errors import BadInput
+from router.settings import Settings
+
+# What each text may hold, characters (a phone line at 375 px holds about 20 CJK characters).
+MAX_CHARS = {
+    "name": 20,
+    "offer": 40,
+    "caption_group": 40,
+    "caption_staff": 40,
+    "caption_brand": 40,
+    "location_purpose": 120,
+    "footer": 60,
+    "call_to_action": 24,
+}
+REQUIRED = ("name", "caption_group", "caption_staff", "caption_brand", "call_to_action")
+# The logo as served and printed: re-encoded PNG, its longer side at most this many pixels
+# (shown 48 CSS px high on the page: 192 covers a 3x screen and a 25 mm print at 200 dpi).
+LOGO_MAX_PX = 192
+# A picture larger than this is refused before it is decoded (decompression bombs).
+LOGO_MAX_SOURCE_PX = 4096 * 4096
+LOGO_TYPES = ("PNG", "JPEG", "WEBP")
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class BrandError(BadInput):
+    """A brand value that cannot be used; the message lists every problem."""
+
+    code = "bad_brand"
+
+
+@dataclass(frozen=True, slots=True)
+class Logo:
+    """The logo, re-encoded: a small PNG served from our origin under a versioned URL."""
+
+    png: bytes
+    width: int
+    height: int
+
+    @property
+    def version(self) -> str:
+        return hashlib.sha256(self.png).hexdigest()[:12]
+
+
+def read_logo(data: bytes, max_bytes: int) -> Logo:
+    """Check an uploaded picture (type, bytes, pixels) and re-encode it small; BrandError when it
+    is not a PNG, JPEG or WebP picture within the bounds."""
+    from PIL import Image, UnidentifiedImageError  # only where a logo is read
+
+    if not data:
+        raise BrandError("the logo file is empty", code="bad_brand")
+    if len(data) > max_bytes:
+        raise BrandError(
+            f"the logo is {len(data)} bytes; at most {max_bytes} are accepted", code="bad_brand"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in LOGO_TYPES:
+                raise BrandError(
+                    f"the logo must be a PNG, JPEG or WebP picture, not {image.format}",
+                    code="bad_brand",
+                )
+            if image.width * image.height > LOGO_MAX_SOURCE_PX:
+                raise BrandError(
+                    f"the logo is {image.width}x{image.height} pixels; at most "
+                    f"{LOGO_MAX_SOURCE_PX} pixels in all are accepted",
+                    code="bad_brand",
+                )
+            image.load()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Warning):
+        raise BrandError("the logo is not a readable picture", code="bad_brand") from None
+    rgba = image.convert("RGBA")
+    rgba.thumbnail((LOGO_MAX_PX, LOGO_MAX_PX), Image.Resampling.LANCZOS)
+    # A palette of 64 colours: a logo stays crisp at a fraction of the bytes.
+    small = rgba.quantize(64, method=Image.Quantize.FASTOCTREE)
+    out = io.BytesIO()
+    small.save(out, "PNG", optimize=True)
+    return Logo(out.getvalue(), rgba.width, rgba.height)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Brand:
+    """The brand, validated when made: every text within its length, no control characters, the
+    colour as #rrggbb. The answer to "what does this page say and look like"."""
+
+    name: str
+    theme_colour: str
+    offer: str = ""
+    caption_group: str
+    caption_staff: str
+    caption_brand: str
+    location_purpose: str = ""
+    footer: str = ""
+    call_to_action: str
+    logo: Logo | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name, limit in MAX_CHARS.items():
+            value: str = getattr(self, name)
+            if value != value.strip():
+                problems.append(f"{name}: no spaces around the text")
+            if name in REQUIRED and not value.strip():
+                problems.append(f"{name}: required")
+            if len(value) > limit:
+                problems.append(f"{name}: at most {limit} characters ({len(value)} given)")
+            if _CONTROL.search(value):
+                problems.append(f"{name}: no control characters or line breaks")
+        if not _COLOUR.fullmatch(self.theme_colour):
+            problems.append(f"theme_colour: expected #rrggbb, not {self.theme_colour[:20]!r}")
+        if problems:
+            raise BrandError("; ".join(problems), code="bad_brand")
+
+    @property
+    def version(self) -> str:
+        """Changes with anything shown: the stylesheet's and the page's cache key."""
+        h = hashlib.sha256()
+        for f in fields(self):
+            value = getattr(self, f.name)
+            h.update(value.png if isinstance(value, Logo) else str(value).encode())
+            h.update(b"\0")
+        return h.hexdigest()[:12]
+
+    @property
+    def on_theme(self) -> str:
+        """Text colour on the theme colour: white unless the contrast would be below 4.5:1
+        (WCAG AA), then near-black."""
+        return "#fff" if _contrast_with_white(self.theme_colour) >= 4.5 else "#1f2329"
+
+    def stylesheet(self) -> bytes:
+        """The brand's part of the page's stylesheet: its colours as custom properties (the
+        static stylesheet uses them); no inline style anywhere."""
+        return f":root{{--brand:{self.theme_colour.lower()};--on-brand:{self.on_theme}}}\n".encode()
+
+
+def _contrast_with_white(colour: str) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    lum = 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+    return 1.05 / (lum + 0.05)
+
+
+def brand_from_settings(settings: Settings) -> Brand:
+    """The brand as the HUOMA_BRAND_* settings say; BrandError names what is wrong."""
+    logo = None
+    if settings.brand_logo_path:
+        path = Path(settings.brand_logo_path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BrandError(
+                f"HUOMA_BRAND_LOGO_PATH: cannot read {path}: {exc.strerror}", code="bad_brand"
+            ) from None
+        logo = read_logo(data, settings.brand_logo_max_bytes)
+    return Brand(
+        name=settings.brand_name,
+        theme_colour=settings.brand_theme_colour,
+        offer=settings.brand_offer,
+        caption_group=settings.brand_caption_group,
+        caption_staff=settings.brand_caption_staff,
+        caption_brand=settings.brand_caption_brand,
+        location_purpose=settings.brand_location_purpose,
+        footer=settings.brand_footer,
+        call_to_action=settings.brand_call_to_action,
+        logo=logo,
+    )
+
+
+class BrandSource:
+    """Where every reader gets the brand: `current()`. Today it holds the value made from the
+    settings; the database settings layer can back it by calling `replace` when an admin's
+    change arrives (every worker then serves it with its next request)."""
+
+    __slots__ = ("_brand",)
+
+    def __init__(self, brand: Brand) -> None:
+        self._brand = brand
+
+    def current(self) -> Brand:
+        return self._brand
+
+    def replace(self, brand: Brand) -> None:
+        self._brand = brand
