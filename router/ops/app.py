@@ -17,9 +17,10 @@ from aiohttp.typedefs import Handler
 
 from router.errors import HuomaError
 from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL
+from router.ops import accounts as a
 from router.ops import handlers as h
 from router.ops import wecom
-from router.ops.auth import Access, resolve_principal
+from router.ops.auth import Role, check_csrf, check_scope, resolve_principal
 from router.ops.uploads import export_operation, upload_operation
 from router.scan.limits import Buckets
 from router.settings import Settings
@@ -39,7 +40,8 @@ class Operation:
     path: str  # below PREFIX
     handler: Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
     name: str
-    needs: Access
+    # The least role that may call it; None: anyone (signing in, which proves who one is).
+    needs: Role | None
     asks: AskedOf
 
 
@@ -55,8 +57,21 @@ def _retire(request: web.Request) -> DbOperation:
     return h.RETIRE if request.path.endswith("/retire") else h.RESTORE
 
 
-R, C = Access.READ, Access.CHANGE
+# A principal limited to regions is checked against the store, group or entry code a path names
+# ({store_id}, {group_id}, {code}) before the handler runs; lists and uploads filter themselves.
+R, C, A = Role.VIEWER, Role.EDITOR, Role.ADMIN
 OPERATIONS = (
+    Operation("POST", "/session", a.sign_in, "admin_sign_in", None, a.SIGN_IN),
+    Operation("GET", "/session", a.who_am_i, "admin_who_am_i", R, a.WHO_AM_I),
+    Operation("DELETE", "/session", a.sign_out, "admin_sign_out", R, a.SIGN_OUT),
+    Operation("GET", "/accounts", a.list_accounts, "admin_accounts", A, a.ACCOUNTS),
+    Operation("POST", "/accounts", a.create_account, "admin_create_account", A, a.CREATE_ACCOUNT),
+    Operation(
+        "PATCH", "/accounts/{username}", a.update_account, "admin_account", A, a.UPDATE_ACCOUNT
+    ),
+    Operation("GET", "/tokens", a.list_tokens, "admin_tokens", A, a.TOKENS),
+    Operation("POST", "/tokens", a.create_token, "admin_create_token", A, a.CREATE_TOKEN),
+    Operation("DELETE", "/tokens/{name}", a.delete_token, "admin_delete_token", A, a.DELETE_TOKEN),
     Operation("GET", "/funnel", h.funnel_stats, "admin_funnel", R, h.FUNNEL),
     Operation("GET", "/funnel.csv", h.funnel_csv, "admin_funnel_csv", R, h.FUNNEL_CSV),
     Operation("GET", "/alerts", h.list_alerts, "admin_alerts", R, h.ALERTS),
@@ -105,15 +120,23 @@ async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     op = BY_NAME.get(request.match_info.route.name or "")
     if op is None:  # a route nobody declared (fail closed): never served, whoever asks
         raise HuomaError("this operation is not declared", code="forbidden", status=403)
-    principal = resolve_principal(request)
-    if not principal.allows(op.needs):
-        raise HuomaError(f"{principal.actor} may not {op.needs} here", code="forbidden", status=403)
-    request[PRINCIPAL] = principal
     asks = op.asks
     with database_errors(
         asks if isinstance(asks, DbOperation) else lambda: asks(request),
         lambda: request.get(DB_CONTEXT, ""),
     ):
+        if op.needs is not None:
+            principal = await resolve_principal(request)
+            check_csrf(request, principal)
+            if not principal.allows(op.needs):
+                raise HuomaError(
+                    f"需要 {op.needs} 角色 / {principal.actor} is {principal.role}; "
+                    f"this needs {op.needs}",
+                    code="forbidden",
+                    status=403,
+                )
+            await check_scope(request, principal)
+            request[PRINCIPAL] = principal
         return await handler(request)
 
 
