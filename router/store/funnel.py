@@ -97,12 +97,14 @@ class FunnelQuery:
     by: tuple[str, ...] = ("day", "store", "entry")
     store_id: str | None = None
     entry: str | None = None
+    # An account limited to regions sees the stores of these only (None: every store).
+    regions: tuple[str, ...] | None = None
 
 
 def grain(by: Sequence[str], q: FunnelQuery) -> int:
     """The rollup grain a question needs: split by store and/or entry when it groups or filters
     by them."""
-    per_store = "store" in by or q.store_id is not None
+    per_store = "store" in by or q.store_id is not None or q.regions is not None
     per_entry = "entry" in by or q.entry is not None
     return int(per_store) + 2 * int(per_entry)
 
@@ -117,7 +119,7 @@ def statement(by: Sequence[str], paged: bool) -> str:
         return sql.FUNNEL_QUERY.format(head=dims, group=group)
     # The number of grouped rows rides on every row (a window over the grouped result).
     head = "count(*) OVER () AS total_rows, " + dims
-    return sql.FUNNEL_QUERY.format(head=head, group=group) + "LIMIT $9 OFFSET $10\n"
+    return sql.FUNNEL_QUERY.format(head=head, group=group) + "LIMIT $10 OFFSET $11\n"
 
 
 async def arguments(
@@ -130,7 +132,18 @@ async def arguments(
     # The live part reads only the instants of the days without a rollup (usually just today).
     start = day_start(live[0], tz) if live else day_start(q.first, tz)
     end = day_start(live[-1] + timedelta(days=1), tz) if live else start
-    return [sorted(rolled), start, end, live, q.store_id, q.entry, settings.timezone, grain(by, q)]
+    regions = None if q.regions is None else list(q.regions)
+    return [
+        sorted(rolled),
+        start,
+        end,
+        live,
+        q.store_id,
+        q.entry,
+        settings.timezone,
+        grain(by, q),
+        regions,
+    ]
 
 
 def _row(record: asyncpg.Record, by: Sequence[str]) -> dict[str, Any]:
@@ -156,7 +169,13 @@ async def joins(
     start = day_start(q.first, tz)
     end = day_start(q.last + timedelta(days=1), tz)
     found: list[asyncpg.Record] = await conn.fetch(
-        sql.FUNNEL_JOINS, start, end, settings.timezone, q.store_id, q.entry
+        sql.FUNNEL_JOINS,
+        start,
+        end,
+        settings.timezone,
+        q.store_id,
+        q.entry,
+        None if q.regions is None else list(q.regions),
     )
     return found
 
@@ -196,8 +215,8 @@ async def query(
         await _long(conn, settings)
         args = await arguments(conn, q, settings, q.by)
         rows = await conn.fetch(statement(q.by, paged=True), *args, limit, offset, timeout=timeout)
-        # The totals read the same days, at the grain of no grouping (the last argument).
-        whole = [*args[:-1], grain((), q)]
+        # The totals read the same days, at the grain of no grouping (the eighth argument).
+        whole = [*args[:7], grain((), q), *args[8:]]
         totals = await conn.fetchrow(statement((), paged=False), *whole, timeout=timeout)
         found = await joins(conn, q, settings)
     page = [_row(r, q.by) for r in rows]

@@ -137,3 +137,15 @@ SELECT EXISTS (SELECT 1 FROM stores s
 GROUP_STORE = "SELECT store_id FROM groups WHERE group_id = $1"
 
 ENTRY_STORE = "SELECT store_id FROM entries WHERE code = $1"
+
+# Of these group ids ($1), those that exist under a store outside the regions ($2).
+GROUPS_OUTSIDE = """
+SELECT g.group_id FROM groups g JOIN stores s ON s.store_id = g.store_id
+WHERE g.group_id = ANY($1) AND NOT (coalesce(nullif(s.region, ''), s.city) = ANY($2))
+"""
+
+# Of these entry codes ($1), those that exist and belong to no store in the regions ($2).
+ENTRIES_OUTSIDE = """
+SELECT e.code FROM entries e LEFT JOIN stores s ON s.store_id = e.store_id
+WHERE e.code = ANY($1) AND NOT coalesce(coalesce(nullif(s.region, ''), s.city) = ANY($2), false)
+"""

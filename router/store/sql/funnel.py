@@ -41,6 +41,10 @@ SELECT (j.joined_at AT TIME ZONE $3)::date AS day, coalesce(j.store_id, '') AS s
 FROM group_joins j
 WHERE j.joined_at >= $1 AND j.joined_at < $2
   AND ($4::text IS NULL OR j.store_id = $4) AND ($5::text IS NULL OR j.entry = $5)
+  -- $6: the regions of an account limited to some, or NULL (every store).
+  AND ($6::text[] IS NULL OR j.store_id IN (
+      SELECT s.store_id FROM stores s
+      WHERE coalesce(nullif(s.region, ''), s.city) = ANY($6)))
 GROUP BY 1, 2, 3
 """
 
@@ -102,7 +106,8 @@ SELECT day FROM funnel_days WHERE day BETWEEN $1 AND $2 AND computed_at IS NOT N
 
 # The funnel's base rows at grain $8 (bit 1: per store, bit 2: per entry): rolled-up days ($1)
 # from funnel_daily, the other days read live from scan_events between $2 and $3 (local days
-# $4, time zone $7). $5 store, $6 entry (NULL: all).
+# $4, time zone $7). $5 store, $6 entry (NULL: all), $9 regions (NULL: every store; set, the
+# grain is per store).
 # {head} and {group} are fixed fragments chosen in router.store.funnel, never user text.
 FUNNEL_QUERY = (
     """
@@ -112,6 +117,9 @@ WITH base AS (
     FROM funnel_daily
     WHERE grain = $8 AND day = ANY($1::date[])
       AND ($5::text IS NULL OR store_id = $5) AND ($6::text IS NULL OR entry = $6)
+      AND ($9::text[] IS NULL OR store_id IN (SELECT s.store_id FROM stores s
+                                              WHERE coalesce(nullif(s.region, ''), s.city)
+                                                    = ANY($9)))
     UNION ALL
     SELECT (at AT TIME ZONE $7)::date,
            CASE WHEN $8 & 1 = 1 THEN coalesce(store_id, '') ELSE '' END,
@@ -121,6 +129,9 @@ WITH base AS (
     FROM scan_events
     WHERE at >= $2 AND at < $3 AND (at AT TIME ZONE $7)::date = ANY($4::date[])
       AND ($5::text IS NULL OR store_id = $5) AND ($6::text IS NULL OR entry = $6)
+      AND ($9::text[] IS NULL OR store_id IN (SELECT s.store_id FROM stores s
+                                              WHERE coalesce(nullif(s.region, ''), s.city)
+                                                    = ANY($9)))
     GROUP BY 1, 2, 3
 )
 SELECT {head}sum(page_views)::bigint AS page_views,
