@@ -135,6 +135,14 @@ async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
                     code="forbidden",
                     status=403,
                 )
+            if op.needs is Role.ADMIN and principal.limited:
+                # Accounts, tokens and settings reach every region: an admin limited to some
+                # could otherwise grant itself the rest.
+                raise HuomaError(
+                    "只有不限地区的管理员可以这样做 / only an admin of every region may do this",
+                    code="forbidden",
+                    status=403,
+                )
             await check_scope(request, principal)
             request[PRINCIPAL] = principal
         return await handler(request)
