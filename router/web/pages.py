@@ -22,7 +22,11 @@ from router.settings import Settings
 WX_SDK = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
 
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
-ADMIN_ASSETS = {"admin.js": "text/javascript", "admin.css": "text/css"}
+ADMIN_ASSETS = {
+    "admin.js": "text/javascript",
+    "admin.css": "text/css",
+    "accounts.js": "text/javascript",
+}
 
 
 # Everything comes from this origin; the page needs no inline script or style, no frames, no
