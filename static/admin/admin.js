@@ -258,7 +258,7 @@
     state.view = view;
     VIEWS.forEach(function (v) { if ($("v-" + v)) { $("v-" + v).hidden = v !== view; } });
     Array.prototype.forEach.call(document.querySelectorAll("#nav button"), function (b) {
-      b.className = b.getAttribute("data-view") === view ? "on" : "";
+      b.classList.toggle("on", b.getAttribute("data-view") === view);
     });
     $("nav").hidden = view === "login";
     $("logout").hidden = view === "login";
