@@ -90,7 +90,7 @@ async def _update(
         if row is None:
             raise HuomaError(f"no account {username!r}")
         if disabled or hashed is not None:
-            await conn.execute(sql.DELETE_ACCOUNT_SESSIONS, row["id"])
+            await conn.execute(sql.DELETE_ACCOUNT_SESSIONS, row["id"], None)
 
 
 async def ensure_demo_admin(pool: asyncpg.Pool, password: str) -> bool:

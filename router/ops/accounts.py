@@ -12,7 +12,6 @@ from aiohttp import web
 from router.errors import BadInput, HuomaError, NotFound
 from router.keys import POOL, PRINCIPAL, SETTINGS
 from router.ops.auth import (
-    DUMMY_HASH,
     ROLES,
     SESSION_COOKIE,
     Role,
@@ -20,6 +19,7 @@ from router.ops.auth import (
     check_password,
     cookie_is_secure,
     digest,
+    dummy_hash,
     hash_password,
     needs_rehash,
     new_secret,
@@ -123,7 +123,7 @@ async def sign_in(request: web.Request) -> web.Response:
     # Hashing is CPU work of tens of milliseconds: off the event loop. An unknown name costs the
     # same as a wrong password.
     ok = await asyncio.to_thread(
-        verify_password, row["password_hash"] if row is not None else DUMMY_HASH, password
+        verify_password, row["password_hash"] if row is not None else dummy_hash(), password
     )
     if row is None or not ok or row["disabled"]:
         waits = await pool.fetch(
@@ -145,6 +145,7 @@ async def sign_in(request: web.Request) -> web.Response:
         await conn.execute(sql.CREATE_SESSION, digest(token), row["id"], csrf, client)
         await conn.execute(sql.ACCOUNT_SIGNED_IN, row["id"])
         await conn.execute(sql.SIGNIN_SUCCEEDED, keys[1])
+        await conn.execute(sql.FORGET_SIGNIN_FAILURES, settings.signin_forget_s)
     log.info("admin: %s signed in from %s", username, client)
     response = json_response(
         {
@@ -243,7 +244,8 @@ async def create_account(request: web.Request) -> web.Response:
 
 async def update_account(request: web.Request) -> web.Response:
     """PATCH /admin/api/accounts/{username} {role?, regions?, disabled?, password?}: change an
-    account; disabling it or resetting its password ends its sessions."""
+    account; disabling it or resetting its password ends its sessions (but the one an admin resets
+    its own password from)."""
     username = request.match_info["username"]
     body = await json_body(request)
     role = check_role(body["role"]) if body.get("role") is not None else None
@@ -265,7 +267,9 @@ async def update_account(request: web.Request) -> web.Response:
         if row is None:
             raise NotFound(f"no account {username!r}", code="account_not_found")
         if disabled or hashed is not None:
-            await conn.execute(sql.DELETE_ACCOUNT_SESSIONS, row["id"])
+            # An admin resetting its own password stays signed in here, and only here.
+            keep = principal.session if principal.actor == username else None
+            await conn.execute(sql.DELETE_ACCOUNT_SESSIONS, row["id"], keep)
     changed = [k for k in ("role", "regions", "disabled", "password") if body.get(k) is not None]
     log.info("admin: %s changed account %s: %s", principal.actor, username, ", ".join(changed))
     return json_response(_account(row))

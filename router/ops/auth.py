@@ -10,6 +10,7 @@ Later kinds (store links) resolve here too, without touching a handler.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -101,8 +102,13 @@ class Principal:
 _HASHER = argon2.PasswordHasher()
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
-# Verified when the account does not exist, so a wrong name takes as long as a wrong password.
-DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """Verified when the account does not exist, so a wrong name takes as long as a wrong
+    password (made on first use: hashing costs as much as a sign-in)."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:

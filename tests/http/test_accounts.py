@@ -319,3 +319,18 @@ async def test_a_regional_editor_sees_and_uploads_only_its_regions_stores(
     # The admin token still sees everything.
     everything = await (await client.get("/admin/api/health", headers=AUTH)).json()
     assert {s["store_id"] for s in everything["stores"]} == {"SH1", "SH2", "BJ1"}
+
+
+async def test_an_admin_resetting_its_own_password_stays_signed_in_only_where_it_did(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await make_account(pool, "boss", "admin")
+    here, elsewhere = await make_client(), await make_client()
+    csrf = await sign_in(here, "boss")
+    await sign_in(elsewhere, "boss")
+    reset = await here.patch(
+        "/admin/api/accounts/boss", json={"password": "a new long password"}, headers=csrf
+    )
+    assert reset.status == 200
+    assert (await here.get("/admin/api/session")).status == 200
+    assert (await elsewhere.get("/admin/api/session")).status == 401

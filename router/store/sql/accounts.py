@@ -64,7 +64,10 @@ RETURNING a.id, a.username, a.role, a.regions, se.csrf_token, se.created_at
 
 DELETE_SESSION = "DELETE FROM sessions WHERE token_hash = $1"
 
-DELETE_ACCOUNT_SESSIONS = "DELETE FROM sessions WHERE account_id = $1"
+# Every session of the account ($1) but the one making the change ($2; NULL: none kept).
+DELETE_ACCOUNT_SESSIONS = """
+DELETE FROM sessions WHERE account_id = $1 AND token_hash IS DISTINCT FROM $2::bytea
+"""
 
 # Sessions past either timeout ($1 idle seconds, $2 absolute seconds).
 DELETE_STALE_SESSIONS = """
@@ -117,6 +120,12 @@ RETURNING extract(epoch FROM wait_until - now())::float8 AS wait_s
 """
 
 SIGNIN_SUCCEEDED = "DELETE FROM signin_failures WHERE key = $1"
+
+# Failures older than $1 seconds whose wait is over: forgotten anyway, so the table stays small.
+FORGET_SIGNIN_FAILURES = """
+DELETE FROM signin_failures
+WHERE last_at < now() - make_interval(secs => $1) AND wait_until < now()
+"""
 
 # ---- regions ----------------------------------------------------------------------------------
 
