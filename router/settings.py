@@ -544,10 +544,42 @@ class Settings:
 
     admin_tokens: tuple[str, ...] = ADMIN(
         (),
-        "Comma-separated bearer tokens for /admin (16+ characters each). Unset: the admin API "
-        "is closed.",
+        "Comma-separated bearer tokens for /admin (16+ characters each), each an admin of every "
+        "region (automation; people sign in with accounts). Unset: only accounts and named "
+        "tokens get in.",
         check=_tokens_long_enough,
         secret=True,
+    )
+    session_idle_s: int = ADMIN(
+        1_800,
+        "An ops sign-in session ends after this many seconds without a request.",
+        ge=60,
+        le=604_800,
+    )
+    session_max_s: int = ADMIN(
+        43_200,
+        "An ops sign-in session ends this many seconds after the sign-in, however busy.",
+        ge=300,
+        le=2_592_000,
+    )
+    signin_delay_s: float = ADMIN(
+        1.0,
+        "Wait before another sign-in after one failure, seconds, per client address and per "
+        "account; each further failure doubles it (never a lockout).",
+        positive=True,
+        le=3_600,
+    )
+    signin_delay_max_s: float = ADMIN(
+        60.0,
+        "Longest wait between failed sign-ins, seconds (the doubling stops here).",
+        positive=True,
+        le=86_400,
+    )
+    signin_forget_s: float = ADMIN(
+        900.0,
+        "Failed sign-ins older than this many seconds are forgotten (the wait starts over).",
+        positive=True,
+        le=604_800,
     )
     timezone: str = ADMIN(
         "Asia/Shanghai", "Time zone for upload times written without one.", check=_time_zone

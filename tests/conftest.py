@@ -120,6 +120,9 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
             "RESTART IDENTITY CASCADE"
         )
         await conn.execute("UPDATE funnel_state SET last_seq = 0")
+        await conn.execute(
+            "TRUNCATE accounts, sessions, api_tokens, signin_failures RESTART IDENTITY CASCADE"
+        )
     try:
         yield p
     finally:

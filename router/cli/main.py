@@ -1,4 +1,4 @@
-"""The `huoma` command: serve, demo, import, template, wecom sync, migrate, settings."""
+"""The `huoma` command: serve, demo, import, template, user, wecom sync, migrate, settings."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
-from router.cli import demo
+from router.cli import demo, users
 from router.errors import BadInput, HuomaError
 from router.keys import IN_FLIGHT, METRICS
 from router.ops import exports
@@ -355,6 +355,15 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         _with_pool(settings, lambda pool: _load_demo(pool, args.stores, settings.timezone))
     )
     print("demo data:", f"generated {args.stores} stores" if loaded else "existing data kept")
+    # And an admin account to sign in with on the ops page.
+    password = _kept_secret(settings, "demo-admin-password")
+    made = _run(_with_pool(settings, lambda pool: users.ensure_demo_admin(pool, password)))
+    sign_in = (
+        f"  sign in on {settings.base_url}/admin as {users.DEMO_ADMIN}, password {password}\n"
+        f"  (kept in {settings.data_dir / 'demo-admin-password'}"
+        + ("" if made else "; the account existed already: `huoma user reset demo-admin`")
+        + ")\n"
+    )
     base = settings.base_url
 
     def started() -> None:
@@ -368,8 +377,10 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
             f"  {base}/metrics\n"
             f"  {base}/readyz\n"
             f"  {base}/s/demo  (the customer page)\n"
-            f"  {base}/admin  (the ops page; token in {settings.data_dir / 'demo-admin-token'} "
-            "unless HUOMA_ADMIN_TOKENS is set)\n"
+            f"  {base}/admin  (the ops page)\n"
+            + sign_in
+            + f"  automation: Authorization: Bearer <the token in "
+            f"{settings.data_dir / 'demo-admin-token'}> unless HUOMA_ADMIN_TOKENS is set\n"
             "Stop with Ctrl-C.",
             flush=True,
         )
@@ -488,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(the keeper does the same every HUOMA_WECOM_SYNC_S). Exit status 1 if a store failed.",
     )
 
+    users.add_parser(sub)
     sub.add_parser("migrate", help="apply pending database migrations and exit")
     listing = sub.add_parser("settings", help="list every HUOMA_* setting with its default")
     listing.add_argument(
@@ -549,6 +561,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_import(settings, args)
         if args.command == "wecom":
             return cmd_wecom_sync(settings)
+        if args.command == "user":
+            return _run(_with_pool(settings, lambda pool: users.run_user(pool, args)))
         if args.command == "migrate":
             applied = _run(_with_pool(settings, lambda pool: asyncio.sleep(0, None)))
             del applied

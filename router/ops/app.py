@@ -17,12 +17,13 @@ from aiohttp.typedefs import Handler
 
 from router.errors import HuomaError
 from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL, STORE_LINK_LIMITS
+from router.ops import accounts as a
 from router.ops import audit, campaigns, opsettings, wecom
 from router.ops import handlers as h
 from router.ops import picture_api as pic
 from router.ops import print_sheets as ps
 from router.ops import store_links as sl
-from router.ops.auth import Access, resolve_principal
+from router.ops.auth import Role, check_csrf, check_scope, resolve_principal
 from router.ops.uploads import export_operation, upload_operation
 from router.scan.limits import Buckets
 from router.settings import Settings
@@ -42,7 +43,8 @@ class Operation:
     path: str  # below PREFIX
     handler: Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
     name: str
-    needs: Access
+    # The least role that may call it; None: anyone (signing in, which proves who one is).
+    needs: Role | None
     asks: AskedOf
 
 
@@ -58,36 +60,27 @@ def _retire(request: web.Request) -> DbOperation:
     return h.RETIRE if request.path.endswith("/retire") else h.RESTORE
 
 
-R, C, S = Access.READ, Access.CHANGE, Access.STORE
+# A principal limited to regions is checked against the store, group or entry code a path names
+# ({store_id}, {group_id}, {code}) before the handler runs; lists and uploads filter themselves.
+R, C, A, S = Role.VIEWER, Role.EDITOR, Role.ADMIN, Role.STORE_LINK
 OPERATIONS = (
+    Operation("POST", "/session", a.sign_in, "admin_sign_in", None, a.SIGN_IN),
+    Operation("GET", "/session", a.who_am_i, "admin_who_am_i", R, a.WHO_AM_I),
+    Operation("DELETE", "/session", a.sign_out, "admin_sign_out", R, a.SIGN_OUT),
+    Operation("GET", "/accounts", a.list_accounts, "admin_accounts", A, a.ACCOUNTS),
+    Operation("POST", "/accounts", a.create_account, "admin_create_account", A, a.CREATE_ACCOUNT),
+    Operation(
+        "PATCH", "/accounts/{username}", a.update_account, "admin_account", A, a.UPDATE_ACCOUNT
+    ),
+    Operation("GET", "/tokens", a.list_tokens, "admin_tokens", A, a.TOKENS),
+    Operation("POST", "/tokens", a.create_token, "admin_create_token", A, a.CREATE_TOKEN),
+    Operation("DELETE", "/tokens/{name}", a.delete_token, "admin_delete_token", A, a.DELETE_TOKEN),
     Operation("GET", "/funnel", h.funnel_stats, "admin_funnel", R, h.FUNNEL),
     Operation("GET", "/funnel.csv", h.funnel_csv, "admin_funnel_csv", R, h.FUNNEL_CSV),
     Operation("GET", "/alerts", h.list_alerts, "admin_alerts", R, h.ALERTS),
     Operation("GET", "/entries", h.list_entries, "admin_entries", R, h.ENTRIES),
     Operation("POST", "/entries", h.create_entry, "admin_create_entry", C, h.CREATE_ENTRY),
     Operation("GET", "/entries/{code}/qr.{fmt}", h.entry_qr, "admin_entry_qr", R, h.ENTRY_QR),
-    Operation(
-        "PUT",
-        "/entries/{code}/campaign",
-        campaigns.set_campaign,
-        "admin_entry_campaign",
-        C,
-        campaigns.CAMPAIGN,
-    ),
-    Operation("GET", "/entries/{code}/sheet.pdf", ps.entry_sheet, "admin_entry_sheet", R, ps.SHEET),
-    Operation(
-        "GET", "/stores/{store_id}/sheet.pdf", ps.store_sheet, "admin_store_sheet", R, ps.SHEET
-    ),
-    Operation("POST", "/print-jobs", ps.create_job, "admin_print_job", C, ps.PRINT_JOB),
-    Operation("GET", "/print-jobs/{job}", ps.get_job, "admin_print_job_get", R, ps.PRINT_JOB),
-    Operation(
-        "GET",
-        "/print-jobs/{job}/sheets.pdf",
-        ps.download_job,
-        "admin_print_job_pdf",
-        R,
-        ps.PRINT_JOB,
-    ),
     Operation("GET", "/health", h.health, "admin_health", R, h.HEALTH),
     Operation(
         "GET", "/stores/{store_id}/groups", h.store_groups, "admin_groups", R, h.STORE_GROUPS
@@ -118,19 +111,42 @@ OPERATIONS = (
         C,
         wecom.DISABLE,
     ),
-    Operation("GET", "/audit", audit.list_audit, "admin_audit", R, audit.AUDIT),
+    Operation(
+        "PUT",
+        "/entries/{code}/campaign",
+        campaigns.set_campaign,
+        "admin_entry_campaign",
+        C,
+        campaigns.CAMPAIGN,
+    ),
+    Operation("GET", "/entries/{code}/sheet.pdf", ps.entry_sheet, "admin_entry_sheet", R, ps.SHEET),
+    Operation(
+        "GET", "/stores/{store_id}/sheet.pdf", ps.store_sheet, "admin_store_sheet", R, ps.SHEET
+    ),
+    # All stores' sheets at once: every region's stores, so an admin of every region.
+    Operation("POST", "/print-jobs", ps.create_job, "admin_print_job", A, ps.PRINT_JOB),
+    Operation("GET", "/print-jobs/{job}", ps.get_job, "admin_print_job_get", A, ps.PRINT_JOB),
+    Operation(
+        "GET",
+        "/print-jobs/{job}/sheets.pdf",
+        ps.download_job,
+        "admin_print_job_pdf",
+        A,
+        ps.PRINT_JOB,
+    ),
+    Operation("GET", "/audit", audit.list_audit, "admin_audit", A, audit.AUDIT),
     Operation(
         "GET", "/stores/{store_id}/audit", audit.store_audit, "admin_store_audit", R, audit.AUDIT
     ),
     Operation(
-        "GET", "/settings", opsettings.list_settings, "admin_settings", R, opsettings.SETTINGS_READ
+        "GET", "/settings", opsettings.list_settings, "admin_settings", A, opsettings.SETTINGS_READ
     ),
     Operation(
         "PUT",
         "/settings/{name}",
         opsettings.put_setting,
         "admin_setting_put",
-        C,
+        A,
         opsettings.SETTINGS_CHANGE,
     ),
     Operation(
@@ -138,7 +154,7 @@ OPERATIONS = (
         "/settings/{name}",
         opsettings.reset_setting,
         "admin_setting_reset",
-        C,
+        A,
         opsettings.SETTINGS_CHANGE,
     ),
     Operation(
@@ -162,7 +178,8 @@ OPERATIONS = (
     ),
     Operation("POST", "/store-links", sl.issue_links, "admin_store_links", C, sl.ISSUE),
     Operation("GET", "/store-links/{store_id}/qr.png", sl.link_qr, "admin_link_qr", C, sl.LINK_QR),
-    Operation("POST", "/store-links/revoke-all", sl.revoke_all, "admin_revoke_all", C, sl.REVOKE),
+    # Every store's links at once: an admin of every region.
+    Operation("POST", "/store-links/revoke-all", sl.revoke_all, "admin_revoke_all", A, sl.REVOKE),
     Operation(
         "POST", "/store-links/{store_id}/revoke", sl.revoke_store, "admin_revoke", C, sl.REVOKE
     ),
@@ -183,15 +200,31 @@ async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     op = BY_NAME.get(request.match_info.route.name or "")
     if op is None:  # a route nobody declared (fail closed): never served, whoever asks
         raise HuomaError("this operation is not declared", code="forbidden", status=403)
-    principal = resolve_principal(request)
-    if not principal.allows(op.needs):
-        raise HuomaError(f"{principal.actor} may not {op.needs} here", code="forbidden", status=403)
-    request[PRINCIPAL] = principal
     asks = op.asks
     with database_errors(
         asks if isinstance(asks, DbOperation) else lambda: asks(request),
         lambda: request.get(DB_CONTEXT, ""),
     ):
+        if op.needs is not None:
+            principal = await resolve_principal(request)
+            check_csrf(request, principal)
+            if not principal.allows(op.needs):
+                raise HuomaError(
+                    f"需要 {op.needs} 角色 / {principal.actor} is {principal.role}; "
+                    f"this needs {op.needs}",
+                    code="forbidden",
+                    status=403,
+                )
+            if op.needs is Role.ADMIN and principal.limited:
+                # Accounts, tokens and settings reach every region: an admin limited to some
+                # could otherwise grant itself the rest.
+                raise HuomaError(
+                    "只有不限地区的管理员可以这样做 / only an admin of every region may do this",
+                    code="forbidden",
+                    status=403,
+                )
+            await check_scope(request, principal)
+            request[PRINCIPAL] = principal
         return await handler(request)
 
 
@@ -203,6 +236,4 @@ def create_ops_app(settings: Settings) -> web.Application:
     ops[STORE_LINK_LIMITS] = Buckets(*settings.rate_limits()["store_link"])
     for op in OPERATIONS:
         ops.router.add_route(op.method, op.path, op.handler, name=op.name)
-    ops[pic.SETTINGS_KEY] = settings
-    ops.cleanup_ctx.append(pic.ocr_context)
     return ops

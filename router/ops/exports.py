@@ -100,10 +100,13 @@ def _text(value: object, tz: zoneinfo.ZoneInfo) -> str:
     return str(value)
 
 
-async def export_rows(pool: asyncpg.Pool, kind: str, timezone: str) -> list[list[str]]:
-    """Every current row of `kind` as text cells in COLUMNS order (times in `timezone`)."""
+async def export_rows(
+    pool: asyncpg.Pool, kind: str, timezone: str, regions: list[str] | None = None
+) -> list[list[str]]:
+    """Every current row of `kind` as text cells in COLUMNS order (times in `timezone`), of the
+    stores in `regions` when given."""
     tz = zoneinfo.ZoneInfo(timezone)
-    records = await pool.fetch(_EXPORT_SQL[kind])
+    records = await pool.fetch(_EXPORT_SQL[kind], regions)
     rows: list[list[str]] = []
     for record in records:
         row = [_text(record[c], tz) for c in COLUMNS[kind]]
@@ -211,7 +214,9 @@ def template(kind: str, fmt: str, lang: str = "zh") -> bytes:
     return buf.getvalue()
 
 
-async def export(pool: asyncpg.Pool, kind: str, fmt: str, timezone: str) -> bytes:
-    rows = await export_rows(pool, kind, timezone)
+async def export(
+    pool: asyncpg.Pool, kind: str, fmt: str, timezone: str, regions: list[str] | None = None
+) -> bytes:
+    rows = await export_rows(pool, kind, timezone, regions)
     # Large exports take a while to serialise: keep the event loop (and the scans) moving.
     return await asyncio.to_thread(render, kind, fmt, rows)

@@ -209,6 +209,7 @@ async def upload(request: web.Request) -> web.Response:
             coord=coord,
             audit=upload_audit(actor, kind, filename),
             patch_max_stores=settings.patch_max_stores,
+            regions=request[PRINCIPAL].region_list(),
         )
     except ImportRejected as exc:
         exc.set_language(lang)
@@ -240,7 +241,8 @@ async def download_export(request: web.Request) -> web.Response:
     """GET /admin/api/exports/{kind}.{fmt}: every current row, ready to edit and upload again."""
     kind, fmt = _kind(request), _format(request)
     config = request.config_dict
-    body = await exports.export(config[POOL], kind, fmt, config[SETTINGS].timezone)
+    regions = request[PRINCIPAL].region_list()
+    body = await exports.export(config[POOL], kind, fmt, config[SETTINGS].timezone, regions)
     return attachment(body, exports.CONTENT_TYPES[fmt], f"huoma-{kind}.{fmt}")
 
 
@@ -289,6 +291,7 @@ async def health(request: web.Request) -> web.Response:
     city = request.query.get("city", "").strip() or None
     q = request.query.get("q", "").strip() or None
     limit, offset = _page(request)
+    regions = request[PRINCIPAL].region_list()
     async with request.config_dict[POOL].acquire() as conn:
         rows = await conn.fetch(
             sql.HEALTH_STORES,
@@ -300,8 +303,9 @@ async def health(request: web.Request) -> web.Response:
             limit,
             offset,
             *(request.query.get(k, "").strip() or None for k in ("province", "district", "region")),
+            regions,
         )
-        summary = await conn.fetchrow(sql.HEALTH_SUMMARY, settings.low_water)
+        summary = await conn.fetchrow(sql.HEALTH_SUMMARY, settings.low_water, regions)
     stores = []
     for r in rows:
         active = None
@@ -481,7 +485,8 @@ async def list_entries(request: web.Request) -> web.Response:
     """GET /admin/api/entries: entry codes, newest first, with their URLs and QR downloads."""
     q = request.query.get("q", "").strip() or None
     limit, offset = _page(request)
-    rows = await request.config_dict[POOL].fetch(sql.LIST_ENTRIES, q, limit, offset)
+    regions = request[PRINCIPAL].region_list()
+    rows = await request.config_dict[POOL].fetch(sql.LIST_ENTRIES, q, limit, offset, regions)
     base = request.config_dict[SETTINGS].base_url
     return json_response(
         {
@@ -506,6 +511,20 @@ async def create_entry(request: web.Request) -> web.Response:
         fields[name] = (value or "").strip()
     settings = request.config_dict[SETTINGS]
     pool = request.config_dict[POOL]
+    regions = request[PRINCIPAL].region_list()
+    if regions is not None:
+        # An account limited to regions makes codes of its own stores only.
+        if fields["kind"] != "store":
+            raise HuomaError(
+                "区域账号只能创建门店入口码 / an account limited to regions creates store entry "
+                "codes only",
+                code="forbidden",
+                status=403,
+            )
+        if fields["store_id"] and not await pool.fetchval(
+            sql.STORE_WITHIN, fields["store_id"], regions
+        ):
+            raise NotFound(f"no store {fields['store_id']!r}", code="store_not_found")
     if fields["code"]:
         if await pool.fetchval(sql.ENTRY_EXISTS, fields["code"]):
             raise HuomaError(
@@ -600,8 +619,20 @@ def _funnel_query(request: web.Request) -> funnel.FunnelQuery:
     by = tuple(d for d in funnel.DIMENSIONS if d in wanted)
     store_id = request.query.get("store", "").strip() or None
     entry = request.query.get("entry", "").strip() or None
-    places = (request.query.get(k, "").strip() or None for k in ("province", "district", "region"))
-    return funnel.FunnelQuery(first, last, by, store_id, entry, *places)
+    # An account limited to regions counts its regions' stores only: a store of another region
+    # reads as a store with no scans, like one that does not exist.
+    regions = request[PRINCIPAL].region_list()
+    return funnel.FunnelQuery(
+        first,
+        last,
+        by,
+        store_id,
+        entry,
+        province=request.query.get("province", "").strip() or None,
+        district=request.query.get("district", "").strip() or None,
+        region=request.query.get("region", "").strip() or None,
+        regions=None if regions is None else tuple(regions),
+    )
 
 
 async def funnel_stats(request: web.Request) -> web.Response:
@@ -629,7 +660,8 @@ async def list_alerts(request: web.Request) -> web.Response:
     """GET /admin/api/alerts[?open=1]: alerts, newest first, with what the webhook was told."""
     only_open = flag_param(request.query, "open")
     limit, offset = _page(request)
-    rows = await request.config_dict[POOL].fetch(sql.LIST_ALERTS, only_open, limit, offset)
+    regions = request[PRINCIPAL].region_list()
+    rows = await request.config_dict[POOL].fetch(sql.LIST_ALERTS, only_open, limit, offset, regions)
     alerts = [
         {
             "id": r["id"],

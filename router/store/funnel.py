@@ -101,10 +101,13 @@ class FunnelQuery:
     province: str | None = None
     district: str | None = None
     region: str | None = None
+    # An account limited to regions sees the stores of these only (None: every store).
+    regions: tuple[str, ...] | None = None
 
     @property
     def placed(self) -> bool:
-        return any(p is not None for p in (self.province, self.district, self.region))
+        places = (self.province, self.district, self.region, self.regions)
+        return any(p is not None for p in places)
 
 
 def grain(by: Sequence[str], q: FunnelQuery) -> int:
@@ -135,7 +138,8 @@ async def place_stores(conn: asyncpg.Connection, q: FunnelQuery) -> list[Any]:
     """The place filter's stores as the statement's last argument ([] without a filter)."""
     if not q.placed:
         return []
-    records = await conn.fetch(sql.FUNNEL_PLACE_STORES, q.province, q.district, q.region)
+    regions = None if q.regions is None else list(q.regions)
+    records = await conn.fetch(sql.FUNNEL_PLACE_STORES, q.province, q.district, q.region, regions)
     return [[r["store_id"] for r in records]]
 
 

@@ -28,6 +28,7 @@ ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
 ADMIN_ASSETS = {
     "admin.js": "text/javascript",
     "admin.css": "text/css",
+    "accounts.js": "text/javascript",
     "settings.js": "text/javascript",  # the settings and audit screens
     "uploads.js": "text/javascript",  # the upload's column mapping and grouped problems
     "pictures.js": "text/javascript",  # group codes from pictures

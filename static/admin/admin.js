@@ -1,5 +1,6 @@
-/* Huoma ops console: plain JS, no build step. Everything it shows comes from /admin/api/ with the
-   bearer token the operator types in; the token lives in this tab's sessionStorage only. */
+/* Huoma ops console: plain JS, no build step. Everything it shows comes from /admin/api/. Ops sign
+   in with their account (an HttpOnly session cookie; every change sends the session's CSRF token);
+   automation may still use a bearer token, which lives in this tab's sessionStorage only. */
 (function () {
   "use strict";
 
@@ -9,6 +10,9 @@
       navEntries: "入口码", navFunnel: "数据漏斗", logout: "退出", loginTitle: "登录",
       token: "管理令牌", tokenHint: "令牌由部署方在 HUOMA_ADMIN_TOKENS 中配置，只保存在本标签页。",
       login: "登录", badToken: "令牌无效", closed: "管理接口未开启：没有配置 HUOMA_ADMIN_TOKENS",
+      username: "用户名", password: "密码", badSignIn: "用户名或密码错误", signInWait: "尝试次数过多，请稍后再试",
+      useToken: "改用令牌登录（自动化）", sessionEnded: "登录已过期，请重新登录",
+      roleAdmin: "管理员", roleEditor: "编辑", roleViewer: "只读", allRegions: "全部地区",
       allStores: "全部门店", lowStores: "可用群不足", fallbackStores: "兜底中", city: "城市", region: "大区",
       storeSearch: "门店编号或名称", query: "查询", store: "门店", usable: "可用群", status: "状态",
       activeGroup: "当前群", members: "成员", displays: "已展示", expires: "过期",
@@ -65,6 +69,9 @@
       navEntries: "Entry codes", navFunnel: "Funnel", logout: "Log out", loginTitle: "Log in",
       token: "Admin token", tokenHint: "Tokens are configured in HUOMA_ADMIN_TOKENS; this tab keeps it only while open.",
       login: "Log in", badToken: "The token is not valid", closed: "The admin API is closed: no HUOMA_ADMIN_TOKENS configured",
+      username: "Username", password: "Password", badSignIn: "Wrong username or password", signInWait: "Too many attempts; try again shortly",
+      useToken: "Use a token instead (automation)", sessionEnded: "Your session has ended; sign in again",
+      roleAdmin: "Admin", roleEditor: "Editor", roleViewer: "Viewer", allRegions: "All regions",
       allStores: "All stores", lowStores: "Low on groups", fallbackStores: "On fallback", city: "City", region: "Region",
       storeSearch: "Store id or name", query: "Search", store: "Store", usable: "Usable", status: "Status",
       activeGroup: "Active group", members: "Members", displays: "Displays shown", expires: "Expires",
@@ -132,9 +139,18 @@
   });
   var EXTRA_VIEWS = [];
   EXTENSIONS.forEach(function (x) { EXTRA_VIEWS = EXTRA_VIEWS.concat(x.views || []); });
+  // Words of the screens kept in their own files (accounts.js: window.huomaText).
+  var moreText = window.huomaText || {};
+  ["zh", "en"].forEach(function (l) { Object.assign(TEXT[l], moreText[l] || {}); });
 
   var lang = pickLang();
   var token = sessionStorage.getItem("hm_admin_token") || "";
+  // The signed-in principal (GET /admin/api/session) and its session's CSRF token.
+  var me = null;
+  var csrf = "";
+  var VIEWS = ["login", "health", "uploads", "alerts", "entries", "funnel", "accounts"].concat(EXTRA_VIEWS);
+  // Screens kept in their own files register here (accounts.js: window.huomaViews.accounts).
+  var extraViews = window.huomaViews || {};
   var state = { view: "health", healthOffset: 0, funnelOffset: 0, openStore: null, blobs: [] };
 
   function $(id) { return document.getElementById(id); }
@@ -197,8 +213,11 @@
   function request(path, options) {
     options = options || {};
     var headers = options.headers || {};
-    headers.Authorization = "Bearer " + token;
+    if (token) { headers.Authorization = "Bearer " + token; }
+    var method = (options.method || "GET").toUpperCase();
+    if (csrf && method !== "GET" && method !== "HEAD") { headers["X-CSRF-Token"] = csrf; }
     options.headers = headers;
+    options.credentials = "same-origin";
     return fetch(path, options).then(function (r) {
       if (r.status === 401 || r.status === 403) {
         return r.json().then(function (b) { throw new ApiError(r.status, b); }, function () { throw new ApiError(r.status, null); });
@@ -217,8 +236,8 @@
   }
 
   function failed(err) {
-    if (err && (err.status === 401 || err.status === 403) && state.view !== "login") {
-      logout(err.code === "admin_closed" ? t("closed") : t("badToken"));
+    if (err && err.status === 401 && state.view !== "login") {
+      logout(token ? t("badToken") : t("sessionEnded"));
       return;
     }
     flash(t("failedRequest", { m: err && err.message ? err.message : String(err) }));
@@ -255,12 +274,13 @@
 
   function show(view) {
     state.view = view;
-    ["login", "health", "uploads", "alerts", "entries", "funnel"].concat(EXTRA_VIEWS).forEach(function (v) { $("v-" + v).hidden = v !== view; });
+    VIEWS.forEach(function (v) { if ($("v-" + v)) { $("v-" + v).hidden = v !== view; } });
     Array.prototype.forEach.call(document.querySelectorAll("#nav button"), function (b) {
-      b.className = b.getAttribute("data-view") === view ? "on" : "";
+      b.classList.toggle("on", b.getAttribute("data-view") === view);
     });
     $("nav").hidden = view === "login";
     $("logout").hidden = view === "login";
+    $("whoami").hidden = view === "login";
     flash("");
     state.blobs.forEach(function (u) { URL.revokeObjectURL(u); });
     state.blobs = [];
@@ -270,11 +290,28 @@
     if (view === "entries") { loadEntries(); }
     if (view === "funnel") { loadFunnel(); }
     EXTENSIONS.forEach(function (x) { if ((x.views || []).indexOf(view) >= 0 && x.load) { x.load(view, helpers()); } });
+    if (extraViews[view]) { extraViews[view](); }
     if (view !== "login") { history.replaceState(null, "", "#" + view); }
   }
 
+  function signedIn(principal) {
+    me = principal;
+    csrf = principal.csrf_token || "";
+    // What the role may not do is not offered (the API refuses it anyway).
+    document.body.className = "role-" + principal.role + (principal.regions.length ? " regional" : "");
+    var roles = { admin: t("roleAdmin"), editor: t("roleEditor"), viewer: t("roleViewer") };
+    $("whoami").textContent = principal.actor + " · " + roles[principal.role] + " · " +
+      (principal.regions.length ? principal.regions.join("、") : t("allRegions"));
+    var wanted = location.hash.slice(1);
+    show(wanted && wanted !== "login" && VIEWS.indexOf(wanted) >= 0 ? wanted : "health");
+  }
+
   function logout(message) {
+    if (csrf) { fetch("/admin/api/session", { method: "DELETE", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" }); }
     token = "";
+    me = null;
+    csrf = "";
+    document.body.className = "";
     sessionStorage.removeItem("hm_admin_token");
     show("login");
     var e = $("login-error");
@@ -282,18 +319,43 @@
     e.hidden = !message;
   }
 
+  function loginError(message) {
+    var e = $("login-error");
+    e.textContent = message;
+    e.hidden = !message;
+  }
+
   $("login").addEventListener("submit", function (ev) {
     ev.preventDefault();
+    token = "";
+    fetch("/admin/api/session", {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: $("username").value.trim(), password: $("password").value })
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) { throw new ApiError(r.status, body); }
+        return body;
+      });
+    }).then(function (principal) {
+      $("password").value = "";
+      loginError("");
+      signedIn(principal);
+    }, function (err) {
+      loginError(err.status === 401 ? t("badSignIn") : err.status === 429 ? t("signInWait") : err.message || t("network"));
+    });
+  });
+
+  $("token-login").addEventListener("submit", function (ev) {
+    ev.preventDefault();
     token = $("token").value.trim();
-    api("/admin/api/health?limit=1").then(function () {
+    api("/admin/api/session").then(function (principal) {
       sessionStorage.setItem("hm_admin_token", token);
       $("token").value = "";
-      $("login-error").hidden = true;
-      show(location.hash.slice(1) && $("v-" + location.hash.slice(1)) && location.hash !== "#login" ? location.hash.slice(1) : "health");
+      loginError("");
+      signedIn(principal);
     }, function (err) {
-      var e = $("login-error");
-      e.textContent = err.code === "admin_closed" ? t("closed") : err.status === 401 ? t("badToken") : err.message;
-      e.hidden = false;
+      token = "";
+      loginError(err.status === 401 ? t("badToken") : err.message);
     });
   });
   $("logout").addEventListener("click", function () { logout(""); });
@@ -749,11 +811,17 @@
 
   // ---- start ----------------------------------------------------------------------------------
 
+  // What other screens (accounts.js) use of this one.
+  window.huomaAdmin = {
+    api: api, failed: failed, flash: flash, el: el, clear: clear, when: when, $: $,
+    lang: function () { return lang; }, me: function () { return me; }
+  };
+
   applyText();
-  if (token) {
-    var wanted = location.hash.slice(1);
-    show(["health", "uploads", "alerts", "entries", "funnel"].concat(EXTRA_VIEWS).indexOf(wanted) >= 0 ? wanted : "health");
-  } else {
+  // A session cookie (HttpOnly: not readable here) or a token of this tab: ask who we are.
+  api("/admin/api/session").then(signedIn, function () {
+    token = "";
+    sessionStorage.removeItem("hm_admin_token");
     show("login");
-  }
+  });
 })();

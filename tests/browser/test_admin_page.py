@@ -21,6 +21,7 @@ from router.keeper import sweep as keeper
 from router.keeper.providers import OpsProvider
 from router.settings import Settings
 from router.web.app import create_app
+from tests.accounts import PASSWORD, make_account
 from tests.conftest import ADMIN_TOKEN, ARTIFACTS_ROOT, eventually, group_row, seed, store_row
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
@@ -55,6 +56,15 @@ async def site(pool: asyncpg.Pool, aiohttp_server: Any, settings: Settings) -> A
         ],
     )
     return await aiohttp_server(create_app(settings))
+
+
+async def log_in(page: Any, pool: asyncpg.Pool) -> None:
+    """Sign in on the page as an admin account (made here the first time)."""
+    if not await pool.fetchval("SELECT 1 FROM accounts WHERE username = 'ops'"):
+        await make_account(pool, "ops", "admin")
+    await page.fill("#username", "ops")
+    await page.fill("#password", PASSWORD)
+    await page.click("#login button[type=submit]")
 
 
 async def shot(page: Any, name: str) -> None:
@@ -109,16 +119,18 @@ async def test_ops_run_the_brand_from_the_ops_page(
     )
     await page.goto(str(site.make_url("/admin")))
 
-    # Log in: a wrong token is refused in words, the right one opens the console.
-    await page.fill("#token", "not-the-token-0123456789")
+    # Sign in: a wrong password is refused in words, the right one opens the console.
+    await make_account(pool, "ops", "admin")
+    await page.fill("#username", "ops")
+    await page.fill("#password", "not the password")
     await page.click("#login button[type=submit]")
     await page.wait_for_selector("#login-error:not([hidden])")
-    assert await page.text_content("#login-error") == "令牌无效"
+    assert await page.text_content("#login-error") == "用户名或密码错误"
     await shot(page, "01-login-refused")
-    await page.fill("#token", ADMIN_TOKEN)
-    await page.click("#login button[type=submit]")
+    await pool.execute("DELETE FROM signin_failures")  # the wait a failure imposes has passed
+    await log_in(page, pool)
     await page.wait_for_selector("#health-table tbody tr")
-    assert await page.get_attribute("#token", "value") in (None, "")
+    assert await page.get_attribute("#password", "value") in (None, "")
 
     # Group health: the store without groups leads, on its fallback.
     cards = await page.locator("#health-summary div").all_inner_texts()
@@ -243,10 +255,11 @@ async def test_ops_run_the_brand_from_the_ops_page(
     await shot(page, "09-funnel-en")
 
     assert problems == []  # no script errors, no CSP violations
-    # The only refusals were the ones this test asked for: the wrong token, the file with
-    # errors, the entry code without its store.
+    # The only refusals were the ones this test asked for: who-am-I before signing in, the wrong
+    # password, the file with errors, the entry code without its store.
     assert refused == [
-        (401, "GET admin/api/health"),
+        (401, "GET admin/api/session"),
+        (401, "POST admin/api/session"),
         (422, "POST admin/api/uploads/stores"),
         (400, "POST admin/api/entries"),
     ]
@@ -264,8 +277,7 @@ async def test_a_dry_run_shows_the_encoding_and_the_first_rows_as_read(
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
     await page.goto(str(site.make_url("/admin")))
-    await page.fill("#token", ADMIN_TOKEN)
-    await page.click("#login button[type=submit]")
+    await log_in(page, pool)
     await page.wait_for_selector("#health-table tbody tr")
     await page.click("nav button[data-view=uploads]")
     hong_kong = (
@@ -374,8 +386,7 @@ async def test_a_wecom_store_shows_its_join_way_and_its_groups(
     context = await chromium.new_context(viewport=VIEWPORT, locale="zh-CN")
     page = await context.new_page()
     await page.goto(str(site.make_url("/admin")))
-    await page.fill("#token", ADMIN_TOKEN)
-    await page.click("#login button[type=submit]")
+    await log_in(page, pool)
     await page.locator("#health-table tr[data-store=S1]").click()
     await page.wait_for_selector(".wecom-chats tbody tr")
     panel = await page.locator(".wecom").inner_text()

@@ -19,8 +19,9 @@ _EXAMPLE = {
     "{code}": "c1",
     "{store_id}": "S1",
     "{group_id}": "G1",
-    "{name}": "alert_cooldown_s",
+    "{name}": "t1",
     "{job}": "1",
+    "{username}": "u1",
 }
 
 
@@ -56,22 +57,24 @@ def test_every_operation_is_in_the_openapi_document_and_nothing_else_is() -> Non
     assert documented == {(op.method, PREFIX + op.path) for op in OPERATIONS}
 
 
-@pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
+@pytest.mark.parametrize(
+    "op", [op for op in OPERATIONS if op.needs is not None], ids=lambda op: op.name
+)
 async def test_no_operation_answers_without_a_valid_token(make_client: Any, op: Any) -> None:
     client = await make_client()
     await assert_needs_a_valid_token(client, op.method, _path(op.path))
 
 
-def test_every_operation_that_changes_something_needs_the_change_access() -> None:
-    from router.ops.auth import Access
+def test_every_operation_that_changes_something_needs_more_than_a_viewer() -> None:
+    from router.ops.auth import Role
 
     for op in OPERATIONS:
-        if op.path.startswith("/link/"):  # a store link's own page: its store only
-            assert op.needs is Access.STORE, op.name
-        elif op.name == "admin_link_qr":  # a GET that issues a credential (a new store link)
-            assert op.needs is Access.CHANGE, op.name
+        if op.name in ("admin_sign_in", "admin_sign_out"):
+            continue  # signing in proves who one is; signing out ends one's own session
+        if op.method == "GET":
+            assert op.needs is not None, op.name
         else:
-            assert op.needs is (Access.READ if op.method == "GET" else Access.CHANGE), op.name
+            assert op.needs in (Role.EDITOR, Role.ADMIN), op.name
 
 
 async def test_a_route_nobody_declared_is_refused_whoever_asks(

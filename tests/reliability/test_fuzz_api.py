@@ -20,6 +20,7 @@ import pytest
 
 from router.ops.uploads import import_file
 from router.settings import Settings
+from tests.accounts import PASSWORD, make_account
 from tests.conftest import ADMIN_TOKEN, ARTIFACTS_ROOT, group_row, seed, store_row
 from tests.serving import Server
 
@@ -37,7 +38,9 @@ CHECKS = ",".join(
 )
 
 
-def schemathesis(base: str, report: Path, *headers: str) -> dict[str, object]:
+def schemathesis(
+    base: str, report: Path, *headers: str, extra: tuple[str, ...] = ()
+) -> dict[str, object]:
     """One schemathesis run; its JSON report, and its own output when it fails."""
     spec = resources.files("router.web").joinpath("openapi.yaml")
     command = [
@@ -68,6 +71,7 @@ def schemathesis(base: str, report: Path, *headers: str) -> dict[str, object]:
     ]
     for h in headers:
         command += ["--header", h]
+    command += list(extra)
     # Run beside its report: schemathesis keeps a cache (.schemathesis/) in its working directory.
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=600, check=False, cwd=report.parent
@@ -92,9 +96,26 @@ async def seed_something(pool: asyncpg.Pool) -> None:
     await pool.execute("INSERT INTO entries (code, kind, store_id) VALUES ('desk', 'store', 'S1')")
 
 
-@pytest.mark.parametrize("with_token", [True, False], ids=["with-token", "without-token"])
+async def _session_headers(pool: asyncpg.Pool, base: str) -> list[str]:
+    """An admin account signed in over HTTP: its cookie and CSRF token as headers."""
+    import aiohttp
+
+    await make_account(pool, "fuzz-admin", "admin")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            base + "/admin/api/session", json={"username": "fuzz-admin", "password": PASSWORD}
+        ) as r,
+    ):
+        assert r.status == 200
+        csrf = (await r.json())["csrf_token"]
+        cookie = r.cookies["hm_session"].value
+    return [f"Cookie: hm_session={cookie}", f"X-CSRF-Token: {csrf}"]
+
+
+@pytest.mark.parametrize("as_who", ["token", "nobody", "session"])
 async def test_every_operation_answers_as_documented_whatever_it_is_sent(
-    pool: asyncpg.Pool, settings: Settings, servers: list[Server], with_token: bool
+    pool: asyncpg.Pool, settings: Settings, servers: list[Server], as_who: str
 ) -> None:
     await seed_something(pool)
     # Failed logins are limited per address; fuzzing from one address would otherwise meet 429s
@@ -102,14 +123,22 @@ async def test_every_operation_answers_as_documented_whatever_it_is_sent(
     server = Server(settings, 2, HUOMA_RATE_ADMIN_FAILURES_PER_IP="0")
     servers.append(server)
     await server.wait_ready(2)
-    name = "with-token" if with_token else "without-token"
+    name = {"token": "with-token", "nobody": "without-token", "session": "with-session"}[as_who]
     ARTIFACTS_ROOT.joinpath("reliability").mkdir(parents=True, exist_ok=True)
     report = ARTIFACTS_ROOT / "reliability" / f"schemathesis-{name}.json"
-    headers = [f"Authorization: Bearer {ADMIN_TOKEN}"] if with_token else []
-    result = schemathesis(server.base, report, *headers)
+    headers: list[str] = []
+    extra: tuple[str, ...] = ()
+    if as_who == "token":
+        headers = [f"Authorization: Bearer {ADMIN_TOKEN}"]
+    elif as_who == "session":
+        headers = await _session_headers(pool, server.base)
+        # Signing out would end the session the rest of the run uses (it is fuzzed above).
+        extra = ("--exclude-operation-id", "signOut")
+    result = schemathesis(server.base, report, *headers, extra=extra)
     operations = result["operations"]
     cases = result["test_cases"]
     assert isinstance(operations, dict) and isinstance(cases, dict)
-    assert operations["tested"] == operations["total"] >= 30
+    assert operations["tested"] == operations["selected"] >= 30
+    assert operations["total"] - operations["selected"] == len(extra) // 2
     assert cases["generated"] > 500 and cases["with_failures"] == 0
     assert "Traceback" not in server.log.read_text()

@@ -164,6 +164,43 @@ class _Rollback(Exception):
     pass
 
 
+OUTSIDE = "不在你的账号可管理的地区内 / outside the regions your account may change"
+UNKNOWN_STORE = "no such store; import the stores first"
+
+
+async def _check_regions(
+    conn: asyncpg.Connection, kind: str, rows: Sequence[Any], regions: list[str], after: bool
+) -> None:
+    """An account limited to regions changes only their stores and what belongs to them: a row
+    naming a store of another region is refused like an unknown store (groups, fallbacks,
+    entries), a store row is refused if the store is (before) or would be (after) elsewhere."""
+    errors: list[RowError] = []
+    if kind == "stores" or not after:
+        ids = sorted({r.store_id for r in rows if r.store_id is not None})
+        outside = {rec["store_id"] for rec in await conn.fetch(sql.STORES_OUTSIDE, ids, regions)}
+        message = OUTSIDE if kind == "stores" else UNKNOWN_STORE
+        errors += [RowError(0, "store_id", sid, message) for sid in ids if sid in outside]
+    if after:
+        if errors:
+            raise ImportRejected(errors)
+        return
+    # The brand-wide fallback, and entry codes of no store, belong to no region.
+    if kind in ("fallbacks", "entries") and any(r.store_id is None for r in rows):
+        errors.append(RowError(0, "store_id", "", OUTSIDE))
+    if kind == "groups":
+        ids = [r.group_id for r in rows]
+        taken = {rec["group_id"] for rec in await conn.fetch(sql.GROUPS_OUTSIDE, ids, regions)}
+        errors += [
+            RowError(r.row, "group_id", r.group_id, OUTSIDE) for r in rows if r.group_id in taken
+        ]
+    if kind == "entries":
+        ids = [r.code for r in rows]
+        taken = {rec["code"] for rec in await conn.fetch(sql.ENTRIES_OUTSIDE, ids, regions)}
+        errors += [RowError(0, "code", code, OUTSIDE) for code in ids if code in taken]
+    if errors:
+        raise ImportRejected(errors)
+
+
 async def import_rows(
     pool: asyncpg.Pool,
     kind: str,
@@ -172,13 +209,18 @@ async def import_rows(
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any],
     audit: Audit | None = None,
     patch_max_stores: int = 0,
+    regions: list[str] | None = None,
 ) -> ImportSummary:
     """Write the rows in one transaction; at commit, workers patch the stores the rows name (up
     to `patch_max_stores` of them; entries and brand-wide rows rebuild everything)."""
     async with pool.acquire() as conn:
         try:
             async with conn.transaction():
+                if regions is not None:
+                    await _check_regions(conn, kind, validated, regions, after=False)
                 await writer(conn, validated, summary)
+                if regions is not None:
+                    await _check_regions(conn, kind, validated, regions, after=True)
                 if audit is not None and not summary.dry_run:
                     await audit(conn, validated, summary)  # committed with the rows, or neither
                 if summary.dry_run:
@@ -231,6 +273,7 @@ async def import_file(
     coord: Provider | None = None,
     audit: Audit | None = None,
     patch_max_stores: int = 0,
+    regions: list[str] | None = None,
 ) -> ImportSummary:
     """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error.
 
@@ -251,6 +294,7 @@ async def import_file(
         coord=coord,
         audit=audit,
         patch_max_stores=patch_max_stores,
+        regions=regions,
     )
     summary.format, summary.encoding, summary.preview = table.format, table.encoding, preview(table)
     summary.mapping = table.mapping.as_dict(kind) if table.mapping is not None else None
@@ -268,9 +312,11 @@ async def import_table(
     coord: Provider | None = None,
     audit: Audit | None = None,
     patch_max_stores: int = 0,
+    regions: list[str] | None = None,
 ) -> ImportSummary:
     """Validate and write rows already read into a table (files, the demo generator). `audit`
-    records the change inside the upload's transaction (not for a dry run)."""
+    records the change inside the upload's transaction (not for a dry run); with `regions`, only
+    rows of stores in those regions (an account limited to them)."""
     if not table.rows:
         raise file_error(
             "the file has a header but no rows", zh="文件只有表头，没有数据行", kind="no_rows"
@@ -295,6 +341,8 @@ async def import_table(
         raise ImportRejected(errors)
     summary = ImportSummary(kind, len(validated), dry_run=dry_run, ignored_columns=ignored)
     try:
-        return await import_rows(pool, kind, validated, summary, writer, audit, patch_max_stores)
+        return await import_rows(
+            pool, kind, validated, summary, writer, audit, patch_max_stores, regions
+        )
     except ImportRejected as exc:
         raise ImportRejected(_row_numbers(exc.errors, table)) from None

@@ -2,6 +2,7 @@
 lives outside this package (but the two statements that set up the embedded server's role and
 database, in router.store.db). Callers use `from router.store import sql` and `sql.NAME`."""
 
+from router.store.sql.accounts import *  # noqa: F403
 from router.store.sql.audit import *  # noqa: F403
 from router.store.sql.brand import *  # noqa: F403
 from router.store.sql.catalogue import *  # noqa: F403

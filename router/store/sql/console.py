@@ -7,7 +7,7 @@ from __future__ import annotations
 # Per active store: usable groups and the active group's fill and expiry, as of the last sweep.
 # $1 default display cap, $2 low-water mark, $3 status filter (all | low | fallback),
 # $4 city or NULL, $5 search text or NULL, $6 limit, $7 offset, $8 province, $9 district and
-# $10 region or NULL.
+# $10 region or NULL, $11 the regions of an account limited to some or NULL (all).
 HEALTH_STORES = """
 WITH pool AS (
     SELECT store_id,
@@ -30,6 +30,7 @@ WITH pool AS (
       AND ($8::text IS NULL OR s.province = $8)
       AND ($9::text IS NULL OR s.district = $9)
       AND ($10::text IS NULL OR s.region = $10)
+      AND ($11::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($11))
       AND ($5::text IS NULL OR s.store_id ILIKE '%' || $5 || '%' OR s.name ILIKE '%' || $5 || '%')
       AND ($3 = 'all'
            OR ($3 = 'low' AND coalesce(p.usable, 0) < $2 AND NOT coalesce(p.wecom, false))
@@ -56,7 +57,7 @@ LEFT JOIN LATERAL (
 ORDER BY page.usable, page.store_id
 """
 
-# Stores counted by condition, for the console's headline.
+# Stores counted by condition, for the console's headline; $2 regions or NULL (all).
 HEALTH_SUMMARY = """
 WITH pool AS (
     SELECT s.store_id,
@@ -65,7 +66,7 @@ WITH pool AS (
                AS wecom
     FROM stores s
     LEFT JOIN groups g ON g.store_id = s.store_id AND g.kind = 'group'
-    WHERE s.active
+    WHERE s.active AND ($2::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($2))
     GROUP BY s.store_id
 )
 SELECT count(*) AS stores,
@@ -118,7 +119,9 @@ LEFT JOIN stores s USING (store_id)
 """
 LIST_ENTRIES = (
     _ENTRIES
-    + """WHERE $1::text IS NULL OR e.code ILIKE '%' || $1 || '%' OR e.label ILIKE '%' || $1 || '%'
+    + """WHERE ($1::text IS NULL OR e.code ILIKE '%' || $1 || '%' OR e.label ILIKE '%' || $1 || '%')
+  -- $4: regions or NULL (all); an entry code of no store belongs to no region.
+  AND ($4::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($4))
 ORDER BY e.created_at DESC, e.code
 LIMIT $2 OFFSET $3
 """

@@ -46,11 +46,13 @@ GROUP BY 1, 2, 3
 """
 
 # The stores in a province ($1), district ($2) and region ($3) (NULL: any), for the funnel's
-# place filters.
+# place filters; $4 the regions of an account limited to some (a store's region, else its city),
+# or NULL (every store).
 FUNNEL_PLACE_STORES = """
 SELECT store_id FROM stores
 WHERE ($1::text IS NULL OR province = $1) AND ($2::text IS NULL OR district = $2)
   AND ($3::text IS NULL OR region = $3)
+  AND ($4::text[] IS NULL OR coalesce(nullif(region, ''), city) = ANY($4))
 """
 
 # Rollups are one at a time, even if two keepers overlap for a moment (a failover). Their own

@@ -157,7 +157,9 @@ SELECT a.id, a.kind, a.store_id, s.name AS store_name, a.group_id, a.message, a.
        a.resolved_at, a.delivery, a.notified_at, count(*) OVER () AS total
 FROM alerts a
 LEFT JOIN stores s ON s.store_id = a.store_id
-WHERE NOT $1 OR a.resolved_at IS NULL
+WHERE (NOT $1 OR a.resolved_at IS NULL)
+  -- $4: regions or NULL (all); an alert of no store belongs to no region.
+  AND ($4::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($4))
 ORDER BY a.id DESC
 LIMIT $2 OFFSET $3
 """

@@ -1,0 +1,243 @@
+"""Every operation of /openapi.yaml under /admin/api, tried by every role, limited to a region or
+not, and by nobody: a viewer cannot change, an editor cannot manage accounts, a principal limited
+to a region neither sees nor touches another region's stores (answered 404, as if they did not
+exist), and its lists never name them.
+
+The matrix below says, independently of the code, what each operation needs. It must cover the
+document exactly: a new operation without a row here fails the test, so none can be forgotten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import asyncpg
+import pytest
+import yaml
+
+from tests.accounts import make_account, make_token, sign_in
+from tests.conftest import AUTH, group_row, seed, store_row
+
+pytestmark = pytest.mark.db
+
+PREFIX = "/admin/api"
+ROLES = ("viewer", "editor", "admin")
+RANK = {r: i for i, r in enumerate(ROLES)}
+
+# Two regions: the limited principals are of 上海; everything of 北京 must stay invisible to them.
+OWN = {"store_id": "SH1", "group_id": "SHG1", "code": "shentry"}
+OTHER = {"store_id": "BJ1", "group_id": "BJG1", "code": "bjentry"}
+OTHER_MARKS = ("BJ1", "BJG1", "bjentry", "北京店")
+STORES_CSV = "store_id,name,city,address,lat,lng,coord\n{store_id},店,{city},x,31.2,121.4,gcj02\n"
+GROUPS_CSV = "group_id,store_id,name,qr_payload\nNEWG,{store_id},g,https://weixin.qq.com/g/NEWG\n"
+
+
+@dataclass(frozen=True)
+class Row:
+    needs: str | None  # None: anyone (signing in)
+    body: Any = None  # JSON, or bytes for an upload
+    # The same request aimed at the other region (a body naming its store), when not in the path.
+    other_body: Any = None
+    query: dict[str, str] = field(default_factory=dict)
+
+
+def _upload(kind: str, city: str, store_id: str) -> bytes:
+    template = STORES_CSV if kind == "stores" else GROUPS_CSV
+    return template.format(store_id=store_id, city=city).encode()
+
+
+MATRIX: dict[tuple[str, str], Row] = {
+    ("POST", "/session"): Row(None, {"username": "nobody", "password": "wrong password"}),
+    ("GET", "/session"): Row("viewer"),
+    ("DELETE", "/session"): Row("viewer"),
+    ("GET", "/accounts"): Row("admin"),
+    ("POST", "/accounts"): Row(
+        "admin", {"username": "new-one", "password": "a long password", "role": "viewer"}
+    ),
+    ("PATCH", "/accounts/{username}"): Row("admin", {"role": "viewer"}),
+    ("GET", "/tokens"): Row("admin"),
+    ("POST", "/tokens"): Row("admin", {"name": "new-token", "role": "viewer"}),
+    ("DELETE", "/tokens/{name}"): Row("admin"),
+    ("GET", "/funnel"): Row("viewer"),
+    ("GET", "/funnel.csv"): Row("viewer"),
+    ("GET", "/alerts"): Row("viewer"),
+    ("GET", "/entries"): Row("viewer"),
+    ("POST", "/entries"): Row(
+        "editor", {"kind": "store", "store_id": "SH1"}, {"kind": "store", "store_id": "BJ1"}
+    ),
+    ("GET", "/entries/{code}/qr.{fmt}"): Row("viewer"),
+    ("GET", "/health"): Row("viewer"),
+    ("GET", "/stores/{store_id}/groups"): Row("viewer"),
+    ("PUT", "/stores/{store_id}/order"): Row("editor", {"group_ids": ["{group_id}"]}),
+    ("POST", "/groups/{group_id}/retire"): Row("editor"),
+    ("POST", "/groups/{group_id}/restore"): Row("editor"),
+    ("GET", "/templates/{kind}.{fmt}"): Row("viewer"),
+    ("GET", "/exports/{kind}.{fmt}"): Row("viewer"),
+    ("POST", "/uploads/{kind}"): Row(
+        "editor",
+        _upload("stores", "上海", "SH9"),
+        _upload("stores", "北京", "BJ1"),
+        {"filename": "s.csv", "dry_run": "1"},
+    ),
+    ("POST", "/groups/{group_id}/member-count"): Row("editor", {"member_count": 3}),
+    ("GET", "/stores/{store_id}/wecom"): Row("viewer"),
+    ("PUT", "/stores/{store_id}/wecom"): Row("editor", {"chat_ids": []}),
+    ("DELETE", "/stores/{store_id}/wecom"): Row("editor"),
+}
+
+SCOPED = ("{store_id}", "{group_id}", "{code}")
+NOT_FOUND = {"store_not_found", "group_not_found", "entry_not_found"}
+
+
+def documented() -> set[tuple[str, str]]:
+    spec = yaml.safe_load(resources.files("router.web").joinpath("openapi.yaml").read_text())
+    return {
+        (method.upper(), path.removeprefix(PREFIX))
+        for path, item in spec["paths"].items()
+        if path.startswith(PREFIX + "/")
+        for method in item
+        if method in ("get", "post", "put", "delete", "patch")
+    }
+
+
+def test_the_matrix_covers_every_documented_operation_and_nothing_else() -> None:
+    assert set(MATRIX) == documented()
+
+
+def test_the_code_declares_what_the_matrix_says() -> None:
+    from router.ops.app import OPERATIONS
+
+    declared = {(op.method, op.path): op.needs for op in OPERATIONS}
+    assert {k: (None if v is None else v.value) for k, v in declared.items()} == {
+        k: row.needs for k, row in MATRIX.items()
+    }
+
+
+def _path(template: str, ids: dict[str, str]) -> str:
+    path = template.replace("{kind}", "stores").replace("{fmt}", "csv")
+    path = path.replace("{username}", "target").replace("{name}", "victim")
+    for name, value in ids.items():
+        path = path.replace("{" + name + "}", value)
+    return PREFIX + path
+
+
+def _body(body: Any, ids: dict[str, str]) -> Any:
+    if isinstance(body, dict):
+        return {
+            k: [ids["group_id"] if v == "{group_id}" else v for v in value]
+            if isinstance(value, list)
+            else value
+            for k, value in body.items()
+        }
+    return body
+
+
+async def _send(
+    client: Any, method: str, template: str, row: Row, headers: dict[str, str], other: bool
+) -> Any:
+    ids = OTHER if other else OWN
+    body = row.other_body if other and row.other_body is not None else row.body
+    kwargs: dict[str, Any] = {"headers": headers, "params": row.query}
+    if isinstance(body, bytes):
+        kwargs["data"] = body
+    elif body is not None:
+        kwargs["json"] = _body(body, ids)
+    return await client.request(method, _path(template, ids), **kwargs)
+
+
+async def _world(pool: asyncpg.Pool) -> None:
+    await seed(
+        pool,
+        [
+            store_row("SH1", city="上海"),
+            store_row("BJ1", name="北京店", city="北京", lat=39.9, lng=116.4),
+        ],
+        [group_row("SHG1", "SH1"), group_row("BJG1", "BJ1")],
+    )
+    await pool.execute(
+        "INSERT INTO entries (code, kind, store_id) VALUES ('shentry', 'store', 'SH1'), "
+        "('bjentry', 'store', 'BJ1')"
+    )
+    await pool.execute(
+        "INSERT INTO alerts (kind, store_id, message) VALUES ('low', 'SH1', 'sh'), "
+        "('low', 'BJ1', 'bj')"
+    )
+
+
+@pytest.mark.parametrize("via", ["token", "session"])
+async def test_every_operation_with_every_role_and_region(
+    pool: asyncpg.Pool, make_client: Any, via: str
+) -> None:
+    await _world(pool)
+    await make_account(pool, "target", "viewer")
+    principals: dict[str, tuple[str, tuple[str, ...], Any, dict[str, str]]] = {}
+    for role in ROLES:
+        for regions in ((), ("上海",)):
+            name = f"{role}-{'sh' if regions else 'all'}"
+            client = await make_client(rate_admin_failures_per_ip=0)
+            if via == "token":
+                headers = await make_token(pool, name, role, regions)
+            else:
+                await make_account(pool, name, role, regions)
+                headers = await sign_in(client, name)
+            principals[name] = (role, regions, client, headers)
+    nobody = await make_client(rate_admin_failures_per_ip=0)
+    checked = 0
+    # Signing out last: it ends the sessions the other rows use.
+    order = sorted(MATRIX.items(), key=lambda kv: kv[0] == ("DELETE", "/session"))
+    for (method, template), row in order:
+        op = f"{method} {template}"
+        if row.needs is None:
+            response = await _send(nobody, method, template, row, {}, other=False)
+            assert response.status == 401, op  # a wrong password, answered without a principal
+            continue
+        response = await _send(nobody, method, template, row, {}, other=False)
+        assert response.status == 401, op
+        for name, (role, regions, client, headers) in principals.items():
+            who = f"{op} as {name} ({via})"
+            await pool.execute(
+                "INSERT INTO api_tokens (name, token_hash, role) VALUES ('victim', "
+                "sha256('victim'::bytea), 'viewer') ON CONFLICT (name) DO NOTHING"
+            )
+            # Signing out has no other region to aim at (and ends the session).
+            for other in (False,) if template == "/session" else (False, True):
+                response = await _send(client, method, template, row, headers, other)
+                status = response.status
+                text = await response.text()
+                assert status < 500, (who, text)
+                if RANK[role] < RANK[row.needs] or (row.needs == "admin" and regions):
+                    # Admin operations reach every region: an admin limited to some may not.
+                    assert status == 403, (who, other, text)
+                    assert (await response.json())["error"]["code"] == "forbidden", who
+                    continue
+                assert status not in (401, 403), (who, other, text)
+                aimed_elsewhere = other and (
+                    any(s in template for s in SCOPED) or row.other_body is not None
+                )
+                code = (await response.json())["error"]["code"] if status >= 400 else None
+                if regions and aimed_elsewhere:
+                    # Another region's store: as if it did not exist.
+                    assert status in (404, 422), (who, text)
+                    if status == 404:
+                        assert code in NOT_FOUND, (who, text)
+                elif regions:
+                    assert code not in NOT_FOUND, (who, text)
+                    for mark in OTHER_MARKS:
+                        assert mark not in text, (who, mark, text[:500])
+                elif other and any(s in template for s in SCOPED):
+                    assert code not in NOT_FOUND, (who, text)
+                checked += 1
+    assert checked > 6 * (len(MATRIX) - 1)
+
+
+async def test_an_unlimited_principal_sees_every_region_in_the_lists(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    """The other half of the leak check: the marks the regional rows must not show are there."""
+    await _world(pool)
+    client = await make_client()
+    for path in ("/health", "/entries", "/alerts", "/exports/stores.csv", "/exports/groups.csv"):
+        text = await (await client.get(PREFIX + path, headers=AUTH)).text()
+        assert any(mark in text for mark in OTHER_MARKS), path
