@@ -71,7 +71,11 @@ def test_every_operation_that_changes_something_needs_more_than_a_viewer() -> No
     for op in OPERATIONS:
         if op.name in ("admin_sign_in", "admin_sign_out"):
             continue  # signing in proves who one is; signing out ends one's own session
-        if op.method == "GET":
+        if op.path.startswith("/link/"):  # a store link's own page: its store only
+            assert op.needs is Role.STORE_LINK, op.name
+        elif op.name == "admin_link_qr":  # a GET that issues a credential (a new store link)
+            assert op.needs in (Role.EDITOR, Role.ADMIN), op.name
+        elif op.method == "GET":
             assert op.needs is not None, op.name
         else:
             assert op.needs in (Role.EDITOR, Role.ADMIN), op.name
