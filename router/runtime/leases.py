@@ -61,7 +61,10 @@ async def _lease(app: web.Application, chunk: list[tuple[int, int]]) -> None:
     settings = app[SETTINGS]
 
     async def work() -> None:
-        async with connection(app[POOL]) as conn:
+        # In a transaction: a statement that times out is rolled back, never granted in
+        # PostgreSQL yet unknown here (only a COMMIT lost on its way back could still be). Booked
+        # only once committed: a grant rolled back must never be shown.
+        async with connection(app[POOL]) as conn, conn.transaction():
             rows = await conn.fetch(
                 sql.LEASE_DISPLAYS,
                 [pk for pk, _ in chunk],
@@ -157,7 +160,9 @@ async def _return_batch(app: web.Application, batch: dict[int, int]) -> None:
     pks = sorted(batch)
 
     async def work() -> None:
-        async with connection(app[POOL]) as conn:
+        # In a transaction: a batch that times out is rolled back, so retrying it cannot return
+        # its displays twice.
+        async with connection(app[POOL]) as conn, conn.transaction():
             await conn.execute(sql.RETURN_DISPLAYS, pks, [batch[pk] for pk in pks])
 
     await _run(app[LIVE].leases, work)
@@ -171,10 +176,15 @@ async def _return_idle(app: web.Application) -> None:
     while True:
         await asyncio.sleep(min(IDLE_CHECK_S, idle_s / 2))
         idle = book.take_idle(time.monotonic(), idle_s)
-        if not idle:
-            continue
-        # What could not go back is still this worker's: shown later, or returned later.
-        book.put_back(await _give_back(app, idle))
+        if idle:
+            await _run(book, functools.partial(_give_back_idle, app, idle))
+
+
+async def _give_back_idle(app: web.Application, idle: dict[int, int]) -> None:
+    """Hand back displays taken out as idle; what could not go back is still this worker's
+    (shown later, or returned later). One task that a stop lets finish: displays taken out of
+    the book are either returned or put back, never neither."""
+    app[LIVE].leases.put_back(await _give_back(app, idle))
 
 
 async def return_leases(app: web.Application) -> int:

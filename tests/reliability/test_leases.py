@@ -117,3 +117,41 @@ async def test_a_burst_at_once_across_two_hosts_gets_nine_in_ten_of_the_displays
     assert got["ok"] >= 90, got
     assert got["ok"] + got["fallback"] == 100, got
     await assert_caps_hold(pool, answers)
+
+
+async def test_workers_stopped_together_at_a_large_brand_return_every_unshown_display(
+    pool: asyncpg.Pool, settings: Settings, servers: list[Server]
+) -> None:
+    stores = [store_row(f"S{i:05d}", lat=f"{30 + i / 10_000:.4f}") for i in range(6_000)]
+    groups = [
+        group_row(f"S{i:05d}-G{n}", f"S{i:05d}", position=n) for i in range(6_000) for n in (1, 2)
+    ]
+    await seed(pool, stores, groups)
+    # Leases taken at start-up (two groups of every store: without waits for a lease) and idle
+    # return off: every worker holds all it leased until the stop, the most a stop ever has to
+    # give back; three workers stop together.
+    # A short statement timeout: the stop must return in batches small enough for it while the
+    # workers wait on each other's row locks (one statement over every group, as before, was
+    # cancelled by the timeout and its displays stayed used).
+    server = Server(
+        settings, 3, HUOMA_LEASE_IDLE_S="0", HUOMA_LEASE_WAIT_S="0", HUOMA_DB_TIMEOUT_S="0.5"
+    )
+    servers.append(server)
+    await server.wait_ready(3)
+    assert await pool.fetchval("SELECT sum(displays_leased) FROM groups") > 12_000
+    server.stop()
+    assert server.process.returncode == 0
+    # No traffic: nothing was shown, so nothing may stay marked used.
+    assert await pool.fetchval("SELECT sum(displays_leased) FROM groups") == 0
+    log = server.log.read_text()
+    assert "stay used" not in log, log[-2000:]
+
+
+async def test_a_burst_spread_over_three_seconds_across_two_hosts_gets_every_display(
+    pool: asyncpg.Pool, settings: Settings, servers: list[Server]
+) -> None:
+    await seed_rush(pool)
+    hosts = await two_hosts(settings, servers)
+    answers = await burst([h.base for h in hosts], 100, spread_s=3.0)
+    assert statuses(answers) == {"ok": 100}
+    await assert_caps_hold(pool, answers)
