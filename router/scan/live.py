@@ -31,10 +31,12 @@ class LeaseBook:
 
     Block size adapts per group: a group that needs another block within a second of the last
     gets twice as many next time, up to `MAX_GROWTH` times the base block, and a slow one shrinks
-    back; a group another worker leased since this worker's last grant (contended) drops to a
-    quarter, and no block is larger than half of what its cap has left, so displays are not
-    hoarded where others need them. Displays not spent for a while are handed back
-    (`take_idle`), so other workers and hosts can use them.
+    back. A group first leased by waiting scans starts at `first` (1), so only a busy group one
+    worker has to itself grows; a group another worker leased since this worker's last grant
+    (contended) drops back to one display, and no block is larger than an eighth of what its cap
+    has left, so the last displays of a group are not hoarded where other workers need them.
+    Displays not spent for a while are handed back (`take_idle`), so other workers and hosts can
+    use them.
     """
 
     MAX_GROWTH = 16
@@ -43,9 +45,14 @@ class LeaseBook:
     # A group PostgreSQL said is at its cap is asked again after this long at the earliest:
     # another worker may have given displays back.
     FULL_RECHECK_S = 1.0
+    # No block is larger than this fraction of what a group's cap has left.
+    NEAR_CAP = 8
 
-    def __init__(self, block: int) -> None:
+    def __init__(self, block: int, first: int | None = None) -> None:
         self.block = block
+        # A group's first block here: `block`, or (when scans may wait for a lease) 1, so that
+        # blocks grow only where one worker has a busy group to itself.
+        self.first = block if first is None else first
         self.max_block = block * self.MAX_GROWTH
         self._left: dict[int, int] = {}
         self._size: dict[int, int] = {}
@@ -67,7 +74,7 @@ class LeaseBook:
         return self._left.get(pk, 0)
 
     def block_for(self, pk: int) -> int:
-        return self._size.get(pk, self.block)
+        return self._size.get(pk, self.first)
 
     def exhausted(self, group: Group, now: float | None = None) -> bool:
         """The group's cap is used up as far as this worker knows: nothing left here, and
@@ -82,7 +89,7 @@ class LeaseBook:
     def want_next(self, pk: int, after: int) -> None:
         """Lease `pk` ahead of need, as generously as the busy group `after` it replaces; not
         while `after` is contended (its blocks are small: other workers need the displays)."""
-        size = self._size.get(after, self.block)
+        size = self._size.get(after, self.first)
         if size < self.block:
             return
         if pk not in self._size:
@@ -100,7 +107,7 @@ class LeaseBook:
         self._used_at[pk] = time.monotonic() if now is None else now
         # Ask for more while half a block is left, so the hot path rarely finds a group dry
         # (not for a one-display block: a contended group is leased as scans need it).
-        if left < self._size.get(pk, self.block) // 2:
+        if left < self._size.get(pk, self.first) // 2:
             self.want(pk)
 
     def grant(
@@ -120,17 +127,19 @@ class LeaseBook:
             self._left[pk] = self._left.get(pk, 0) + displays
             self._used_at[pk] = now
             self._full.pop(pk, None)
-            size = self._size.get(pk, self.block)
+            size = self._size.get(pk, self.first)
             last = self._last_grant.get(pk)
             seen = self._seen.get(pk)
             if leased is not None and seen is not None and leased - displays > seen:
-                size = max(1, size // 4)  # another worker leased it meanwhile: contended
+                size = 1  # another worker leased it meanwhile: contended, lease as scans need
             elif last is not None and now - last < self.BUSY_S:
                 size = min(max(size * 2, 2), self.max_block)
             elif last is not None:
-                size = max(self.block, size // 2)
+                size = max(1, size // 2)
             if leased is not None:
-                size = max(1, min(size, (cap - leased) // 2))  # near the cap: small blocks
+                # Near the cap, small blocks: the last displays of a group go to whichever worker's
+                # scans need them, not into one worker's block.
+                size = max(1, min(size, (cap - leased) // self.NEAR_CAP))
             self._size[pk] = size
             self._last_grant[pk] = now
         if leased is not None:
@@ -188,7 +197,7 @@ class LeaseBook:
         wanted = sorted(self.wanted)
         self.wanted.clear()
         self.wake.clear()
-        return [(pk, self._size.get(pk, self.block)) for pk in wanted]
+        return [(pk, self._size.get(pk, self.first)) for pk in wanted]
 
     def take_idle(self, now: float, idle_s: float) -> dict[int, int]:
         """Take out the displays of groups nobody spent for `idle_s` seconds: to be handed back.
