@@ -13,13 +13,16 @@ import asyncio
 import functools
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from router.keys import (
     DB_HEALTH,
+    JOURNAL,
     LIVE,
+    METRICS,
     POOL,
     SETTINGS,
 )
@@ -27,6 +30,7 @@ from router.runtime.loops import running
 from router.scan.live import LeaseBook
 from router.store import sql
 from router.store.db import DB_ERRORS, connection
+from router.store.ledger import Ledger, ledger_path
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,41 @@ RETURN_BATCH = 1_000
 RETURN_ATTEMPTS = 5
 # How often held displays are looked at for idle return, seconds.
 IDLE_CHECK_S = 1.0
+# How often the lease ledger is checkpointed (when anything changed), seconds.
+CHECKPOINT_S = 1.0
+
+# How often the displays leased but not shown are read for /metrics, seconds.
+UNSHOWN_READ_S = 30.0
+
+# Each worker's lease ledger (`router.store.ledger`), by its book.
+_LEDGERS: weakref.WeakKeyDictionary[LeaseBook, Ledger] = weakref.WeakKeyDictionary()
+
+
+def _note(book: LeaseBook, kind: str, items: dict[int, int]) -> None:
+    ledger = _LEDGERS.get(book)
+    if ledger is not None and items:
+        try:
+            ledger.note(kind, items)
+        except OSError as exc:
+            log.warning("cannot write the lease ledger (%r)", exc)
+
+
+def _checkpoint(app: web.Application) -> None:
+    book = app[LIVE].leases
+    ledger = _LEDGERS.get(book)
+    current = app[JOURNAL].current
+    if ledger is None or current is None:
+        return
+    try:
+        journal = app[JOURNAL]
+        ledger.checkpoint(
+            current.path.name,
+            current.flushed + journal.backlog(),
+            book.held(),
+            complete=journal.dropped == 0,
+        )
+    except OSError as exc:
+        log.warning("cannot write the lease ledger (%r)", exc)
 
 
 async def _run(book: LeaseBook, work: Callable[[], Awaitable[None]]) -> None:
@@ -75,6 +114,7 @@ async def _lease(app: web.Application, chunk: list[tuple[int, int]]) -> None:
         for r in rows:
             pk = r["group_pk"]
             book.grant(pk, r["granted"], r["cap"], asked=asked[pk], leased=r["leased"])
+        _note(book, "g", {r["group_pk"]: r["granted"] for r in rows})
 
     try:
         await _run(app[LIVE].leases, work)
@@ -176,6 +216,7 @@ async def _return_idle(app: web.Application) -> None:
     while True:
         await asyncio.sleep(min(IDLE_CHECK_S, idle_s / 2))
         idle = book.take_idle(time.monotonic(), idle_s)
+        _note(book, "r", idle)
         if idle:
             await _run(book, functools.partial(_give_back_idle, app, idle))
 
@@ -184,7 +225,10 @@ async def _give_back_idle(app: web.Application, idle: dict[int, int]) -> None:
     """Hand back displays taken out as idle; what could not go back is still this worker's
     (shown later, or returned later). One task that a stop lets finish: displays taken out of
     the book are either returned or put back, never neither."""
-    app[LIVE].leases.put_back(await _give_back(app, idle))
+    book = app[LIVE].leases
+    kept = await _give_back(app, idle)
+    book.put_back(kept)
+    _note(book, "g", kept)
 
 
 async def return_leases(app: web.Application) -> int:
@@ -193,8 +237,10 @@ async def return_leases(app: web.Application) -> int:
     await _settle(app[LIVE].leases)  # a lease in flight is booked before the book is emptied
     book = app[LIVE].leases
     held = book.take_all()
+    _note(book, "r", held)
     kept = await _give_back(app, held)
     book.put_back(kept)
+    _note(book, "g", kept)
     if kept:
         log.error(
             "could not return %d leased display(s) of %d group(s); they stay used",
@@ -204,19 +250,53 @@ async def return_leases(app: web.Application) -> int:
     return sum(held.values()) - sum(kept.values())
 
 
+async def _checkpoints(app: web.Application) -> None:
+    """Checkpoint the lease ledger while anything changed (grants, returns, showings)."""
+    ledger = _LEDGERS.get(app[LIVE].leases)
+    journal = app[JOURNAL]
+    last: tuple[str | None, int] = (None, -1)
+    while True:
+        await asyncio.sleep(CHECKPOINT_S)
+        current = journal.current
+        seen = (current.path.name if current else None, journal.written)
+        if ledger is not None and (ledger.changed or seen != last):
+            _checkpoint(app)
+            last = seen
+
+
+async def _read_unshown(app: web.Application) -> None:
+    """`huoma_displays_leased_unshown`: how many displays are spent from caps without a showing
+    (ops see what workers on a host gone for good stranded)."""
+    while True:
+        try:
+            async with connection(app[POOL]) as conn:
+                app[METRICS].displays_unshown.set(await conn.fetchval(sql.LEASED_UNSHOWN))
+        except DB_ERRORS as exc:
+            app[DB_HEALTH].failed(exc)
+        await asyncio.sleep(UNSHOWN_READ_S)
+
+
 async def _loops(app: web.Application) -> None:
-    """The lease loops of one worker: refills, waiting scans' leases, idle return."""
+    """The lease loops of one worker: refills, waiting scans' leases, idle return, ledger."""
     async with asyncio.TaskGroup() as tg:
         tg.create_task(_refill(app))
         tg.create_task(_serve_waiters(app))
+        tg.create_task(_checkpoints(app))
+        tg.create_task(_read_unshown(app))
         if app[SETTINGS].lease_idle_s > 0:
             tg.create_task(_return_idle(app))
 
 
 async def leases(app: web.Application) -> AsyncIterator[None]:
+    current = app[JOURNAL].current
+    path = ledger_path(current.path) if current is not None else None
+    if path is not None:
+        _LEDGERS[app[LIVE].leases] = Ledger(path)
+        _checkpoint(app)
     try:
         async with running(functools.partial(_loops, app), "huoma-lease-refill"):
             yield
     finally:
         returned = await return_leases(app)
+        _checkpoint(app)  # what could not be returned goes back when this journal is replayed
         log.info("returned %d unshown display(s)", returned)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
 from collections import Counter
 from typing import Any
 
@@ -155,3 +157,38 @@ async def test_a_burst_spread_over_three_seconds_across_two_hosts_gets_every_dis
     answers = await burst([h.base for h in hosts], 100, spread_s=3.0)
     assert statuses(answers) == {"ok": 100}
     await assert_caps_hold(pool, answers)
+
+
+async def test_a_killed_workers_displays_come_back_when_its_journal_is_replayed(
+    pool: asyncpg.Pool, settings: Settings, servers: list[Server]
+) -> None:
+    stores = [store_row(f"S{i}", lat=f"31.{i:04d}") for i in range(1, 4)]
+    groups = [group_row(f"S{i}-G{n}", f"S{i}", position=n) for i in range(1, 4) for n in (1, 2, 3)]
+    await seed(pool, stores, groups)
+    # Start-up leases (no waits) and no idle return: each worker holds blocks it has not shown.
+    server = Server(settings, 2, HUOMA_STICKY_S="0", HUOMA_LEASE_WAIT_S="0", HUOMA_LEASE_IDLE_S="0")
+    servers.append(server)
+    await server.wait_ready(2)
+    async with aiohttp.ClientSession() as session:
+        for i in range(30):
+            async with session.get(
+                f"{server.base}/api/v1/route?store=S{i % 3 + 1}&vid=visitor-{i:05d}",
+                headers={"Connection": "close"},
+            ) as r:
+                assert r.status == 200
+    victim = server.workers()[0]
+    os.kill(victim, signal.SIGKILL)
+    await server.wait_ready(2)  # replaced; its journal is replayed by a worker
+    assert victim not in server.workers()
+    server.stop()
+    assert server.process.returncode == 0
+    # Every display leased was shown: the killed worker's unshown ones came back (counted from
+    # its journal), the others' went back at the stop.
+    leased = dict(await pool.fetch("SELECT group_id, displays_leased FROM groups"))
+    shown = dict(
+        await pool.fetch(
+            "SELECT group_id, count(*) FROM scan_events WHERE outcome = 'ok' GROUP BY group_id"
+        )
+    )
+    assert sum(shown.values()) == 30
+    assert {g: n for g, n in leased.items() if n} == shown

@@ -46,3 +46,10 @@ FROM locked WHERE g.id = locked.id
 
 # Group ids (as journalled) to their keys: counting a dead worker's showings from its journal.
 GROUP_KEYS = "SELECT group_id, id FROM groups WHERE group_id = ANY($1::text[])"
+
+# Displays leased from caps but not shown (yet), over every group: what live workers hold, what
+# was shown but not flushed yet, and what workers that died without a replay stranded.
+LEASED_UNSHOWN = """
+SELECT coalesce(sum(greatest(0, displays_leased - displays_shown)), 0)::bigint
+FROM groups WHERE kind = 'group'
+"""
