@@ -104,6 +104,22 @@ class Metrics:
             "1 while PostgreSQL answers this worker, 0 while it serves from memory alone.",
             registry=self.registry,
         )
+        self.lease_waits = Counter(
+            "huoma_lease_waits_total",
+            "Scans that waited for a lease because this worker held no display of their store's "
+            "usable groups: ok (a group was shown), timeout (PostgreSQL did not answer within "
+            "HUOMA_LEASE_WAIT_S, or failed: the next group held, else the fallback).",
+            ("result",),
+            registry=self.registry,
+        )
+        self.displays_unshown = Gauge(
+            "huoma_displays_leased_unshown",
+            "Displays leased from the groups' caps but not shown, all workers and hosts (read "
+            "every 30 s): held by live workers (handed back after HUOMA_LEASE_IDLE_S unused), "
+            "shown but not yet flushed, or stranded by a worker whose journal is never replayed "
+            "(its host gone). With no scans for HUOMA_LEASE_IDLE_S, what is left is stranded.",
+            registry=self.registry,
+        )
         self.qr_renders = Counter(
             "huoma_qr_renders_total", "QR images rendered (cache misses).", registry=self.registry
         )

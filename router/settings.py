@@ -296,6 +296,22 @@ class Settings:
         ge=1,
         le=10_000,
     )
+    lease_wait_s: float = GROUPS(
+        0.05,
+        "A scan at a store none of whose usable groups this worker holds a display of waits at "
+        "most this long, seconds, for a lease taken together with the other scans waiting (the "
+        "one database wait on the scan path); past it, the next group held or the fallback "
+        "(0: never wait).",
+        ge=0,
+        le=5,
+    )
+    lease_idle_s: float = GROUPS(
+        5.0,
+        "Displays a worker holds of a group but has not shown for this long, seconds, go back "
+        "to PostgreSQL so that other workers and hosts can show them (0: kept until the stop).",
+        ge=0,
+        le=3600,
+    )
     wechat_qr_lifetime_h: float = GROUPS(
         168.0,
         "Lifetime of a personal WeChat group QR code (weixin.qq.com/g/...) uploaded without "

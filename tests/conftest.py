@@ -105,6 +105,10 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         rate_picker_per_ip=0,
         rate_picks_per_visitor=0,
         rate_picks_per_ip=0,
+        # A scan waits at most this long for a lease (50 ms by default): several test runs share
+        # this machine's cores, so a database round trip can take longer here. A bound, not a
+        # timing: a scan that gets its lease sooner goes on at once.
+        lease_wait_s=1.0,
     )
 
 

@@ -52,6 +52,8 @@ class Server:
             HUOMA_RATE_PICKER_PER_IP="0",
             HUOMA_RATE_PICKS_PER_VISITOR="0",
             HUOMA_RATE_PICKS_PER_IP="0",
+            # A bound on a scan's wait for a lease, raised for this shared machine (conftest).
+            HUOMA_LEASE_WAIT_S="1",
         )
         environ.update(env)
         self.log = Path(settings.data_dir) / "server.log"

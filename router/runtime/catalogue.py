@@ -78,7 +78,13 @@ async def load_catalogue(app: web.Application) -> Catalogue:
 
 def _want_initial_leases(app: web.Application, stores: Iterable[Store]) -> None:
     """Lease the first two usable groups of every store ahead of the first scan, so that a worker
-    that never served a store's active group still has its successor when that one fills."""
+    that never served a store's active group still has its successor when that one fills.
+
+    Not when scans may wait for a lease (`HUOMA_LEASE_WAIT_S` > 0, the default): a scan then
+    leases what it needs, and blocks taken ahead for every store would sit unshown in one worker
+    while others need them (four workers held half of a rushed store's displays this way)."""
+    if app[SETTINGS].lease_wait_s > 0:
+        return
     live = app[LIVE]
     book = live.leases
     now = time.time()
@@ -288,9 +294,15 @@ async def catalogue(app: web.Application) -> AsyncIterator[None]:
     try:
         # The first load is not forgiving: a worker that cannot read its catalogue must not serve.
         _install(app, await load_catalogue(app))
-        # Serve only once the first groups of every store are leased: otherwise the first scans
-        # of each store would see its fallback.
-        await lease_wanted(app)
+        # Serve only once the first groups of every store are leased (when scans do not wait for
+        # leases): otherwise the first scans of each store would see its fallback. A lease that
+        # fails is retried by the refill loop: a worker that stopped here would strand what
+        # it had already leased.
+        try:
+            await lease_wanted(app)
+        except DB_ERRORS as exc:
+            log.warning("leasing displays at start-up failed (%r); retrying in the background", exc)
+            app[LIVE].leases.wake.set()
     except BaseException:
         await conn.close()
         raise

@@ -20,44 +20,80 @@ from router.scan.catalogue import Group
 class LeaseBook:
     """Displays this worker may still show, per group.
 
-    A group is shown only out of displays leased from PostgreSQL (`lease_displays`), so the
-    displays of a group across all workers never exceed its cap. When a lease runs low, or a group
-    is about to be needed, its key goes into `wanted` and `wake` is set; a background task leases
-    in bulk and calls `grant`.
+    A group is shown only out of displays leased from PostgreSQL (one locking statement), so the
+    displays of a group across all workers never exceed its cap. Two ways in:
 
-    Block size adapts per group: a lease takes a database round trip (tens of milliseconds on a
-    busy host), so a group that needs another block within a second of the last one gets twice
-    as many next time, up to `MAX_GROWTH` times the base block; a slow group shrinks back.
+    - ahead of need: when a lease runs low, or a group is about to be needed, its key goes into
+      `wanted` and `wake` is set; a background task leases in bulk and calls `grant`;
+    - on need: a scan that finds none of its store's usable groups held here awaits `wait`
+      (bounded); concurrent waiters on one group are counted into `urgent` and leased together
+      in one statement, as many displays as there are waiters.
+
+    Block size adapts per group: a group that needs another block within a second of the last
+    gets twice as many next time, up to `MAX_GROWTH` times the base block, and a slow one shrinks
+    back. A group first leased by waiting scans starts at `first` (1), so only a busy group one
+    worker has to itself grows; a group another worker leased since this worker's last grant
+    (contended) drops back to one display, and no block is larger than an eighth of what its cap
+    has left, so the last displays of a group are not hoarded where other workers need them.
+    Displays not spent for a while are handed back (`take_idle`), so other workers and hosts can
+    use them.
     """
 
     MAX_GROWTH = 16
     # Refills closer together than this mean the group is busy: grow its block.
     BUSY_S = 1.0
+    # A group PostgreSQL said is at its cap is asked again after this long at the earliest:
+    # another worker may have given displays back.
+    FULL_RECHECK_S = 1.0
+    # No block is larger than this fraction of what a group's cap has left.
+    NEAR_CAP = 8
 
-    def __init__(self, block: int) -> None:
+    def __init__(self, block: int, first: int | None = None) -> None:
         self.block = block
+        # A group's first block here: `block`, or (when scans may wait for a lease) 1, so that
+        # blocks grow only where one worker has a busy group to itself.
+        self.first = block if first is None else first
         self.max_block = block * self.MAX_GROWTH
         self._left: dict[int, int] = {}
         self._size: dict[int, int] = {}
         self._last_grant: dict[int, float] = {}
-        self._exhausted: dict[int, int] = {}  # group -> the cap at which PostgreSQL said no more
+        self._used_at: dict[int, float] = {}  # group -> when a display was last granted or spent
+        self._seen: dict[int, int] = {}  # group -> its displays_leased as this worker last saw it
+        # group -> (the cap at which PostgreSQL said no more, when)
+        self._full: dict[int, tuple[int, float]] = {}
         self.wanted: set[int] = set()
         self.wake = asyncio.Event()
+        # Scans waiting for a group's displays: how many, and the one future they all await.
+        self.urgent: dict[int, int] = {}
+        self.urgent_wake = asyncio.Event()
+        self._ready: dict[int, asyncio.Future[bool]] = {}
+        # Lease and return statements in flight (the runtime's tasks): a stop waits for them.
+        self.in_flight: set[asyncio.Task[None]] = set()
 
     def left(self, pk: int) -> int:
         return self._left.get(pk, 0)
 
     def block_for(self, pk: int) -> int:
-        return self._size.get(pk, self.block)
+        return self._size.get(pk, self.first)
 
-    def exhausted(self, group: Group) -> bool:
-        """The group's cap is used up (an upload that raises the cap makes it usable again)."""
-        return self._exhausted.get(group.pk) == group.display_cap
+    def exhausted(self, group: Group, now: float | None = None) -> bool:
+        """The group's cap is used up as far as this worker knows: nothing left here, and
+        PostgreSQL said so less than `FULL_RECHECK_S` ago (an upload that raises the cap makes
+        it usable at once)."""
+        full = self._full.get(group.pk)
+        if full is None or full[0] != group.display_cap or self._left.get(group.pk, 0) > 0:
+            return False
+        now = time.monotonic() if now is None else now
+        return now - full[1] < self.FULL_RECHECK_S
 
     def want_next(self, pk: int, after: int) -> None:
-        """Lease `pk` ahead of need, as generously as the busy group `after` it replaces."""
+        """Lease `pk` ahead of need, as generously as the busy group `after` it replaces; not
+        while `after` is contended (its blocks are small: other workers need the displays)."""
+        size = self._size.get(after, self.first)
+        if size < self.block:
+            return
         if pk not in self._size:
-            self._size[pk] = self._size.get(after, self.block)
+            self._size[pk] = size
         self.want(pk)
 
     def want(self, pk: int) -> None:
@@ -65,38 +101,139 @@ class LeaseBook:
             self.wanted.add(pk)
             self.wake.set()
 
-    def spend(self, pk: int) -> None:
+    def spend(self, pk: int, now: float | None = None) -> None:
         left = self._left[pk] - 1
         self._left[pk] = left
-        # Ask for more while half a block is left, so the hot path rarely finds a group dry.
-        if left < max(1, self._size.get(pk, self.block) // 2):
+        self._used_at[pk] = time.monotonic() if now is None else now
+        # Ask for more while half a block is left, so the hot path rarely finds a group dry
+        # (not for a one-display block: a contended group is leased as scans need it).
+        if left < self._size.get(pk, self.first) // 2:
             self.want(pk)
 
-    def grant(self, pk: int, displays: int, cap: int, now: float | None = None) -> None:
+    def grant(
+        self,
+        pk: int,
+        displays: int,
+        cap: int,
+        now: float | None = None,
+        *,
+        asked: int | None = None,
+        leased: int | None = None,
+    ) -> None:
+        """PostgreSQL granted `displays` of the `asked`; the group's displays_leased is now
+        `leased` (all workers). Wakes the scans waiting for the group."""
         now = time.monotonic() if now is None else now
         if displays > 0:
             self._left[pk] = self._left.get(pk, 0) + displays
-            self._exhausted.pop(pk, None)
-            size = self._size.get(pk, self.block)
+            self._used_at[pk] = now
+            self._full.pop(pk, None)
+            size = self._size.get(pk, self.first)
             last = self._last_grant.get(pk)
-            if last is not None and now - last < self.BUSY_S:
-                size = min(size * 2, self.max_block)
+            seen = self._seen.get(pk)
+            if leased is not None and seen is not None and leased - displays > seen:
+                size = 1  # another worker leased it meanwhile: contended, lease as scans need
+            elif last is not None and now - last < self.BUSY_S:
+                size = min(max(size * 2, 2), self.max_block)
             elif last is not None:
-                size = max(self.block, size // 2)
+                size = max(1, size // 2)
+            if leased is not None:
+                # Near the cap, small blocks: the last displays of a group go to whichever worker's
+                # scans need them, not into one worker's block.
+                size = max(1, min(size, (cap - leased) // self.NEAR_CAP))
             self._size[pk] = size
             self._last_grant[pk] = now
-        elif self._left.get(pk, 0) == 0:
-            self._exhausted[pk] = cap
+        if leased is not None:
+            self._seen[pk] = leased
+        if (asked is not None and displays < asked) or (
+            displays == 0 and self._left.get(pk, 0) == 0
+        ):
+            self._full[pk] = (cap, now)
+        ready = self._ready.pop(pk, None)
+        if ready is not None and not ready.done():
+            ready.set_result(True)
+
+    def failed(self, pks: list[int]) -> None:
+        """A lease statement for `pks` failed: their waiters stop waiting (nothing granted)."""
+        for pk in pks:
+            ready = self._ready.pop(pk, None)
+            if ready is not None and not ready.done():
+                ready.set_result(False)
+
+    async def wait(self, pk: int, within: float) -> bool:
+        """Wait at most `within` seconds for a lease of `pk` taken for this scan and the others
+        waiting with it. True: PostgreSQL answered (whatever it granted); False: it did not
+        answer in time or failed, and the scan should not wait again."""
+        ready = self._ready.get(pk)
+        if ready is None:
+            ready = self._ready[pk] = asyncio.get_running_loop().create_future()
+        self.urgent[pk] = self.urgent.get(pk, 0) + 1
+        self.urgent_wake.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(ready), within)
+        except TimeoutError:
+            return False
+        finally:
+            n = self.urgent.get(pk, 0) - 1
+            if n > 0:
+                self.urgent[pk] = n
+            else:
+                self.urgent.pop(pk, None)
+
+    def take_urgent(self) -> list[tuple[int, int]]:
+        """(group, displays to ask for) for the groups scans are waiting for, sorted by group:
+        as many displays as waiters, no more (a group scans wait for may be wanted by other
+        workers too; a busy one this worker has to itself grows its block through refills)."""
+        taken = sorted(pk for pk, n in self.urgent.items() if n > 0 and pk in self._ready)
+        self.urgent_wake.clear()
+        self.wanted.difference_update(taken)
+        return [(pk, self.urgent[pk]) for pk in taken]
+
+    def pending(self) -> set[int]:
+        """Groups whose waiters have not been answered yet."""
+        return set(self._ready)
 
     def take_wanted(self) -> list[tuple[int, int]]:
         """(group, displays to ask for), sorted by group so that lock order is stable."""
         wanted = sorted(self.wanted)
         self.wanted.clear()
         self.wake.clear()
-        return [(pk, self._size.get(pk, self.block)) for pk in wanted]
+        return [(pk, self._size.get(pk, self.first)) for pk in wanted]
+
+    def take_idle(self, now: float, idle_s: float) -> dict[int, int]:
+        """Take out the displays of groups nobody spent for `idle_s` seconds: to be handed back.
+        (`put_back` them if that fails.)"""
+        idle = {
+            pk: n
+            for pk, n in self._left.items()
+            if n > 0 and now - self._used_at.get(pk, 0.0) >= idle_s and pk not in self._ready
+        }
+        for pk in idle:
+            del self._left[pk]
+            self._size.pop(pk, None)
+            self._last_grant.pop(pk, None)
+        return idle
+
+    def take_all(self) -> dict[int, int]:
+        """Take out every unspent display: what a graceful stop returns."""
+        held = self.held()
+        for pk in held:
+            del self._left[pk]
+        return held
+
+    def returned(self, held: dict[int, int]) -> None:
+        """`held` went back to PostgreSQL: lower what this worker saw leased by as much, so its
+        own return does not look like another worker's lease."""
+        for pk, n in held.items():
+            if pk in self._seen:
+                self._seen[pk] -= n
+
+    def put_back(self, held: dict[int, int]) -> None:
+        """Displays taken out to be returned that could not be: still this worker's."""
+        for pk, n in held.items():
+            self._left[pk] = self._left.get(pk, 0) + n
 
     def held(self) -> dict[int, int]:
-        """Unspent displays per group: what a graceful shutdown returns."""
+        """Unspent displays per group."""
         return {pk: n for pk, n in self._left.items() if n > 0}
 
     def drop(self, pks: list[int]) -> None:
@@ -195,3 +332,15 @@ class LiveState:
         if g.expired(now, margin_s):
             return False
         return not (spends_display and self.leases.exhausted(g))
+
+    def unheld(self, groups: tuple[Group, ...], now: float, margin_s: float) -> Group | None:
+        """The first usable group this worker holds no display of, if no usable group before it
+        is held here: what a scan that found nothing to show may wait for."""
+        book = self.leases
+        for g in groups:
+            if not self.usable(g, now, margin_s):
+                continue
+            if book.left(g.pk) > 0:
+                return None
+            return g
+        return None

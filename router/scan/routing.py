@@ -308,11 +308,15 @@ def pick_group(store: Store, now: float, live: LiveState, margin_s: float) -> Gr
     """The store's active group: the first in pool order that is usable (`LiveState.usable`)
     and that this worker holds a leased display of. Spends it.
 
-    Groups without a lease yet are asked for (and skipped this once); the group after the one
-    chosen is leased ahead of need, so rotation does not wait on the database.
+    The first usable group without a lease here is asked for in the background (only that one:
+    asking for every group up to one held leased displays nobody here was going to show); when
+    nothing is held, the scan may wait for it (`ScanService.answer`). The group after the one
+    chosen is leased ahead of need while its block is large, so rotation does not wait on the
+    database.
     """
     book = live.leases
     chosen: Group | None = None
+    unheld: Group | None = None
     for g in store.groups:
         if not live.usable(g, now, margin_s):
             continue
@@ -322,8 +326,10 @@ def pick_group(store: Store, now: float, live: LiveState, margin_s: float) -> Gr
             break
         if book.left(g.pk) > 0:
             chosen = g
-        else:
-            book.want(g.pk)
+        elif unheld is None:
+            unheld = g
+    if unheld is not None:
+        book.want(unheld.pk)
     if chosen is not None:
         book.spend(chosen.pk)
     return chosen

@@ -15,7 +15,14 @@ from router.scan.journal import EventKind, Journal, ScanEvent
 from router.scan.limits import Buckets, RateLimited, check
 from router.scan.live import LiveState, new_visitor_id
 from router.scan.qr import QrLinks
-from router.scan.routing import Outcome, RoutePolicy, parse_route_query, route
+from router.scan.routing import (
+    Outcome,
+    RoutePolicy,
+    RouteQuery,
+    RouteResult,
+    parse_route_query,
+    route,
+)
 from router.scan.search import city_counts, search_stores
 from router.settings import Settings
 
@@ -58,6 +65,7 @@ class ScanService:
         self.picker_ip = Buckets(*limits["picker_ip"])
         self.picks_visitor = Buckets(*limits["picks_visitor"])
         self.picks_ip = Buckets(*limits["picks_ip"])
+        self.lease_wait_s = settings.lease_wait_s
         self.links = QrLinks(settings.secret.encode(), settings.base_url, settings.qr_link_ttl_s)
 
     def _limit(self, buckets: Buckets, key: str, what: str) -> None:
@@ -76,7 +84,61 @@ class ScanService:
         cookie_sticky: str | None = None,
     ) -> ScanAnswer:
         """Answer one scan (`GET /api/v1/route`'s query) from `client` (its address key), with
-        the visitor id and sticky token its cookies carried, if any (already well-formed)."""
+        the visitor id and sticky token its cookies carried, if any (already well-formed), out of
+        the displays this worker holds: no wait (`answer` is the scan that may wait)."""
+        q, new_visitor = self._begin(query, client, cookie_visitor, cookie_sticky)
+        result = route(self.catalogue.current, q, self.policy, time.time(), self.live)
+        return self._finish(q, result, new_visitor, cookie_visitor, cookie_sticky)
+
+    async def answer(
+        self,
+        query: Mapping[str, str],
+        client: str,
+        cookie_visitor: str | None = None,
+        cookie_sticky: str | None = None,
+    ) -> ScanAnswer:
+        """`scan`, except that a store none of whose usable groups this worker holds a display
+        of waits for one: at most `lease_wait_s` in all, for a lease taken together with the
+        other scans waiting (the one database wait on the scan path). When PostgreSQL does not
+        answer in time, the next group held here, else the fallback, is answered at once."""
+        q, new_visitor = self._begin(query, client, cookie_visitor, cookie_sticky)
+        result = route(self.catalogue.current, q, self.policy, time.time(), self.live)
+        if result.store is not None and not result.spent and not result.repeat:
+            result = await self._wait_for_group(q, result)
+        return self._finish(q, result, new_visitor, cookie_visitor, cookie_sticky)
+
+    async def _wait_for_group(self, q: RouteQuery, result: RouteResult) -> RouteResult:
+        store = result.store
+        assert store is not None
+        budget = self.lease_wait_s
+        if budget <= 0:
+            return result
+        started = time.monotonic()
+        margin = self.policy.expiry_margin_s
+        while True:
+            now = time.time()
+            wanting = self.live.unheld(store.groups, now, margin)
+            left = budget - (time.monotonic() - started)
+            if wanting is None or left <= 0:
+                return result
+            if not await self.live.leases.wait(wanting.pk, left):
+                self.metrics.lease_waits.labels("timeout").inc()
+                # PostgreSQL did not answer in time: whatever is held here now, else the fallback.
+                return route(self.catalogue.current, q, self.policy, time.time(), self.live)
+            result = route(self.catalogue.current, q, self.policy, time.time(), self.live)
+            if result.spent:
+                self.metrics.lease_waits.labels("ok").inc()
+                return result
+
+    def _begin(
+        self,
+        query: Mapping[str, str],
+        client: str,
+        cookie_visitor: str | None,
+        cookie_sticky: str | None,
+    ) -> tuple[RouteQuery, bool]:
+        """Limits and validation: the query to route (its visitor set), and whether the visitor
+        is new."""
         self._limit(self.route_ip, client, "scans from this address")
         try:
             q = parse_route_query(query)
@@ -99,9 +161,20 @@ class ScanService:
                 self._limit(self.picks_visitor, visitor, "stores picked by this visitor")
         if visitor is None:
             visitor = new_visitor_id()
-        q = q._replace(visitor=visitor, sticky=q.sticky or cookie_sticky)
+        return q._replace(visitor=visitor, sticky=q.sticky or cookie_sticky), new_visitor
+
+    def _finish(
+        self,
+        q: RouteQuery,
+        result: RouteResult,
+        new_visitor: bool,
+        cookie_visitor: str | None,
+        cookie_sticky: str | None,
+    ) -> ScanAnswer:
+        """Count, journal and render the decision."""
         now = time.time()
-        result = route(self.catalogue.current, q, self.policy, now, self.live)
+        visitor = q.visitor
+        assert visitor is not None
         self.metrics.outcome(result.status)
         point = q.point
         store = result.store

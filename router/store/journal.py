@@ -21,9 +21,12 @@ import asyncpg
 from router.scan.journal import KINDED, Journal, JournalFile, read_offset
 from router.store import sql
 from router.store.db import connection
+from router.store.ledger import Ledger, ledger_path, read_ledger, shown_after
 
 log = logging.getLogger(__name__)
 
+# Groups per statement when a dead worker's displays are given back.
+RETURN_BATCH = 1_000
 # Journal bytes per INSERT transaction when catching up (about 30,000 events).
 BATCH_BYTES = 4 * 1024 * 1024
 # A journal line's fields, in order (the staging table has them under these names).
@@ -71,6 +74,7 @@ async def adopt_orphans(journal: Journal, pool: asyncpg.Pool) -> int:
             n = await _flush_file(pool, orphan)
             replayed += n
             log.info("replayed %d event(s) from %s", n, path.name)
+            await return_held(pool, path)
             for p in (orphan.path, orphan.offset_path):
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
@@ -78,6 +82,55 @@ async def adopt_orphans(journal: Journal, pool: asyncpg.Pool) -> int:
             os.close(fd)
     journal.flushed_events += replayed
     return replayed
+
+
+async def return_held(pool: asyncpg.Pool, journal_path: Path) -> tuple[int, int]:
+    """Give back the displays the worker of an orphaned journal held when it died, counted from
+    its lease ledger and its journal (`router.store.ledger`); the ledger is then deleted.
+    Returns (displays returned, displays that stay spent because they cannot be counted)."""
+    path = ledger_path(journal_path)
+    if path is None or not path.exists():
+        return 0, 0
+    name, offset, held = read_ledger(path)
+    held = {pk: n for pk, n in held.items() if n > 0}
+    if name != journal_path.name:
+        # Its showings since the checkpoint are in a journal file already gone: counting them is
+        # impossible, returning without them could exceed a cap. They stay spent.
+        stranded = sum(held.values())
+        if stranded:
+            log.warning(
+                "%d display(s) held by the worker of %s stay spent: its lease ledger's "
+                "checkpoint names %s",
+                stranded,
+                journal_path.name,
+                name,
+            )
+        path.unlink(missing_ok=True)
+        return 0, stranded
+    shown = shown_after(journal_path, offset)
+    if shown:
+        async with connection(pool) as conn:
+            keys = dict(await conn.fetch(sql.GROUP_KEYS, list(shown)))
+        for group_id, n in shown.items():
+            pk = keys.get(group_id)
+            if pk in held:
+                held[pk] -= n
+    held = {pk: n for pk, n in held.items() if n > 0}
+    pks = sorted(held)
+    ledger = Ledger(path)
+    for i in range(0, len(pks), RETURN_BATCH):
+        batch = pks[i : i + RETURN_BATCH]
+        async with connection(pool) as conn, conn.transaction():
+            await conn.execute(sql.RETURN_DISPLAYS, batch, [held[pk] for pk in batch])
+        # Booked at once: a replay interrupted here and retried does not return them twice.
+        ledger.note("r", {pk: held[pk] for pk in batch})
+    path.unlink(missing_ok=True)
+    returned = sum(held.values())
+    if returned:
+        log.info(
+            "returned %d display(s) the worker of %s held unshown", returned, journal_path.name
+        )
+    return returned, 0
 
 
 def _read_from(path: Path, offset: int) -> tuple[bytes, int]:

@@ -62,7 +62,11 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[CATALOGUE] = CatalogueRef(empty_catalogue(settings))
     app[OPS_SETTINGS] = OpsSettings(settings)
-    app[LIVE] = LiveState(LeaseBook(settings.lease_block), StickySigner(settings.secret.encode()))
+    # Scans that may wait for a lease start every group from a one-display block (`LeaseBook`).
+    first_block = 1 if settings.lease_wait_s > 0 else settings.lease_block
+    app[LIVE] = LiveState(
+        LeaseBook(settings.lease_block, first_block), StickySigner(settings.secret.encode())
+    )
     app[JOURNAL] = Journal(
         settings.data_dir / "journal", settings.journal_max_bytes, settings.journal_rotate_bytes
     )

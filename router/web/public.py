@@ -89,7 +89,7 @@ class PublicApi:
 
     async def route(self, request: web.Request) -> web.Response:
         vid, stk = _huoma_cookies(request.headers.get("Cookie"))
-        answer = self.service.scan(request.query, self._client(request), vid, stk)
+        answer = await self.service.answer(request.query, self._client(request), vid, stk)
         response = web.Response(body=answer.body, content_type=JSON, headers=NO_STORE)
         if answer.set_visitor is not None:
             response.headers.add("Set-Cookie", f"hm_vid={answer.set_visitor}{self.cookie_tail}")
