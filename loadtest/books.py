@@ -43,9 +43,14 @@ async def audit(url: str, status: dict[str, dict[str, int]], cap: int) -> list[s
                 problems.append(f"{name}: {n} answer(s) with status {code}")
     route = status.get("route", {})
     answered = sum(n for code, n in route.items() if code in ("200", "400"))
+    # Each page served is a page-view event of its own (the funnel's first step), not a scan.
+    pages = sum(n for code, n in status.get("page", {}).items() if code == "200")
     conn = await asyncpg.connect(url)
     try:
-        events = await conn.fetchval("SELECT count(*) FROM scan_events")
+        events = await conn.fetchval(
+            "SELECT count(*) FROM scan_events WHERE kind IS DISTINCT FROM 'page_view'"
+        )
+        views = await conn.fetchval("SELECT count(*) FROM scan_events WHERE kind = 'page_view'")
         over = await conn.fetch(OVER_CAP, cap)
         groups = await conn.fetchval("SELECT count(*) FROM groups WHERE kind = 'group'")
         made = await conn.fetchval("SELECT count(*) FROM groups WHERE source <> 'upload'")
@@ -61,12 +66,15 @@ async def audit(url: str, status: dict[str, dict[str, int]], cap: int) -> list[s
     finally:
         await conn.close()
     print(f"route requests answered: {answered:,}; scan events stored: {events:,}")
+    print(f"pages served: {pages:,}; page-view events stored: {views:,}")
     print(
         f"groups: {groups:,} ({made:,} created during the run), {full:,} at their display cap; "
         f"busiest group shown to {busiest['shown'] if busiest else 0:,} visitors (cap {cap})"
     )
     if events != answered:
         problems.append(f"{answered} answered route requests but {events} scan events")
+    if views != pages:
+        problems.append(f"{pages} pages served but {views} page-view events")
     for r in over:
         problems.append(
             f"group {r['group_id']}: shown to {r['shown']} visitors, leased "
@@ -87,7 +95,10 @@ def main() -> int:
     for p in problems:
         print(f"BOOKS BREACHED: {p}")
     if not problems:
-        print("books: balanced (no group beyond its cap, one event per answer, no 5xx)")
+        print(
+            "books: balanced (no group beyond its cap, one event per answer and per page served, "
+            "no 5xx)"
+        )
     return 1 if problems else 0
 
 
