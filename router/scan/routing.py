@@ -386,7 +386,11 @@ def route(
                     visitor, Sticky(store.store_id, group.pk, group.qr_version, until)
                 )
     sent_from: Store | None = None
-    if group is None and (store.fallback is None or store.fallback.store_id is None):
+    if (
+        group is None
+        and (store.fallback is None or store.fallback.store_id is None)
+        and not _has_usable(store, now, live, policy)
+    ):
         # Nothing of its own to show: no dead end. The nearest other store within the distance
         # limit that has a group to give, else (below) the brand's fallback; the answer says why.
         other = _send_on(cat, store, visitor, q.sticky, now, live, policy)
@@ -442,22 +446,39 @@ def _send_on(
     live: LiveState,
     policy: RoutePolicy,
 ) -> tuple[Store, Group, bool] | None:
-    """The store nearest to `empty` (within the distance limit) with a group to show, that group,
-    and whether it is the visitor's held (sticky) group; spends a display when it is not."""
+    """The store nearest to `empty` (within the distance limit) with a usable group, that group,
+    and whether it is the visitor's held (sticky) group; spends a display when it is not. None
+    when there is no such store, or when this worker holds no display of its groups yet (the
+    scan may then wait for one: `send_on_store`)."""
+    candidate = send_on_store(cat, empty, now, live, policy)
+    if candidate is None:
+        return None
+    held = _held_group(cat, candidate, visitor, sticky, now, live, policy)
+    if held is not None:
+        return candidate, held, True
+    group = pick_group(candidate, now, live, policy.expiry_margin_s)
+    return None if group is None else (candidate, group, False)
+
+
+def send_on_store(
+    cat: Catalogue, empty: Store, now: float, live: LiveState, policy: RoutePolicy
+) -> Store | None:
+    """The store a scan at `empty` (nothing of its own to show) is sent on to: the nearest other
+    store within the distance limit with a usable group, whether or not this worker holds a
+    display of it yet."""
     found = cat.index.nearest(empty.wgs_lat, empty.wgs_lng, SEND_ON_CANDIDATES)
     for n in found:
         if n.distance_m > policy.max_distance_m:
             break
         candidate = cat.stores[n.position]
-        if candidate is empty or not candidate.groups:
-            continue
-        held = _held_group(cat, candidate, visitor, sticky, now, live, policy)
-        if held is not None:
-            return candidate, held, True
-        group = pick_group(candidate, now, live, policy.expiry_margin_s)
-        if group is not None:
-            return candidate, group, False
+        if candidate is not empty and _has_usable(candidate, now, live, policy):
+            return candidate
     return None
+
+
+def _has_usable(store: Store, now: float, live: LiveState, policy: RoutePolicy) -> bool:
+    """Whether any of the store's groups may be handed out (held here or not)."""
+    return any(live.usable(g, now, policy.expiry_margin_s) for g in store.groups)
 
 
 def _choose_store(

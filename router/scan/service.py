@@ -22,6 +22,7 @@ from router.scan.routing import (
     RouteResult,
     parse_route_query,
     route,
+    send_on_store,
 )
 from router.scan.search import city_counts, search_stores
 from router.settings import Settings
@@ -118,6 +119,11 @@ class ScanService:
         while True:
             now = time.time()
             wanting = self.live.unheld(store.groups, now, margin)
+            if wanting is None and result.sent_from is None and result.status is not Outcome.OK:
+                # Nothing of its own to show: wait for the store the scan is sent on to.
+                target = send_on_store(self.catalogue.current, store, now, self.live, self.policy)
+                if target is not None:
+                    wanting = self.live.unheld(target.groups, now, margin)
             left = budget - (time.monotonic() - started)
             if wanting is None or left <= 0:
                 return result

@@ -53,7 +53,10 @@ async def test_two_workers_patch_a_retired_group_and_an_uploaded_one_without_reb
         await eventually(renamed)
         after = await reloads(client)
         i = 0 if client is a else 1
-        assert after.get("patch", 0) >= before[i].get("patch", 0) + 2
+        # At least one patch (a worker may apply the retire and the upload in one, when both
+        # notices are waiting: a scan may already move on before the retire's patch lands, since a
+        # retired group is never leased) and no rebuild.
+        assert after.get("patch", 0) >= before[i].get("patch", 0) + 1
         assert after.get("ok", 0) == before[i].get("ok", 0)  # no rebuild
     # The other store was never touched.
     assert (await scan(a, "/api/v1/route?store=S2"))["group"]["id"] == "G3"
