@@ -126,12 +126,12 @@ async def test_a_new_code_from_a_picture_patches_only_its_store(
     assert old["id"] == "G1"
     url = "/admin/api/link/groups/G1/code"
     for data, code in [
-        (b"not a picture", "bad_picture"),
-        (picture("https://example.com/pay"), "not_a_group_code"),
+        (b"not a picture", "not_a_picture"),
+        (picture("https://example.com/pay"), "wrong_code_kind"),
         (picture("https://weixin.qq.com/g/TESTG3"), "code_in_use"),
     ]:
         response = await client.post(url, data=data, headers=s1)
-        assert response.status in (400, 409) and (await response.json())["error"]["code"] == code
+        assert response.status in (409, 422) and (await response.json())["error"]["code"] == code
     response = await client.post(url, data=picture("https://weixin.qq.com/g/NEWCODE"), headers=s1)
     assert response.status == 200, await response.text()
 
@@ -196,8 +196,8 @@ async def test_pictures_are_bounded_and_must_hold_exactly_one_code(
     s1 = token_of((await links(client, "S1"))["S1"])
     url = "/admin/api/link/groups/G1/code"
     for data, status, code in [
-        (blank(100), 400, "no_code"),
-        (two_codes(), 400, "several_codes"),
+        (blank(100), 422, "no_code"),
+        (two_codes(), 422, "several_codes"),
         (blank(600), 413, "picture_too_large"),  # 360,000 pixels: refused before decoding
         (b"\x89PNG" + b"\0" * (64 * 1024 + 1), 413, "payload_too_large"),
     ]:
