@@ -132,6 +132,8 @@ async def _chosen(
     rows: list[asyncpg.Record] = await conn.fetch(
         sql.LINK_STORES, ids, regions, principal.region_list(), MAX_ISSUE + 1
     )
+    if not rows and ids is None:
+        raise NotFound("没有符合条件的门店 / no store matches the choice", code="store_not_found")
     if ids is not None:
         missing = sorted(set(ids) - {r["store_id"] for r in rows})
         if missing:
