@@ -25,7 +25,8 @@
       linksConfirmRevoke: "作废门店 {s} 的全部链接？店员需要新链接才能继续使用。",
       linksRevoked: "门店 {s} 的链接已作废",
       linksConfirmAll: "作废所有门店的全部链接？所有门店都需要重新签发。",
-      linksAllRevoked: "所有门店链接已作废", linksStoresIn: "{n} 家门店"
+      linksAllRevoked: "所有门店链接已作废", linksStoresIn: "{n} 家门店",
+      linksNoStore: "没有门店 {s}（或不在你可管理的地区内）"
     },
     en: {
       navLinks: "Store links", linksIssueTitle: "Issue store links",
@@ -46,7 +47,8 @@
       linksConfirmRevoke: "Revoke every link of store {s}? Its staff will need a new link.",
       linksRevoked: "The links of store {s} are revoked",
       linksConfirmAll: "Revoke every link of every store? Every store will need a new link.",
-      linksAllRevoked: "Every store link is revoked", linksStoresIn: "{n} stores"
+      linksAllRevoked: "Every store link is revoked", linksStoresIn: "{n} stores",
+      linksNoStore: "No store {s} (or not in your regions)"
     }
   };
 
@@ -165,7 +167,11 @@
     var id = storeId();
     if (!id) { return; }
     window.huomaAdmin.request("/admin/api/store-links/" + encodeURIComponent(id) + "/qr.png").then(function (r) {
-      if (!r.ok) { return r.json().then(function (b) { throw new Error(b.error.message); }); }
+      if (!r.ok) {
+        return r.json().then(function (b) {
+          throw new Error(b.error.code === "store_not_found" ? h.t("linksNoStore", { s: id }) : b.error.message);
+        });
+      }
       return r.blob();
     }).then(function (blob) {
       if (qrUrl) { URL.revokeObjectURL(qrUrl); }
@@ -184,7 +190,9 @@
     h.api("/admin/api/store-links/" + encodeURIComponent(id) + "/revoke", { method: "POST" }).then(function () {
       $("l-print").hidden = true;
       h.flash(h.t("linksRevoked", { s: id }));
-    }, h.failed);
+    }, function (e) {
+      if (e.code === "store_not_found") { h.flash(h.t("linksNoStore", { s: id })); } else { h.failed(e); }
+    });
   }
 
   function revokeAll() {
