@@ -688,14 +688,16 @@ class Settings:
     )
     store_link_picture_max_bytes: int = ADMIN(
         8 * 1024 * 1024,
-        "Largest code picture a store link may upload, bytes.",
+        "Largest code picture a store link may upload, bytes (HUOMA_PICTURE_MAX_BYTES applies "
+        "too: the smaller wins).",
         ge=1024,
         le=64 * 1024 * 1024,
     )
     store_link_picture_max_pixels: int = ADMIN(
         40_000_000,
-        "Most pixels (width x height) of an uploaded code picture; larger ones are refused "
-        "before decoding (decompression bombs).",
+        "Most pixels (width x height) of a code picture a store link uploads; larger ones are "
+        "refused before decoding (decompression bombs). HUOMA_PICTURE_MAX_PIXELS applies too: "
+        "the smaller wins.",
         ge=10_000,
         le=400_000_000,
     )

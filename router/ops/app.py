@@ -234,6 +234,10 @@ def create_ops_app(settings: Settings) -> web.Application:
     ops = web.Application(middlewares=[gate])
     ops[ADMIN_FAILURES] = Buckets(*settings.rate_limits()["admin_failures"])
     ops[STORE_LINK_LIMITS] = Buckets(*settings.rate_limits()["store_link"])
+    # OCR of group cards (ops pictures and store links alike), in its own process: lost in a
+    # merge, so no picture was ever read.
+    ops[pic.SETTINGS_KEY] = settings
+    ops.cleanup_ctx.append(pic.ocr_context)
     for op in OPERATIONS:
         ops.router.add_route(op.method, op.path, op.handler, name=op.name)
     return ops

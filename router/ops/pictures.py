@@ -35,6 +35,7 @@ from router.ops.ocr import CardReading, OcrService
 from router.ops.uploads import Table, import_table
 from router.ops.uploads.model import ImportSummary
 from router.ops.uploads.rows import parse_time, wechat_validity
+from router.ops.uploads.write import Audit
 from router.scan.catalogue import GroupKind
 from router.settings import Settings
 from router.store import sql
@@ -449,8 +450,10 @@ async def write_rows(
     *,
     dry_run: bool,
     numbers: Sequence[int] | None = None,
+    audit: Audit | None = None,
 ) -> ImportSummary:
-    """Group rows through the group upload: validated, written all or nothing, NOTIFY."""
+    """Group rows through the group upload: validated, written all or nothing, NOTIFY; `audit`
+    runs inside the write's transaction (not for a dry run)."""
     columns = ("group_id", "store_id", "name", "qr_payload", "member_count", "expires_at")
     table = Table(
         columns,
@@ -464,6 +467,7 @@ async def write_rows(
         dry_run=dry_run,
         wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
         patch_max_stores=settings.patch_max_stores,  # a picture touches one store: patch it
+        audit=audit,
     )
 
 
@@ -510,6 +514,7 @@ async def replace_group_code(
     typed: Typed,
     dry_run: bool = False,
     now: datetime | None = None,
+    audit: Audit | None = None,
 ) -> PictureResult:
     """Group `group_id`'s code from a new picture: the same group (id, position, history, counts
     of displays), a new code (its version bumped, so the old image link dies)."""
@@ -542,5 +547,5 @@ async def replace_group_code(
         vet=_not_used_elsewhere(pool, group_id),
     )
     row = group_row(group_id, stored["store_id"], reading, name_default=stored["name"])
-    summary = await write_rows(pool, settings, [row], dry_run=dry_run)
+    summary = await write_rows(pool, settings, [row], dry_run=dry_run, audit=audit)
     return PictureResult("replace", group_id, stored["store_id"], reading, summary)

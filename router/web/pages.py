@@ -33,6 +33,8 @@ ADMIN_ASSETS = {
     "uploads.js": "text/javascript",  # the upload's column mapping and grouped problems
     "pictures.js": "text/javascript",  # group codes from pictures
     "pictures.css": "text/css",
+    "links.js": "text/javascript",  # the store links screen
+    "links.css": "text/css",
 }
 
 

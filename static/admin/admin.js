@@ -814,7 +814,8 @@
   // What other screens (accounts.js) use of this one.
   window.huomaAdmin = {
     api: api, failed: failed, flash: flash, el: el, clear: clear, when: when, $: $,
-    lang: function () { return lang; }, me: function () { return me; }
+    lang: function () { return lang; }, me: function () { return me; },
+    request: request  // links.js: a POST answered with a file, a PNG shown in the page
   };
 
   applyText();

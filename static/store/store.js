@@ -41,6 +41,67 @@
     return parts.join(" · ");
   }
 
+  // Where a value came from, and where the expiry came from (router.ops.pictures).
+  var SOURCES = {
+    typed: ["填写", "typed"], ocr: ["从图片识别", "read from the picture"], stored: ["原有", "as before"],
+  };
+  var EXPIRY = {
+    expires_at: ["填写的过期时间", "the expiry typed"],
+    validity_line: ["图片上的有效期文字", "the card's validity line"],
+    qr_created_at: ["二维码生成时间 + 7 天", "the code's creation time + 7 days"],
+    exif: ["照片拍摄时间 + 7 天", "the photo's capture time + 7 days"],
+    upload: ["上传时间 + 7 天（图片上没有读到有效期）", "the upload time + 7 days (no validity line was read)"],
+    none: ["不会自动过期", "it does not expire by itself"],
+  };
+
+  function when(iso) {
+    return new Date(iso).toLocaleString(en ? "en-GB" : "zh-CN", {
+      timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit",
+      hour12: false,
+    });
+  }
+
+  // What was read of the picture and the new expiry, shown above the list once it is saved.
+  function showRead(g, read) {
+    $("result-title").textContent = t("已更换「", "New code for “") + (read.name || g.name) +
+      t("」的群码", "”");
+    var dl = $("result-facts");
+    dl.textContent = "";
+    function fact(label, value, source) {
+      var dt = document.createElement("dt");
+      dt.textContent = label;
+      var dd = document.createElement("dd");
+      dd.textContent = value;
+      if (source) {
+        var s = document.createElement("span");
+        s.className = "src";
+        s.textContent = " (" + source + ")";
+        dd.appendChild(s);
+      }
+      dl.appendChild(dt);
+      dl.appendChild(dd);
+    }
+    var words = (read.code.kind_words || "").split(" / ");
+    fact(t("二维码", "Code"), en ? (words[1] || words[0]) : words[0]);
+    var src = function (name) {
+      var w = SOURCES[read.sources[name]];
+      return w ? t(w[0], w[1]) : "";
+    };
+    if (read.name) { fact(t("群名", "Name"), read.name, src("name")); }
+    if (read.member_count !== null) {
+      fact(t("人数", "Members"), String(read.member_count), src("member_count"));
+    }
+    var e = EXPIRY[read.expiry_source] || [read.expiry_source, read.expiry_source];
+    fact(t("有效期至", "Valid until"), read.expires_at ? when(read.expires_at) : "–", t(e[0], e[1]));
+    var ocr = read.ocr || {};
+    $("result-ocr").textContent = ocr.status === "read" && ocr.validity_line
+      ? t("图片上的文字：", "Read on the card: ") + ocr.validity_line
+      : ocr.status !== "read"
+        ? t("没有读到图片上的文字：群名、人数保持原样", "The card's text was not read: the name and member count stay as they were")
+        : "";
+    $("result").hidden = false;
+  }
+
   function render(data) {
     $("name").textContent = data.name;
     $("banner").hidden = !data.expiring_soon;
@@ -74,8 +135,9 @@
         var form = new FormData();
         form.append("picture", input.files[0], input.files[0].name || "code.png");
         status(t("正在上传…", "Uploading…"));
+        $("result").hidden = true;
         call("POST", "/groups/" + encodeURIComponent(g.group_id) + "/code", form)
-          .then(load)
+          .then(function (read) { showRead(g, read); return load(); })
           .then(function () { status(t("新码已生效", "The new code is live")); })
           .catch(function (e) { status(e.message, true); });
         input.value = "";

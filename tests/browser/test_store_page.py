@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,8 +17,10 @@ import qrcode
 import zxingcpp
 from PIL import Image
 
+from router.ops.ocr import available
 from router.web.app import create_app
 from tests.conftest import ARTIFACTS_ROOT, AUTH, group_row, seed, store_row
+from tests.pictures import cjk_font_file, screenshot
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -25,6 +28,9 @@ ARTIFACTS = ARTIFACTS_ROOT / "store"
 VIEWPORT = {"width": 375, "height": 667}
 OLD = "https://weixin.qq.com/g/STORE-OLD"
 NEW = "https://weixin.qq.com/g/STORE-NEW"
+SH = zoneinfo.ZoneInfo("Asia/Shanghai")
+# The card's words are read when the OCR extra and a CJK font are there (tests/run installs both).
+READS = available() and cjk_font_file() is not None
 
 
 def picture(payload: str) -> bytes:
@@ -103,11 +109,29 @@ async def test_a_store_link_uploads_a_new_code_that_customers_then_get(
     assert await upload.get_attribute("accept") == "image/*"
     assert await upload.get_attribute("capture") is not None
     await shot(staff, "02-store-page")
+    # The picture WeChat saves of the group's card: its name, member count and validity line.
+    day = (datetime.now(SH) + timedelta(days=6)).date()
+    card_picture = screenshot(
+        NEW,
+        "JPEG",
+        name="人民广场福利群",
+        members=128,
+        validity=f"该二维码7天内({day.month}月{day.day}日前)有效，重新进入将更新",
+    )
     await upload.set_input_files(
-        files=[{"name": "group.png", "mimeType": "image/png", "buffer": picture(NEW)}]
+        files=[{"name": "IMG_2041.jpg", "mimeType": "image/jpeg", "buffer": card_picture}]
     )
     await staff.locator("#status", has_text="新码已生效").wait_for()
     assert not await staff.locator("#banner").is_visible()  # the new code has 7 days
+    # What was read, and the new expiry with where it came from.
+    result = await staff.locator("#result").inner_text()
+    assert "微信群二维码" in result
+    if READS:
+        assert "人民广场福利群" in result and "128" in result and "从图片识别" in result
+        assert f"{day.month}/{day.day} 00:00" in result and "图片上的有效期文字" in result
+        assert "128/" in await card.locator(".facts").inner_text()
+    else:
+        assert "上传时间 + 7 天" in result
     await shot(staff, "03-new-code-uploaded")
     origin = str(site.make_url("/"))
     assert all(u.startswith(origin) for u in requests), requests

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import time
+import zoneinfo
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import asyncpg
+import pytest
 import qrcode
 import zxingcpp
 from PIL import Image
 
 from router.ops.links import StoreLinkSigner
+from router.ops.ocr import available
+from tests.accounts import make_token
 from tests.conftest import AUTH, TEST_SECRET, eventually, group_row, qr_path, scan, seed, store_row
+from tests.pictures import cjk_font_file, screenshot, wechat_card
+
+SH = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
 def picture(payload: str) -> bytes:
@@ -126,12 +136,12 @@ async def test_a_new_code_from_a_picture_patches_only_its_store(
     assert old["id"] == "G1"
     url = "/admin/api/link/groups/G1/code"
     for data, code in [
-        (b"not a picture", "bad_picture"),
-        (picture("https://example.com/pay"), "not_a_group_code"),
+        (b"not a picture", "not_a_picture"),
+        (picture("https://example.com/pay"), "wrong_code_kind"),
         (picture("https://weixin.qq.com/g/TESTG3"), "code_in_use"),
     ]:
         response = await client.post(url, data=data, headers=s1)
-        assert response.status in (400, 409) and (await response.json())["error"]["code"] == code
+        assert response.status in (409, 422) and (await response.json())["error"]["code"] == code
     response = await client.post(url, data=picture("https://weixin.qq.com/g/NEWCODE"), headers=s1)
     assert response.status == 200, await response.text()
 
@@ -196,8 +206,8 @@ async def test_pictures_are_bounded_and_must_hold_exactly_one_code(
     s1 = token_of((await links(client, "S1"))["S1"])
     url = "/admin/api/link/groups/G1/code"
     for data, status, code in [
-        (blank(100), 400, "no_code"),
-        (two_codes(), 400, "several_codes"),
+        (blank(100), 422, "no_code"),
+        (two_codes(), 422, "several_codes"),
         (blank(600), 413, "picture_too_large"),  # 360,000 pixels: refused before decoding
         (b"\x89PNG" + b"\0" * (64 * 1024 + 1), 413, "payload_too_large"),
     ]:
@@ -206,3 +216,226 @@ async def test_pictures_are_bounded_and_must_hold_exactly_one_code(
         assert (await response.json())["error"]["code"] == code
     # Nothing changed.
     assert await pool.fetchval("SELECT qr_version FROM groups WHERE group_id = 'G1'") == 1
+
+
+# ---- the ops page's rules, readings and expiry -----------------------------------------------
+
+
+def mac8(headers: dict[str, str]) -> str:
+    return headers["Authorization"].rpartition(".")[2][:8]
+
+
+def exif_screenshot(payload: str, taken: datetime) -> bytes:
+    """A phone's JPEG of a group card without a validity line, with its capture time."""
+    exif = Image.Exif()
+    exif[306] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    buf = io.BytesIO()
+    wechat_card(payload, validity=None).save(buf, "JPEG", exif=exif, quality=85)
+    return buf.getvalue()
+
+
+async def test_a_store_uploads_with_the_ops_rules_and_sees_what_was_read(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seeded(pool)
+    client = await make_client()
+    s1 = token_of((await links(client, "S1"))["S1"])
+    url = "/admin/api/link/groups/G1/code"
+    # Every kind a group slot cannot take is refused with its reason, as on the ops page.
+    for payload in ("https://u.wechat.com/AbCdEf", "wxp://f2f0abc", "https://shop.example/x"):
+        response = await client.post(url, data=picture(payload), headers=s1)
+        body = await response.json()
+        assert response.status == 422 and body["error"]["code"] == "wrong_code_kind", payload
+        assert " / " in body["error"]["message"]  # Chinese first, then English
+    assert await pool.fetchval("SELECT qr_version FROM groups WHERE group_id = 'G1'") == 1
+    # The picture's capture time gives the expiry when nothing better is known.
+    taken = (datetime.now(SH) - timedelta(days=1)).replace(microsecond=0)
+    form = aiohttp.FormData()
+    form.add_field("picture", exif_screenshot("weixin.qq.com/g/FromAlbum1", taken),
+                   filename="IMG_0001.jpg", content_type="image/jpeg")  # fmt: skip
+    response = await client.post(url, data=form, headers=s1)
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["code"]["kind"] == "wechat_group" and body["qr_version"] == 2
+    assert body["expiry_source"] == "exif"
+    expected = taken + timedelta(days=7)
+    assert datetime.fromisoformat(body["expires_at"]) == expected
+    stored = await pool.fetchrow("SELECT qr_payload, expires_at FROM groups WHERE group_id='G1'")
+    # The scheme a screenshot's code lacked is put back, as the ops page does.
+    assert stored["qr_payload"] == "https://weixin.qq.com/g/FromAlbum1"
+    assert stored["expires_at"] == expected
+    page = await (await client.get("/admin/api/link/store", headers=s1)).json()
+    assert page["groups"][0]["expires_at"] == expected.astimezone(UTC).isoformat()
+    # A WeCom group code is a group code too.
+    response = await client.post(
+        "/admin/api/link/groups/G2/code",
+        data=picture("https://work.weixin.qq.com/gm/abcdef123"),
+        headers=s1,
+    )
+    assert response.status == 200, await response.text()
+    assert (await response.json())["code"]["kind"] == "wecom_group"
+
+
+@pytest.mark.skipif(not available() or cjk_font_file() is None, reason="needs huoma[ocr], a font")
+async def test_a_store_upload_reads_the_card_and_derives_the_expiry_from_it(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seeded(pool)
+    client = await make_client()
+    s1 = token_of((await links(client, "S1"))["S1"])
+    day = (datetime.now(SH) + timedelta(days=6)).date()
+    card = screenshot(
+        "https://weixin.qq.com/g/StoreCard01",
+        "JPEG",
+        angle=2,
+        name="静安寺店宝妈群",
+        members=128,
+        validity=f"该二维码7天内({day.month}月{day.day}日前)有效，重新进入将更新",
+    )
+    response = await client.post("/admin/api/link/groups/G1/code", data=card, headers=s1)
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["ocr"]["status"] == "read", body["ocr"]
+    assert body["name"] == "静安寺店宝妈群" and body["member_count"] == 128
+    assert body["expiry_source"] == "validity_line"
+    start = datetime(day.year, day.month, day.day, tzinfo=SH)
+    assert datetime.fromisoformat(body["expires_at"]) == start
+    page = await (await client.get("/admin/api/link/store", headers=s1)).json()
+    assert page["groups"][0]["member_count"] == 128
+    assert page["groups"][0]["name"] == "静安寺店宝妈群"
+
+
+# ---- the audit trail -------------------------------------------------------------------------
+
+
+async def audit_records(client: Any, **query: str) -> list[dict[str, Any]]:
+    response = await client.get("/admin/api/audit", params=query, headers=AUTH)
+    assert response.status == 200, await response.text()
+    out: list[dict[str, Any]] = (await response.json())["records"]
+    return out
+
+
+async def test_every_change_made_with_a_link_is_recorded_with_the_link_as_author(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seeded(pool)
+    client = await make_client()
+    issued = await links(client, "S1", "S2")
+    s1 = token_of(issued["S1"])
+    actor = f"link:S1:{mac8(s1)}"
+    issues = await audit_records(client, kind="store_link.issue")
+    by_store = {r["store_id"]: r for r in issues}
+    assert set(by_store) == {"S1", "S2", None}  # one per store, one for the whole issue
+    assert all(r["actor"] == "token#1" for r in issues)
+    assert actor in by_store["S1"]["summary"]  # ties the link's later changes to this issue
+    # A refused upload records nothing; a replaced code and a full group record the link.
+    refused = await client.post(
+        "/admin/api/link/groups/G1/code", data=picture("wxp://f2f0abc"), headers=s1
+    )
+    assert refused.status == 422
+    assert await audit_records(client, actor=actor) == []
+    new_code = "https://weixin.qq.com/g/AuditedNewCode"
+    ok = await client.post("/admin/api/link/groups/G1/code", data=picture(new_code), headers=s1)
+    assert ok.status == 200, await ok.text()
+    assert (await client.post("/admin/api/link/groups/G2/full", headers=s1)).status == 200
+    mine = await audit_records(client, actor=actor)
+    assert [(r["kind"], r["store_id"], r["target"]) for r in mine] == [
+        ("group.full", "S1", "G2"),
+        ("group.code_replace", "S1", "G1"),
+    ]
+    assert "version 1 -> 2" in mine[1]["summary"]
+    assert mine[0]["details"]["new"] == "full"
+    # The store's own view shows them too; no record holds the code's text or the link.
+    store_view = await (await client.get("/admin/api/stores/S1/audit", headers=AUTH)).json()
+    assert {"group.full", "group.code_replace"} <= {r["kind"] for r in store_view["records"]}
+    everything = json.dumps(await audit_records(client, limit="500"), ensure_ascii=False)
+    assert "AuditedNewCode" not in everything and issued["S1"].split("#t=")[1] not in everything
+    # Revoking is recorded with the editor as author.
+    assert (await client.post("/admin/api/store-links/S1/revoke", headers=AUTH)).status == 200
+    assert (await client.post("/admin/api/store-links/revoke-all", headers=AUTH)).status == 200
+    revokes = await audit_records(client, kind="store_link")
+    kinds = [(r["kind"], r["actor"], r["store_id"]) for r in revokes[:2]]
+    assert kinds == [("store_link.revoke_all", "token#1", None),
+                     ("store_link.revoke", "token#1", "S1")]  # fmt: skip
+    # A change tried with a link revoked meanwhile writes nothing and records nothing.
+    late = await client.post("/admin/api/link/groups/G1/full", headers=s1)
+    assert late.status == 401
+    assert len(await audit_records(client, actor=actor)) == 2
+
+
+# ---- regions ---------------------------------------------------------------------------------
+
+
+async def test_a_regional_editor_issues_and_revokes_links_only_for_its_stores(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seed(
+        pool,
+        [
+            store_row("SH1", city="上海"),
+            store_row("SH2", city="上海", region="华东"),
+            store_row("BJ1", city="北京", lat=39.9, lng=116.4),
+        ],
+        [group_row("G1", "SH1"), group_row("G2", "BJ1")],
+    )
+    sh = await make_token(pool, "sh", "editor", ("上海",))
+    client = await make_client()
+
+    async def issue(body: dict[str, Any], headers: dict[str, str] = sh) -> Any:
+        return await client.post("/admin/api/store-links", json=body, headers=headers)
+
+    # A store of another region answers as if it did not exist, alone or among its own.
+    for ids in (["BJ1"], ["SH1", "BJ1"], ["NOPE"]):
+        response = await issue({"store_ids": ids})
+        assert response.status == 404, ids
+        assert (await response.json())["error"]["code"] == "store_not_found"
+        assert "SH1" not in (await response.json())["error"]["message"]
+    for path in ("/admin/api/store-links/BJ1/qr.png", "/admin/api/store-links/NOPE/qr.png"):
+        assert (await client.get(path, headers=sh)).status == 404
+    for sid in ("BJ1", "NOPE"):
+        response = await client.post(f"/admin/api/store-links/{sid}/revoke", headers=sh)
+        assert response.status == 404 and (await response.json())["error"]["code"] == (
+            "store_not_found"
+        )
+    # "All" is all of its region; the preview lists only its regions.
+    response = await issue({"all": True})
+    assert response.status == 200
+    rows = list(csv.DictReader(io.StringIO((await response.read()).decode("utf-8-sig"))))
+    assert [r["store_id"] for r in rows] == ["SH1"]
+    preview = await (await issue({"dry_run": True})).json()
+    assert preview["regions"] == [{"region": "上海", "stores": 1}] and preview["stores"] == 0
+    assert (await issue({"regions": ["北京"]})).status == 404
+    # Its own store: a QR and a revocation; revoke-all is for an admin of every region.
+    assert (await client.get("/admin/api/store-links/SH1/qr.png", headers=sh)).status == 200
+    assert (await client.post("/admin/api/store-links/SH1/revoke", headers=sh)).status == 200
+    sh_admin = await make_token(pool, "sh-admin", "admin", ("上海",))
+    for headers in (sh, sh_admin):
+        response = await client.post("/admin/api/store-links/revoke-all", headers=headers)
+        assert response.status == 403
+    # An admin of every region chooses by region (a store's region, else its city) or city.
+    preview = await (await issue({"regions": ["上海", "华东"], "dry_run": True}, AUTH)).json()
+    assert preview["stores"] == 2 and preview["store_ids"] == ["SH1", "SH2"]
+    assert {r["region"] for r in preview["regions"]} == {"上海", "华东", "北京"}
+    by_city = await (await issue({"regions": ["北京"], "dry_run": True}, AUTH)).json()
+    assert by_city["store_ids"] == ["BJ1"]
+
+
+async def test_the_choice_of_stores_is_one_way_and_bounded(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seeded(pool)
+    client = await make_client()
+    for body in (
+        {},
+        {"store_ids": ["S1"], "all": True},
+        {"store_ids": []},
+        {"regions": [""]},
+        {"store_ids": "S1"},
+        {"all": True, "dry_run": "yes"},
+        {"all": True, "format": "pdf"},
+    ):
+        response = await client.post("/admin/api/store-links", json=body, headers=AUTH)
+        assert response.status == 400, body
+    response = await client.post("/admin/api/store-links", json={"all": True}, headers=AUTH)
+    rows = list(csv.DictReader(io.StringIO((await response.read()).decode("utf-8-sig"))))
+    assert [r["store_id"] for r in rows] == ["S1", "S2"]

@@ -9,10 +9,29 @@ FROM stores s
 WHERE s.store_id = $1 AND s.active
 """
 
+# The active stores a link issue chooses: $1 pasted ids, $2 regions (a store's region, else its
+# city; or its city), either NULL for every store; $3 the principal's regions (NULL: every
+# region, the same rule as STORE_WITHIN); at most $4 rows (one more than may be issued, to say so).
 LINK_STORES = """
-SELECT store_id, name, link_generation FROM stores
-WHERE store_id = ANY($1::text[]) AND active
-ORDER BY store_id
+SELECT s.store_id, s.name, s.link_generation
+FROM stores s
+WHERE s.active
+  AND ($1::text[] IS NULL OR s.store_id = ANY($1))
+  AND ($2::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($2)
+       OR s.city = ANY($2))
+  AND ($3::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($3))
+ORDER BY s.store_id
+LIMIT $4
+"""
+
+# The regions (a store's region, else its city) an editor may choose stores by, with how many
+# active stores each holds; $1 the principal's regions (NULL: every region).
+LINK_REGIONS = """
+SELECT coalesce(nullif(s.region, ''), s.city) AS region, count(*) AS stores
+FROM stores s
+WHERE s.active AND ($1::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($1))
+GROUP BY 1
+ORDER BY 1
 """
 
 GLOBAL_LINK_GENERATION = "SELECT generation FROM store_link_state"
@@ -42,19 +61,16 @@ WHERE group_id = $1 AND store_id = $2 AND kind = 'group' AND state <> 'retired'
 FOR UPDATE
 """
 
-CODE_USED_ELSEWHERE = """
-SELECT group_id FROM groups WHERE qr_payload = $1 AND group_id <> $2 AND state <> 'retired'
-LIMIT 1
+# Before a store replaces a group's code: the group, if it is this store's ($2), with what its
+# audit record compares.
+LINK_GROUP_BEFORE = """
+SELECT id, qr_version, expires_at FROM groups
+WHERE group_id = $1 AND store_id = $2 AND kind = 'group' AND state <> 'retired'
 """
 
-# A new code for the same group (its members, position and history stay): a new version (old
-# image links die) and a fresh expiry; its state is derived again by the store's sweep.
-REPLACE_GROUP_CODE = """
-UPDATE groups SET qr_payload = $2, qr_version = qr_version + 1, expires_at = $3,
-       source = 'upload', updated_at = now()
-WHERE id = $1
-RETURNING qr_version
-"""
+LINK_GROUP_AFTER = "SELECT qr_version, expires_at FROM groups WHERE group_id = $1"
+
+LINK_GROUP_VERSION = "SELECT qr_version FROM groups WHERE group_id = $1"
 
 # "This group is full": its members reach its capacity, as an integration would report, and the
 # sweep marks it full (what the keeper does with a full group).
