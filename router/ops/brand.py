@@ -31,7 +31,8 @@ BRAND_READ = Operation("品牌设置查询", "brand settings query")
 BRAND_CHANGE = Operation("品牌设置修改", "brand settings change")
 BRAND_LOGO = Operation("品牌标志上传", "brand logo upload")
 
-FIELDS = (*MAX_CHARS, "theme_colour")
+# In the order the screen shows them: the name and colour first.
+FIELDS = ("name", "theme_colour", *(f for f in MAX_CHARS if f != "name"))
 
 
 def _describe(request: web.Request) -> dict[str, Any]:

@@ -33,6 +33,8 @@ ADMIN_ASSETS = {
     "uploads.js": "text/javascript",  # the upload's column mapping and grouped problems
     "pictures.js": "text/javascript",  # group codes from pictures
     "pictures.css": "text/css",
+    "brand.js": "text/javascript",  # the brand screen, campaign copy and print sheets
+    "brand.css": "text/css",
 }
 
 
