@@ -86,10 +86,12 @@ def read_logo(data: bytes, max_bytes: int) -> Logo:
     from PIL import Image, UnidentifiedImageError  # only where a logo is read
 
     if not data:
-        raise BrandError("the logo file is empty", code="bad_brand")
+        raise BrandError("品牌标志文件是空的 / the logo file is empty", code="bad_brand")
     if len(data) > max_bytes:
         raise BrandError(
-            f"the logo is {len(data)} bytes; at most {max_bytes} are accepted", code="bad_brand"
+            f"品牌标志文件有 {len(data)} 字节，最多 {max_bytes} 字节 / "
+            f"the logo is {len(data)} bytes; at most {max_bytes} are accepted",
+            code="bad_brand",
         )
     try:
         with warnings.catch_warnings():
@@ -97,18 +99,22 @@ def read_logo(data: bytes, max_bytes: int) -> Logo:
             image = Image.open(io.BytesIO(data))
             if image.format not in LOGO_TYPES:
                 raise BrandError(
-                    f"the logo must be a PNG, JPEG or WebP picture, not {image.format}",
+                    f"品牌标志须为 PNG、JPEG 或 WebP 图片 / the logo must be a PNG, JPEG or WebP "
+                    f"picture, not {image.format}",
                     code="bad_brand",
                 )
             if image.width * image.height > LOGO_MAX_SOURCE_PX:
                 raise BrandError(
-                    f"the logo is {image.width}x{image.height} pixels; at most "
-                    f"{LOGO_MAX_SOURCE_PX} pixels in all are accepted",
+                    f"品牌标志图片太大（{image.width}x{image.height} 像素） / the logo is "
+                    f"{image.width}x{image.height} pixels; at most {LOGO_MAX_SOURCE_PX} pixels "
+                    "in all are accepted",
                     code="bad_brand",
                 )
             image.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Warning):
-        raise BrandError("the logo is not a readable picture", code="bad_brand") from None
+        raise BrandError(
+            "品牌标志不是可读取的图片 / the logo is not a readable picture", code="bad_brand"
+        ) from None
     rgba = image.convert("RGBA")
     rgba.thumbnail((LOGO_MAX_PX, LOGO_MAX_PX), Image.Resampling.LANCZOS)
     # A palette of 64 colours: a logo stays crisp at a fraction of the bytes.

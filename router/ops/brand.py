@@ -123,12 +123,6 @@ async def put_brand(request: web.Request) -> web.Response:
     env = config[SETTINGS]
     live = config[OPS_SETTINGS]
     async with config[POOL].acquire() as conn, conn.transaction():
-        logo = values.get("logo")
-        if isinstance(logo, str) and logo and await conn.fetchrow(sql.BRAND_LOGO, logo) is None:
-            raise BrandError(
-                "没有这个品牌标志：请先上传 / no logo with this SHA-256: upload it first",
-                code="bad_brand",
-            )
         for key, value in values.items():
             name = f"brand_{key}"
             if value is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -71,6 +71,9 @@ class Declared:
     show: Callable[[Any], Any] = lambda v: v
     store: Callable[[Any], Any] = lambda v: v
     load: Callable[[Any], Any] = lambda v: v
+    # A check that needs the database (a logo named by its hash must be stored), in put's
+    # transaction; raises as parse does.
+    verify: Callable[[asyncpg.Connection, Any], Awaitable[None]] | None = None
 
 
 def _number(low: float, high: float, *, low_open: bool = False) -> Callable[[Any, Any], float]:
@@ -206,6 +209,14 @@ def _brand_logo(raw: Any, _current: Any) -> str:
     )
 
 
+async def _logo_stored(conn: asyncpg.Connection, value: str) -> None:
+    if value and await conn.fetchrow(sql.BRAND_LOGO, value) is None:
+        raise b.BrandError(
+            "没有这个品牌标志：请先上传 / no logo with this SHA-256: upload it first",
+            code="bad_brand",
+        )
+
+
 def _brand_declarations() -> tuple[Declared, ...]:
     texts = tuple(
         Declared(
@@ -235,6 +246,7 @@ def _brand_declarations() -> tuple[Declared, ...]:
             _brand_logo,
             lambda s: LOGO_FILE + s.brand_logo_path if s.brand_logo_path else "",
             "HUOMA_BRAND_LOGO_PATH",
+            verify=_logo_stored,
         ),
     )
 
@@ -400,6 +412,8 @@ async def put(conn: asyncpg.Connection, env: Settings, name: str, raw: Any, acto
     async with conn.transaction():
         current = await _current(conn, d, env)
         value = d.parse(raw, current)
+        if d.verify is not None:
+            await d.verify(conn, value)
         old, new = d.show(current), d.show(value)
         await conn.execute(sql.PUT_OPS_SETTING, name, orjson.dumps(d.store(value)).decode(), actor)
         await record(

@@ -128,6 +128,9 @@ async def test_the_generic_settings_route_checks_brand_values_the_same_way(
         "/admin/api/settings/brand_theme_colour", json={"value": "#zzzzzz"}, headers=AUTH
     )
     assert r.status == 400 and (await r.json())["error"]["code"] == "bad_brand"
+    r = await client.put("/admin/api/settings/brand_logo", json={"value": "a" * 64}, headers=AUTH)
+    assert r.status == 400 and "没有这个品牌标志" in (await r.json())["error"]["message"]
+    assert await pool.fetchval("SELECT count(*) FROM ops_settings") == 0
     r = await client.put("/admin/api/settings/brand_footer", json={"value": "页脚"}, headers=AUTH)
     assert r.status == 200
     assert "页脚" in await page(client)
