@@ -9,10 +9,12 @@ through one call, `BrandSource.current()`, which the database settings layer can
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -31,6 +33,19 @@ MAX_CHARS = {
     "call_to_action": 24,
 }
 REQUIRED = ("name", "caption_group", "caption_staff", "caption_brand", "call_to_action")
+# What ops call each field (messages are Chinese first, then English).
+LABELS_ZH = {
+    "name": "品牌名称",
+    "theme_colour": "主题色",
+    "offer": "福利语",
+    "caption_group": "群码说明",
+    "caption_staff": "店员兜底说明",
+    "caption_brand": "品牌群兜底说明",
+    "location_purpose": "定位用途说明",
+    "footer": "页脚",
+    "call_to_action": "台卡引导语",
+    "logo": "品牌标志",
+}
 # The logo as served and printed: re-encoded PNG, its longer side at most this many pixels
 # (shown 48 CSS px high on the page: 192 covers a 3x screen and a 25 mm print at 200 dpi).
 LOGO_MAX_PX = 192
@@ -56,8 +71,13 @@ class Logo:
     height: int
 
     @property
+    def digest(self) -> str:
+        """SHA-256 of the re-encoded PNG: how the database settings name a logo."""
+        return hashlib.sha256(self.png).hexdigest()
+
+    @property
     def version(self) -> str:
-        return hashlib.sha256(self.png).hexdigest()[:12]
+        return self.digest[:12]
 
 
 def read_logo(data: bytes, max_bytes: int) -> Logo:
@@ -66,10 +86,12 @@ def read_logo(data: bytes, max_bytes: int) -> Logo:
     from PIL import Image, UnidentifiedImageError  # only where a logo is read
 
     if not data:
-        raise BrandError("the logo file is empty", code="bad_brand")
+        raise BrandError("品牌标志文件是空的 / the logo file is empty", code="bad_brand")
     if len(data) > max_bytes:
         raise BrandError(
-            f"the logo is {len(data)} bytes; at most {max_bytes} are accepted", code="bad_brand"
+            f"品牌标志文件有 {len(data)} 字节，最多 {max_bytes} 字节 / "
+            f"the logo is {len(data)} bytes; at most {max_bytes} are accepted",
+            code="bad_brand",
         )
     try:
         with warnings.catch_warnings():
@@ -77,18 +99,22 @@ def read_logo(data: bytes, max_bytes: int) -> Logo:
             image = Image.open(io.BytesIO(data))
             if image.format not in LOGO_TYPES:
                 raise BrandError(
-                    f"the logo must be a PNG, JPEG or WebP picture, not {image.format}",
+                    f"品牌标志须为 PNG、JPEG 或 WebP 图片 / the logo must be a PNG, JPEG or WebP "
+                    f"picture, not {image.format}",
                     code="bad_brand",
                 )
             if image.width * image.height > LOGO_MAX_SOURCE_PX:
                 raise BrandError(
-                    f"the logo is {image.width}x{image.height} pixels; at most "
-                    f"{LOGO_MAX_SOURCE_PX} pixels in all are accepted",
+                    f"品牌标志图片太大（{image.width}x{image.height} 像素） / the logo is "
+                    f"{image.width}x{image.height} pixels; at most {LOGO_MAX_SOURCE_PX} pixels "
+                    "in all are accepted",
                     code="bad_brand",
                 )
             image.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Warning):
-        raise BrandError("the logo is not a readable picture", code="bad_brand") from None
+        raise BrandError(
+            "品牌标志不是可读取的图片 / the logo is not a readable picture", code="bad_brand"
+        ) from None
     rgba = image.convert("RGBA")
     rgba.thumbnail((LOGO_MAX_PX, LOGO_MAX_PX), Image.Resampling.LANCZOS)
     # A palette of 64 colours: a logo stays crisp at a fraction of the bytes.
@@ -115,19 +141,8 @@ class Brand:
     logo: Logo | None = None
 
     def __post_init__(self) -> None:
-        problems = []
-        for name, limit in MAX_CHARS.items():
-            value: str = getattr(self, name)
-            if value != value.strip():
-                problems.append(f"{name}: no spaces around the text")
-            if name in REQUIRED and not value.strip():
-                problems.append(f"{name}: required")
-            if len(value) > limit:
-                problems.append(f"{name}: at most {limit} characters ({len(value)} given)")
-            if _CONTROL.search(value):
-                problems.append(f"{name}: no control characters or line breaks")
-        if not _COLOUR.fullmatch(self.theme_colour):
-            problems.append(f"theme_colour: expected #rrggbb, not {self.theme_colour[:20]!r}")
+        problems = [p for name in MAX_CHARS for p in text_problems(name, getattr(self, name))]
+        problems += colour_problems(self.theme_colour)
         if problems:
             raise BrandError("; ".join(problems), code="bad_brand")
 
@@ -151,6 +166,60 @@ class Brand:
         """The brand's part of the page's stylesheet: its colours as custom properties (the
         static stylesheet uses them); no inline style anywhere."""
         return f":root{{--brand:{self.theme_colour.lower()};--on-brand:{self.on_theme}}}\n".encode()
+
+
+def text_problems(name: str, value: object) -> list[str]:
+    """What is wrong with one of the brand's texts (empty: nothing), each problem in Chinese,
+    then English ("name: ...")."""
+    zh = LABELS_ZH[name]
+    if not isinstance(value, str):
+        return [f"{zh}必须是文字 / {name}: must be text"]
+    limit = MAX_CHARS[name]
+    problems = []
+    if value != value.strip():
+        problems.append(f"{zh}前后不能有空格 / {name}: no spaces around the text")
+    if name in REQUIRED and not value.strip():
+        problems.append(f"{zh}必填 / {name}: required")
+    if len(value) > limit:
+        problems.append(
+            f"{zh}最多 {limit} 个字（现有 {len(value)} 个） / "
+            f"{name}: at most {limit} characters ({len(value)} given)"
+        )
+    if _CONTROL.search(value):
+        problems.append(f"{zh}不能换行或含控制字符 / {name}: no control characters or line breaks")
+    return problems
+
+
+def colour_problems(value: object) -> list[str]:
+    if isinstance(value, str) and _COLOUR.fullmatch(value):
+        return []
+    shown = repr(value[:20]) if isinstance(value, str) else type(value).__name__
+    return [f"主题色须为 #rrggbb 格式（如 #07c160） / theme_colour: expected #rrggbb, not {shown}"]
+
+
+def check_text(name: str, raw: object) -> str:
+    """One text as ops send it: spaces around it dropped, then checked; BrandError if wrong."""
+    value = raw.strip() if isinstance(raw, str) else raw
+    problems = text_problems(name, value)
+    if problems:
+        raise BrandError("; ".join(problems), code="bad_brand")
+    assert isinstance(value, str)
+    return value
+
+
+def check_colour(raw: object) -> str:
+    value = raw.strip() if isinstance(raw, str) else raw
+    problems = colour_problems(value)
+    if problems:
+        raise BrandError("; ".join(problems), code="bad_brand")
+    assert isinstance(value, str)
+    return value.lower()
+
+
+def with_values(default: Brand, values: Mapping[str, str], logo: Logo | None) -> Brand:
+    """The brand of `default` (the environment's) with ops' values over it; BrandError if the
+    result is not a valid brand."""
+    return dataclasses.replace(default, **values, logo=logo)
 
 
 def _contrast_with_white(colour: str) -> float:
@@ -190,14 +259,16 @@ def brand_from_settings(settings: Settings) -> Brand:
 
 
 class BrandSource:
-    """Where every reader gets the brand: `current()`. Today it holds the value made from the
-    settings; the database settings layer can back it by calling `replace` when an admin's
-    change arrives (every worker then serves it with its next request)."""
+    """Where every reader gets the brand: `current()`. It starts as the value made from the
+    HUOMA_BRAND_* settings (kept as `default`); the database settings layer calls `replace` in
+    every worker when an admin's change arrives (router.runtime.opsettings), and the worker
+    serves it with its next request."""
 
-    __slots__ = ("_brand",)
+    __slots__ = ("_brand", "default")
 
     def __init__(self, brand: Brand) -> None:
         self._brand = brand
+        self.default = brand
 
     def current(self) -> Brand:
         return self._brand

@@ -127,6 +127,7 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         await conn.execute(
             "TRUNCATE accounts, sessions, api_tokens, signin_failures RESTART IDENTITY CASCADE"
         )
+        await conn.execute("TRUNCATE brand_logos")
     try:
         yield p
     finally:

@@ -19,6 +19,7 @@ from router.errors import HuomaError
 from router.keys import ADMIN_FAILURES, DB_CONTEXT, PRINCIPAL, STORE_LINK_LIMITS
 from router.ops import accounts as a
 from router.ops import audit, campaigns, opsettings, wecom
+from router.ops import brand as br
 from router.ops import handlers as h
 from router.ops import picture_api as pic
 from router.ops import print_sheets as ps
@@ -157,6 +158,9 @@ OPERATIONS = (
         A,
         opsettings.SETTINGS_CHANGE,
     ),
+    Operation("GET", "/brand", br.get_brand, "admin_brand", A, br.BRAND_READ),
+    Operation("PUT", "/brand", br.put_brand, "admin_brand_put", A, br.BRAND_CHANGE),
+    Operation("POST", "/brand/logo", br.upload_logo, "admin_brand_logo", A, br.BRAND_LOGO),
     Operation(
         "POST",
         "/stores/{store_id}/groups/from-picture",

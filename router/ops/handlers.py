@@ -474,6 +474,7 @@ def _entry_json(row: Any, base_url: str) -> dict[str, Any]:
         "store_id": row["store_id"],
         "store_name": row["store_name"],
         "label": row["label"],
+        "campaign": row["campaign"],
         "created_at": iso(row["created_at"]),
         "url": f"{base_url}/s/{code}",
         "qr_png": f"/admin/api/entries/{code}/qr.png",

@@ -8,7 +8,7 @@ import os
 
 from aiohttp import web
 
-from router.keys import OPS_SETTINGS, POOL, PRINCIPAL, SETTINGS
+from router.keys import BRAND, OPS_SETTINGS, POOL, PRINCIPAL, SETTINGS
 from router.ops.handlers import json_body, json_response, log
 from router.runtime.opsettings import refresh
 from router.store import opsettings
@@ -43,7 +43,7 @@ async def put_setting(request: web.Request) -> web.Response:
     async with config[POOL].acquire() as conn:
         await opsettings.put(conn, config[SETTINGS], name, body["value"], actor)
     # This worker answers with the value it now uses; the others follow on the notification.
-    await refresh(config[OPS_SETTINGS], config[POOL])
+    await refresh(config[OPS_SETTINGS], config[POOL], config.get(BRAND))
     log.info("admin: %s changed setting %s", actor, name)
     return json_response(_one(request, name))
 
@@ -57,6 +57,6 @@ async def reset_setting(request: web.Request) -> web.Response:
     config = request.config_dict
     async with config[POOL].acquire() as conn:
         await opsettings.reset(conn, config[SETTINGS], name, actor)
-    await refresh(config[OPS_SETTINGS], config[POOL])
+    await refresh(config[OPS_SETTINGS], config[POOL], config.get(BRAND))
     log.info("admin: %s reset setting %s", actor, name)
     return json_response(_one(request, name))

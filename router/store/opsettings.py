@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ import orjson
 
 from geo.coords import CoordError
 from geo.providers import ACCEPTED_EN, ACCEPTED_ZH, Provider
+from router import brand as b
 from router.errors import BadInput, NotFound
 from router.settings import Settings
 from router.store import sql
@@ -70,6 +71,9 @@ class Declared:
     show: Callable[[Any], Any] = lambda v: v
     store: Callable[[Any], Any] = lambda v: v
     load: Callable[[Any], Any] = lambda v: v
+    # A check that needs the database (a logo named by its hash must be stored), in put's
+    # transaction; raises as parse does.
+    verify: Callable[[asyncpg.Connection, Any], Awaitable[None]] | None = None
 
 
 def _number(low: float, high: float, *, low_open: bool = False) -> Callable[[Any, Any], float]:
@@ -173,6 +177,80 @@ def _load_webhooks(value: Any) -> tuple[Webhook, ...]:
     return tuple(Webhook(w["name"], w["url"], tuple(w.get("regions", ()))) for w in value)
 
 
+# The brand's texts and colour: each a setting of its own over its HUOMA_BRAND_* default, checked
+# as router.brand checks a Brand. brand_logo names a logo stored in brand_logos by its SHA-256
+# ("" for none); its default is the file HUOMA_BRAND_LOGO_PATH names, as "file:<path>".
+BRAND_TEXTS = tuple(b.MAX_CHARS)
+LOGO_FILE = "file:"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _brand_text(field_name: str) -> Callable[[Any, Any], str]:
+    def parse(raw: Any, _current: Any) -> str:
+        return b.check_text(field_name, raw)
+
+    return parse
+
+
+def _env_text(attr: str) -> Callable[[Settings], str]:
+    def default(settings: Settings) -> str:
+        return str(getattr(settings, attr))
+
+    return default
+
+
+def _brand_logo(raw: Any, _current: Any) -> str:
+    if raw == "" or (isinstance(raw, str) and _SHA256.fullmatch(raw)):
+        return str(raw)
+    raise b.BrandError(
+        "品牌标志须为已上传图片的 SHA-256，或空（不用标志） / brand_logo: the SHA-256 of an "
+        'uploaded logo, or "" for none',
+        code="bad_brand",
+    )
+
+
+async def _logo_stored(conn: asyncpg.Connection, value: str) -> None:
+    if value and await conn.fetchrow(sql.BRAND_LOGO, value) is None:
+        raise b.BrandError(
+            "没有这个品牌标志：请先上传 / no logo with this SHA-256: upload it first",
+            code="bad_brand",
+        )
+
+
+def _brand_declarations() -> tuple[Declared, ...]:
+    texts = tuple(
+        Declared(
+            f"brand_{name}",
+            f"品牌：{b.LABELS_ZH[name]}",
+            f"Brand: {name.replace('_', ' ')} (at most {limit} characters)",
+            _brand_text(name),
+            _env_text(f"brand_{name}"),
+            f"HUOMA_BRAND_{name.upper()}",
+        )
+        for name, limit in b.MAX_CHARS.items()
+    )
+    return (
+        *texts,
+        Declared(
+            "brand_theme_colour",
+            "品牌：主题色（#rrggbb）",
+            "Brand: theme colour (#rrggbb)",
+            lambda raw, _current: b.check_colour(raw),
+            lambda s: s.brand_theme_colour,
+            "HUOMA_BRAND_THEME_COLOUR",
+        ),
+        Declared(
+            "brand_logo",
+            "品牌：标志（图片的 SHA-256；空＝不用标志）",
+            "Brand: logo, the SHA-256 of a logo uploaded on the brand screen (empty: none)",
+            _brand_logo,
+            lambda s: LOGO_FILE + s.brand_logo_path if s.brand_logo_path else "",
+            "HUOMA_BRAND_LOGO_PATH",
+            verify=_logo_stored,
+        ),
+    )
+
+
 DECLARED: dict[str, Declared] = {
     d.name: d
     for d in (
@@ -213,6 +291,7 @@ DECLARED: dict[str, Declared] = {
             lambda s: s.upload_default_coord,
             "HUOMA_UPLOAD_DEFAULT_COORD",
         ),
+        *_brand_declarations(),
     )
 }
 
@@ -263,6 +342,16 @@ class OpsSettings:
     def upload_default_coord(self) -> Provider | None:
         raw: str = self.get("upload_default_coord")
         return Provider.parse(raw) if raw else None
+
+    def brand_texts(self) -> dict[str, str]:
+        """The brand's texts and colour as Brand's fields (stored values over the defaults)."""
+        names = (*BRAND_TEXTS, "theme_colour")
+        return {n: str(self.get(f"brand_{n}")) for n in names}
+
+    @property
+    def brand_logo(self) -> str:
+        """A stored logo's SHA-256, "" for none, or "file:<path>": the environment's logo."""
+        return str(self.get("brand_logo"))
 
     def effective(self) -> list[dict[str, Any]]:
         """Each setting with its value, where the value came from, and its default."""
@@ -323,6 +412,8 @@ async def put(conn: asyncpg.Connection, env: Settings, name: str, raw: Any, acto
     async with conn.transaction():
         current = await _current(conn, d, env)
         value = d.parse(raw, current)
+        if d.verify is not None:
+            await d.verify(conn, value)
         old, new = d.show(current), d.show(value)
         await conn.execute(sql.PUT_OPS_SETTING, name, orjson.dumps(d.store(value)).decode(), actor)
         await record(

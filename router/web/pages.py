@@ -35,6 +35,8 @@ ADMIN_ASSETS = {
     "pictures.css": "text/css",
     "links.js": "text/javascript",  # the store links screen
     "links.css": "text/css",
+    "brand.js": "text/javascript",  # the brand screen, campaign copy and print sheets
+    "brand.css": "text/css",
 }
 
 

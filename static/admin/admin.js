@@ -668,6 +668,8 @@
             el("button", { type: "button", class: "link", text: "SVG", onclick: function () { download(e.qr_svg, "huoma-entry-" + e.code + ".svg"); } })
           ])
         ]));
+        // Screens in their own files add to each code (brand.js: campaign copy, print sheets).
+        EXTENSIONS.forEach(function (x) { if (x.entryDetail) { x.entryDetail(e, box.lastChild, helpers()); } });
       });
     }, failed);
   }
@@ -806,7 +808,7 @@
 
   // What the screens in other files use of this one.
   function helpers() {
-    return { $: $, t: t, el: el, clear: clear, when: when, num: num, api: api, failed: failed, flash: flash, pager: pager, PAGE: PAGE, lang: lang };
+    return { $: $, t: t, el: el, clear: clear, when: when, num: num, api: api, failed: failed, flash: flash, pager: pager, PAGE: PAGE, lang: lang, download: download };
   }
 
   // ---- start ----------------------------------------------------------------------------------

@@ -133,7 +133,8 @@
     h.api("/admin/api/settings").then(function (body) {
       var list = h.$("settings-list");
       h.clear(list);
-      body.settings.forEach(function (s) {
+      // The brand's settings have a screen of their own (brand.js).
+      body.settings.filter(function (s) { return s.name.indexOf("brand_") !== 0; }).forEach(function (s) {
         var box = h.el("div", { class: "card setting", "data-setting": s.name });
         var fromDb = s.source === "database";
         box.appendChild(h.el("h2", {}, [

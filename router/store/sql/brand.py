@@ -6,6 +6,7 @@ from __future__ import annotations
 from router.store.sql.locks import AdvisoryLock
 
 __all__ = [
+    "BRAND_LOGO",
     "CLAIM_PRINT_JOB",
     "CLAIM_WECHAT_REFRESH",
     "CREATE_PRINT_JOB",
@@ -15,6 +16,7 @@ __all__ = [
     "GET_PRINT_JOB",
     "GET_PRINT_JOB_PDF",
     "GET_WECHAT_TICKET",
+    "PUT_BRAND_LOGO",
     "SET_ENTRY_CAMPAIGN",
     "SET_WECHAT_ERROR",
     "SET_WECHAT_TICKET",
@@ -117,3 +119,11 @@ WHERE id = $1
 FAIL_PRINT_JOB = """
 UPDATE print_jobs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1
 """
+
+# A logo uploaded on the brand screen, by the SHA-256 of its re-encoded bytes (one row per logo).
+PUT_BRAND_LOGO = """
+INSERT INTO brand_logos (sha256, png, width, height, created_by) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (sha256) DO NOTHING
+"""
+
+BRAND_LOGO = "SELECT png, width, height FROM brand_logos WHERE sha256 = $1"

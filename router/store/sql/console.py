@@ -112,7 +112,7 @@ WHERE g.group_id = o.group_id AND g.store_id = $1 AND g.position <> o.position
 # ---- entry codes (the ops console) -------------------------------------------------------------
 
 _ENTRIES = """
-SELECT e.code, e.kind, e.store_id, s.name AS store_name, e.label, e.created_at,
+SELECT e.code, e.kind, e.store_id, s.name AS store_name, e.label, e.created_at, e.campaign,
        count(*) OVER () AS total
 FROM entries e
 LEFT JOIN stores s USING (store_id)
