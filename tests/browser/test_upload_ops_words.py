@@ -86,8 +86,10 @@ async def test_an_erp_workbook_is_read_shown_confirmed_and_routed(
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
     await page.goto(str(site.make_url("/admin")))
+    # Automation's way in: a token, under the sign-in form's fold.
+    await page.click("details.token-login summary")
     await page.fill("#token", ADMIN_TOKEN)
-    await page.click("#login button[type=submit]")
+    await page.click("#token-login button[type=submit]")
     await page.click("nav button[data-view=uploads]")
 
     async def dry_run(name: str, body: bytes, mime: str, kind: str = "stores") -> None:
@@ -98,13 +100,13 @@ async def test_an_erp_workbook_is_read_shown_confirmed_and_routed(
 
     xlsx_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     # A coordinate source the engine does not know yet: one grouped problem, not three.
-    await dry_run("门店主数据.xlsx", erp_workbook("火星坐标"), xlsx_type)
+    await dry_run("门店主数据.xlsx", erp_workbook("墨卡托"), xlsx_type)
     await page.wait_for_selector("#upload-grouped")
     grouped = await page.locator("#upload-grouped tbody tr").all_inner_texts()
     assert len(grouped) == 1
     cells = grouped[0].split("\t")
-    assert cells[:4] == ["3-5", "3", "coord", "火星坐标"]
-    assert cells[4].startswith("第3-5行 coord「火星坐标」：不是可识别的坐标系")
+    assert cells[:4] == ["3-5", "3", "coord", "墨卡托"]
+    assert cells[4].startswith("第3-5行 coord「墨卡托」：坐标来源「墨卡托」无法识别")
     assert "/" not in cells[4]  # the page's language only
     assert not await page.is_visible("#upload-errors")  # the row-by-row detail is folded away
     assert await page.is_disabled("#u-commit")

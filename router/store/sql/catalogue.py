@@ -4,14 +4,18 @@ from __future__ import annotations
 
 # ---- catalogue -------------------------------------------------------------------------------
 
-SELECT_STORES = """
-SELECT store_id, name, city, address, lat, lng, service_area,
+# A store's columns as the catalogue reads them: one list for the full build and the per-store
+# patch, so a column added for one cannot be missing from the other.
+STORE_COLUMNS = """store_id, name, city, address, lat, lng, service_area,
        source_lat, source_lng, source_coord, source_area, province, district, region,
-       coord_provider
+       coord_provider"""
+
+SELECT_STORES = f"""
+SELECT {STORE_COLUMNS}
 FROM stores
 WHERE active
 ORDER BY store_id
-"""
+"""  # noqa: S608 (a fixed column list, no input)
 
 # Retired groups never reach a worker; a brand-wide fallback has no store.
 SELECT_GROUPS = """
@@ -55,12 +59,11 @@ RETURNING id
 # that one left.
 STORES_PREFIX = "stores:"
 
-SELECT_STORES_BY_ID = """
-SELECT store_id, name, city, address, lat, lng, service_area,
-       source_lat, source_lng, source_coord, source_area, active
+SELECT_STORES_BY_ID = f"""
+SELECT {STORE_COLUMNS}, active
 FROM stores
 WHERE store_id = ANY($1::text[])
-"""
+"""  # noqa: S608 (a fixed column list, no input)
 
 SELECT_GROUPS_OF_STORES = """
 SELECT g.id, g.group_id, g.store_id, g.name, g.qr_payload, g.qr_version, g.capacity,
