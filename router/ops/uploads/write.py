@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import zoneinfo
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,10 @@ import asyncpg
 
 from geo.providers import Provider
 from router.errors import BadInput
+from router.ops.uploads import confirm as confirming
+from router.ops.uploads.changes import diff, snapshot
+from router.ops.uploads.checks import Checks, check_stores, example_rows, template_warnings
+from router.ops.uploads.confirm import Confirm, fingerprint
 from router.ops.uploads.model import (
     ANALYZE_ROWS,
     KINDS,
@@ -164,6 +169,44 @@ class _Rollback(Exception):
     pass
 
 
+@dataclass(slots=True)
+class Review:
+    """An upload's review: the warnings found before writing, the rows (number, id) the file
+    gives in order, the template's example rows, and how a commit is confirmed."""
+
+    warnings: list[RowError]
+    rows: list[tuple[int, str]]
+    examples: list[tuple[int, str]]
+    confirm: Confirm | None
+    file: str  # the file's fingerprint (confirm.fingerprint)
+
+
+async def _reviewed(
+    conn: asyncpg.Connection,
+    kind: str,
+    validated: Sequence[Any],
+    summary: ImportSummary,
+    writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any],
+    review: Review,
+) -> None:
+    """The write between two snapshots of the rows it touches: what changed, the warnings that
+    need the database (an example row over a real store), then the token: issued by a dry run,
+    checked by a commit (which rolls back without it)."""
+    await conn.execute(sql.LOCK_IMPORTS)
+    ids = [i for _, i in review.rows]
+    before = await snapshot(conn, kind, ids)
+    await writer(conn, validated, summary)
+    after = await snapshot(conn, kind, ids)
+    warnings = [*review.warnings, *template_warnings(review.examples, set(before))]
+    summary.warnings = warnings
+    summary.changes = diff(kind, review.rows, before, after, warnings)
+    if summary.dry_run:
+        if warnings and review.confirm is not None:
+            summary.confirm_token = confirming.issue(review.confirm, review.file, warnings)
+    else:
+        confirming.check(review.confirm, review.file, warnings)
+
+
 async def import_rows(
     pool: asyncpg.Pool,
     kind: str,
@@ -172,13 +215,17 @@ async def import_rows(
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any],
     audit: Audit | None = None,
     patch_max_stores: int = 0,
+    review: Review | None = None,
 ) -> ImportSummary:
     """Write the rows in one transaction; at commit, workers patch the stores the rows name (up
     to `patch_max_stores` of them; entries and brand-wide rows rebuild everything)."""
     async with pool.acquire() as conn:
         try:
             async with conn.transaction():
-                await writer(conn, validated, summary)
+                if review is not None:
+                    await _reviewed(conn, kind, validated, summary, writer, review)
+                else:
+                    await writer(conn, validated, summary)
                 if audit is not None and not summary.dry_run:
                     await audit(conn, validated, summary)  # committed with the rows, or neither
                 if summary.dry_run:
@@ -231,8 +278,11 @@ async def import_file(
     coord: Provider | None = None,
     audit: Audit | None = None,
     patch_max_stores: int = 0,
+    checks: Checks | None = None,
+    confirm: Confirm | None = None,
 ) -> ImportSummary:
-    """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error.
+    """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error,
+    ConfirmationError on a commit whose warnings `confirm` does not accept (see confirm.py).
 
     `encoding` (one of ENCODINGS; None detects it) is how a CSV or JSON file is decoded; the
     summary names the one used and shows the first rows as read. `coord` is the coordinate
@@ -251,6 +301,9 @@ async def import_file(
         coord=coord,
         audit=audit,
         patch_max_stores=patch_max_stores,
+        checks=checks,
+        confirm=confirm,
+        file=fingerprint(data, kind, [filename, encoding, coord.value if coord else None]),
     )
     summary.format, summary.encoding, summary.preview = table.format, table.encoding, preview(table)
     summary.mapping = table.mapping.as_dict(kind) if table.mapping is not None else None
@@ -268,9 +321,13 @@ async def import_table(
     coord: Provider | None = None,
     audit: Audit | None = None,
     patch_max_stores: int = 0,
+    checks: Checks | None = None,
+    confirm: Confirm | None = None,
+    file: str = "",
 ) -> ImportSummary:
     """Validate and write rows already read into a table (files, the demo generator). `audit`
-    records the change inside the upload's transaction (not for a dry run)."""
+    records the change inside the upload's transaction (not for a dry run). With `checks`, the
+    rows are reviewed (warnings, changes) and a commit with warnings needs `confirm`'s token."""
     if not table.rows:
         raise file_error(
             "the file has a header but no rows", zh="文件只有表头，没有数据行", kind="no_rows"
@@ -294,7 +351,24 @@ async def import_table(
     if errors:
         raise ImportRejected(errors)
     summary = ImportSummary(kind, len(validated), dry_run=dry_run, ignored_columns=ignored)
+    review = None
+    if checks is not None:
+        numbers = [n for n, _ in table.rows]  # no errors: one validated row per file row
+        warnings: list[RowError] = []
+        rows: list[tuple[int, str]]
+        if kind == "stores":
+            stores = [r for r in validated if isinstance(r, StoreRow)]
+            warnings = check_stores(stores, numbers, checks)
+            rows = [(n, r.store_id) for n, r in zip(numbers, stores, strict=True)]
+        elif kind == "groups":
+            rows = [(r.row, r.group_id) for r in validated if isinstance(r, GroupRow)]
+        else:
+            rows = []
+        examples = example_rows(table, kind, checks.examples.get(kind, {}))
+        review = Review(warnings, rows, examples, confirm, file)
     try:
-        return await import_rows(pool, kind, validated, summary, writer, audit, patch_max_stores)
+        return await import_rows(
+            pool, kind, validated, summary, writer, audit, patch_max_stores, review
+        )
     except ImportRejected as exc:
         raise ImportRejected(_row_numbers(exc.errors, table)) from None
