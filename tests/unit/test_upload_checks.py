@@ -11,6 +11,7 @@ from router.ops.uploads.checks import (
     Located,
     address_key,
     check_stores,
+    collapse_swapped_columns,
     example_rows,
 )
 from router.ops.uploads.model import Table
@@ -129,3 +130,19 @@ def test_the_templates_example_row_is_found_and_a_look_alike_is_not() -> None:
     real = ("SH001", "人民广场店", "上海", "黄浦区人民大道120号", *example[4:])
     t = table(example, real, header=header)
     assert example_rows(t, "stores", examples) == [(2, "SH001")]
+
+
+def test_a_file_with_its_two_coordinate_columns_swapped_gets_one_sentence() -> None:
+    # lat holds longitudes (beyond 90): each row alone is an out-of-range error.
+    rows = [(f"S{i}", f"店{i}", "上海", "x", "31.23", f"121.{i:04d}", "gcj02") for i in range(1000)]
+    t = table(*rows)
+    _, errors, _ = validate_stores(t)
+    assert len(errors) == 1000
+    [one] = collapse_swapped_columns(errors, len(t.rows))
+    assert (one.row, one.code) == (0, "columns_swapped")
+    assert one.text().startswith("经纬度两列填反了")
+    # One wrong row in a good file stays that row's own error.
+    good = [(f"S{i}", f"店{i}", "上海", "x", "121.47", "31.23", "gcj02") for i in range(9)]
+    t = table(*good, ("BAD", "坏店", "上海", "x", "31.23", "121.47", "gcj02"))
+    _, errors, _ = validate_stores(t)
+    assert collapse_swapped_columns(errors, len(t.rows)) == errors

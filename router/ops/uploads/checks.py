@@ -301,3 +301,26 @@ def file_swapped(swapped: int, judged: int) -> RowError:
         f"整个文件的经纬度两列可能填反了（{judged} 行中 {swapped} 行互换后才在所填城市）："
         "请互换两列的表头后重新上传",
     )
+
+
+def collapse_swapped_columns(errors: list[RowError], rows: int) -> list[RowError]:
+    """A file whose latitude column holds longitudes (out of ±90) on most rows has its two
+    columns swapped: one sentence for the file instead of an error per row."""
+    lat_range = [e for e in errors if e.code == "out_of_range" and e.column == "lat"]
+    if rows < FILE_SWAP_MIN_ROWS or len(lat_range) < FILE_SWAP_SHARE * rows:
+        return errors
+    rest = [e for e in errors if not (e.code == "out_of_range" and e.column == "lat")]
+    return [
+        RowError(
+            0,
+            "lat",
+            "",
+            f"the latitude and longitude columns are swapped: the latitude column holds "
+            f"longitudes (beyond ±90) on {len(lat_range)} of {rows} rows; swap the two column "
+            "headers and upload again",
+            "columns_swapped",
+            f"经纬度两列填反了：纬度列在 {rows} 行中有 {len(lat_range)} 行是经度（超出 ±90）；"
+            "请互换两列的表头后重新上传",
+        ),
+        *rest,
+    ]

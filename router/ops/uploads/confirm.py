@@ -57,7 +57,7 @@ def fingerprint(data: bytes, kind: str, options: Sequence[str | None]) -> str:
 def _digest(warnings: Sequence[RowError]) -> bytes:
     h = hashlib.sha256()
     for w in sorted(warnings, key=lambda w: (w.row, w.code, w.column, w.value)):
-        h.update(f"{w.row}\x1f{w.code}\x1f{w.column}\x1f{w.value}\x1e".encode())
+        h.update(f"{w.row}\x1f{w.code}\x1f{w.column}\x1f{w.value}\x1f{w.message}\x1e".encode())
     return h.digest()
 
 

@@ -16,7 +16,13 @@ from geo.providers import Provider
 from router.errors import BadInput
 from router.ops.uploads import confirm as confirming
 from router.ops.uploads.changes import diff, snapshot
-from router.ops.uploads.checks import Checks, check_stores, example_rows, template_warnings
+from router.ops.uploads.checks import (
+    Checks,
+    check_stores,
+    collapse_swapped_columns,
+    example_rows,
+    template_warnings,
+)
 from router.ops.uploads.confirm import Confirm, fingerprint
 from router.ops.uploads.model import (
     ANALYZE_ROWS,
@@ -337,6 +343,7 @@ async def import_table(
     if kind == "stores":
         validated, errors, ignored = validate_stores(table, coord)
         writer = write_stores
+        errors = collapse_swapped_columns(errors, len(table.rows))
     elif kind == "fallbacks":
         validated, errors, ignored = validate_fallbacks(table)
         writer = write_fallbacks
