@@ -7,6 +7,7 @@ from __future__ import annotations
 from router.ops.exports import COLUMNS, EXAMPLES
 from router.ops.uploads.checks import Checks, Limits
 from router.ops.uploads.confirm import Confirm
+from router.ops.uploads.geocode import Geocoder
 from router.settings import Settings
 
 
@@ -21,8 +22,18 @@ def limits(settings: Settings) -> Limits:
 
 
 def checks(settings: Settings) -> Checks:
+    """Fresh for each upload (it collects the upload's geocodes)."""
     examples = {kind: dict(zip(COLUMNS[kind], EXAMPLES[kind], strict=True)) for kind in EXAMPLES}
-    return Checks(limits(settings), examples)
+    geocoder = None
+    if settings.geocode_provider and settings.geocode_key:
+        geocoder = Geocoder(
+            settings.geocode_provider,
+            settings.geocode_key,
+            settings.geocode_url,
+            settings.geocode_qps,
+            settings.geocode_timeout_s,
+        )
+    return Checks(limits(settings), examples, geocoder=geocoder)
 
 
 def confirm(settings: Settings, token: str | None) -> Confirm:

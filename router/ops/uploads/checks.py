@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import shapely
 from shapely.ops import nearest_points
@@ -61,6 +62,8 @@ class Checks:
     limits: Limits = field(default_factory=Limits)
     examples: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     geocodes: dict[str, Located] = field(default_factory=dict)
+    geocoder: Any = None  # geocode.Geocoder when a provider and key are configured
+    found: list[RowError] = field(default_factory=list)  # warnings found while geocoding
 
 
 def address_key(city: str, address: str) -> str:

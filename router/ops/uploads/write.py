@@ -18,12 +18,14 @@ from router.ops.uploads import confirm as confirming
 from router.ops.uploads.changes import diff, snapshot
 from router.ops.uploads.checks import (
     Checks,
+    address_key,
     check_stores,
     collapse_swapped_columns,
     example_rows,
     template_warnings,
 )
 from router.ops.uploads.confirm import Confirm, fingerprint
+from router.ops.uploads.headers import COORDINATES
 from router.ops.uploads.model import (
     ANALYZE_ROWS,
     KINDS,
@@ -171,6 +173,43 @@ async def write_fallbacks(
 STORE_PATCH_KINDS = ("stores", "groups", "fallbacks")
 
 
+async def geocode_table(pool: asyncpg.Pool, table: Table, checks: Checks) -> None:
+    """Geocode the file's addresses (cached): a row without coordinates is placed at its
+    address's geocode (GCJ-02, coord set to the provider), a rough one (city or district level)
+    comes back as a warning; precise geocodes judge the other rows' coordinate system."""
+    geocoder = checks.geocoder
+    wanted: dict[str, tuple[str, str]] = {}
+    for _, values in table.rows:
+        city, address = values.get("city", "").strip(), values.get("address", "").strip()
+        if city and address:
+            wanted[address_key(city, address)] = (city, address)
+    found = await geocoder.many(pool, [(k, c, a) for k, (c, a) in wanted.items()])
+    checks.geocodes = {k: g.located() for k, g in found.items() if g.precise}
+    for n, values in table.rows:
+        blank = not any(values.get(c, "").strip() for c in ("lat", "lng", COORDINATES))
+        if not blank:
+            continue
+        city, address = values.get("city", "").strip(), values.get("address", "").strip()
+        g = found.get(address_key(city, address)) if city and address else None
+        if g is None:
+            continue  # left blank: validation says the coordinates are required
+        values["lat"], values["lng"], values["coord"] = f"{g.lat:.6f}", f"{g.lng:.6f}", g.provider
+        values.pop(COORDINATES, None)
+        if not g.precise:
+            checks.found.append(
+                RowError(
+                    n,
+                    "address",
+                    address[:200],
+                    f"placed by geocoding only roughly ({g.provider} level {g.level}): check the "
+                    "point or give the full address or coordinates",
+                    "geocoded_roughly",
+                    f"地址只定位到「{g.level}」级别（{g.provider}），坐标可能不准：请核对，"
+                    "或填写完整地址或坐标",
+                )
+            )
+
+
 class _Rollback(Exception):
     pass
 
@@ -297,6 +336,8 @@ async def import_file(
         raise BadInput(f"unknown import kind {kind!r}; use {', '.join(KINDS)}", code="bad_kind")
     # Decoding and parsing a 20 MB file takes seconds: off the event loop, scans keep moving.
     table = await asyncio.to_thread(read_table, data, filename, kind, max_bytes, max_rows, encoding)
+    if kind == "stores" and checks is not None and checks.geocoder is not None:
+        await geocode_table(pool, table, checks)
     summary = await import_table(
         pool,
         kind,
@@ -365,7 +406,7 @@ async def import_table(
         rows: list[tuple[int, str]]
         if kind == "stores":
             stores = [r for r in validated if isinstance(r, StoreRow)]
-            warnings = check_stores(stores, numbers, checks)
+            warnings = [*checks.found, *check_stores(stores, numbers, checks)]
             rows = [(n, r.store_id) for n, r in zip(numbers, stores, strict=True)]
         elif kind == "groups":
             rows = [(r.row, r.group_id) for r in validated if isinstance(r, GroupRow)]
