@@ -63,6 +63,10 @@ async def test_a_file_with_warnings_commits_only_with_its_dry_runs_token(
     ok = await post(client, data, confirm=token)
     assert ok.status == 200, await ok.text()
     assert await pool.fetchval("SELECT count(*) FROM stores") == 2
+    # The same file again changes nothing: what was accepted is not questioned again.
+    again = await post(client, data)
+    assert again.status == 200, await again.text()
+    assert (await again.json())["warnings"] == []
 
 
 async def test_a_file_without_warnings_commits_without_a_token(

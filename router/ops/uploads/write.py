@@ -243,6 +243,14 @@ async def _reviewed(
     await writer(conn, validated, summary)
     after = await snapshot(conn, kind, ids)
     warnings = [*review.warnings, *template_warnings(review.examples, set(before))]
+    changes = diff(kind, review.rows, before, after, warnings)
+    # Only what the upload changes is questioned: a row already stored as it is (an export
+    # uploaded again) was accepted before.
+    unchanged = {c["row"] for c in changes if c["status"] == "unchanged"}
+    if len(unchanged) < len(changes) or not changes:
+        warnings = [w for w in warnings if w.row not in unchanged]
+    else:
+        warnings = []
     summary.warnings = warnings
     summary.changes = diff(kind, review.rows, before, after, warnings)
     if summary.dry_run:
