@@ -32,6 +32,8 @@ ADMIN_ASSETS = {
     "uploads.js": "text/javascript",  # the upload's column mapping and grouped problems
     "pictures.js": "text/javascript",  # group codes from pictures
     "pictures.css": "text/css",
+    "review.js": "text/javascript",  # a dry run's warnings, changes and confirmation
+    "review.css": "text/css",
 }
 
 
