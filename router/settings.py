@@ -638,6 +638,14 @@ class Settings:
         ge=0.1,
         le=1_000,
     )
+    geocode_check_rows: int = ADMIN(
+        200,
+        "Rows that have coordinates whose addresses are geocoded per upload to check the "
+        "coordinate system label (cached ones are free; rows without coordinates are always "
+        "geocoded): a wrong label is usually the whole file's.",
+        ge=0,
+        le=1_000_000,
+    )
     geocode_timeout_s: float = ADMIN(
         5.0, "Timeout of one geocoding request, seconds.", ge=0.1, le=120
     )

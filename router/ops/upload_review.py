@@ -33,7 +33,12 @@ def checks(settings: Settings) -> Checks:
             settings.geocode_qps,
             settings.geocode_timeout_s,
         )
-    return Checks(limits(settings), examples, geocoder=geocoder)
+    return Checks(
+        limits(settings),
+        examples,
+        geocoder=geocoder,
+        geocode_check_rows=settings.geocode_check_rows,
+    )
 
 
 def confirm(settings: Settings, token: str | None) -> Confirm:

@@ -123,3 +123,26 @@ async def test_baidu_coordinates_labelled_amap_are_caught_by_the_geocode(
     [warning] = dry["warnings"]
     assert warning["code"] == "wrong_coord_system"
     assert warning["message"].startswith("坐标可能是百度坐标")
+
+
+async def test_rows_with_coordinates_are_geocoded_only_up_to_the_check_sample(
+    pool: asyncpg.Pool, aiohttp_client: Any, make_client: Any
+) -> None:
+    fake = FakeGeocoder({"人民大道120号": (*PEOPLE[:2], "兴趣点", 11)})
+    server = await aiohttp_client(fake.app())
+    client = await make_client(
+        geocode_provider="amap",
+        geocode_key=KEY,
+        geocode_url=str(server.make_url("")),
+        geocode_qps=1000.0,
+        geocode_check_rows=3,
+    )
+    rows = "".join(
+        f"S{i},店{i},上海,测试路{i}号,121.{4000 + i},31.2{i:03d},gcj02\r\n" for i in range(10)
+    )
+    blank = "SH1,人民广场店,上海,黄浦区人民大道120号,,,\r\n"
+    response = await post(client, HEADER + rows + blank, dry_run="1")
+    assert response.status == 200, await response.text()
+    # Three rows with coordinates sampled, and the row without them.
+    assert len(fake.requests) == 4
+    assert fake.requests[-1]["address"] == "黄浦区人民大道120号"

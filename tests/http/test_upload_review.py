@@ -146,3 +146,30 @@ async def test_the_dry_run_shows_each_stores_change_paged(
     assert [c["id"] for c in only["changes"]["items"]] == ["S0007"]
     bad = await post(client, second, dry_run="1", changes="nope")
     assert (bad.status, (await bad.json())["error"]["code"]) == (400, "bad_changes")
+
+
+async def test_the_dry_run_shows_each_groups_change(pool: asyncpg.Pool, make_client: Any) -> None:
+    client = await make_client()
+    assert (await post(client, HEADER + GOOD)).status == 200
+    groups = "group_id,store_id,name,qr_payload,capacity\r\n"
+    first = groups + "G1,SH002,一群,https://weixin.qq.com/g/AAAA,150\r\n"
+    response = await client.post(
+        "/admin/api/uploads/groups", data=first.encode(), params={"filename": "g.csv"}, headers=AUTH
+    )
+    assert response.status == 200
+    second = groups + (
+        "G1,SH002,一群,https://weixin.qq.com/g/AAAA,180\r\n"
+        "G2,SH002,二群,https://weixin.qq.com/g/BBBB,\r\n"
+    )
+    dry = await client.post(
+        "/admin/api/uploads/groups",
+        data=second.encode(),
+        params={"filename": "g.csv", "dry_run": "1"},
+        headers=AUTH,
+    )
+    items = (await dry.json())["changes"]["items"]
+    assert [(c["kind"], c["id"], c["status"]) for c in items] == [
+        ("group", "G1", "changed"),
+        ("group", "G2", "added"),
+    ]
+    assert items[0]["fields"] == {"capacity": {"old": 150, "new": 180}}

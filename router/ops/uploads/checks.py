@@ -63,6 +63,7 @@ class Checks:
     examples: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     geocodes: dict[str, Located] = field(default_factory=dict)
     geocoder: Any = None  # geocode.Geocoder when a provider and key are configured
+    geocode_check_rows: int = 200  # rows with coordinates geocoded to check their system label
     found: list[RowError] = field(default_factory=list)  # warnings found while geocoding
 
 

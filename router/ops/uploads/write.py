@@ -179,10 +179,16 @@ async def geocode_table(pool: asyncpg.Pool, table: Table, checks: Checks) -> Non
     comes back as a warning; precise geocodes judge the other rows' coordinate system."""
     geocoder = checks.geocoder
     wanted: dict[str, tuple[str, str]] = {}
+    sampled = 0  # rows with coordinates: a sample checks their label, within the quota
     for _, values in table.rows:
         city, address = values.get("city", "").strip(), values.get("address", "").strip()
-        if city and address:
-            wanted[address_key(city, address)] = (city, address)
+        if not (city and address):
+            continue
+        if any(values.get(c, "").strip() for c in ("lat", "lng", COORDINATES)):
+            if sampled >= checks.geocode_check_rows:
+                continue
+            sampled += 1
+        wanted[address_key(city, address)] = (city, address)
     found = await geocoder.many(pool, [(k, c, a) for k, (c, a) in wanted.items()])
     checks.geocodes = {k: g.located() for k, g in found.items() if g.precise}
     for n, values in table.rows:
