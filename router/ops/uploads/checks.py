@@ -14,9 +14,9 @@ warnings commits only with the dry run's confirmation token (`confirm.py`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import shapely
 from shapely.ops import nearest_points
@@ -34,6 +34,8 @@ FILE_SWAP_MIN_ROWS = 3
 FILE_SWAP_SHARE = 0.8
 
 SYSTEM_ZH = {"wgs84": "GPS（WGS-84）坐标", "gcj02": "高德/腾讯（GCJ-02）坐标", "bd09": "百度坐标"}
+# What to write in the coord column instead, in ops' words.
+SYSTEM_WORD = {"wgs84": "GPS（wgs84）", "gcj02": "高德（gcj02）", "bd09": "百度（bd09）"}
 SYSTEM_EN = {"wgs84": "GPS (WGS-84)", "gcj02": "AMap/Tencent (GCJ-02)", "bd09": "Baidu (BD-09)"}
 
 
@@ -54,6 +56,29 @@ class Located:
     lng: float
 
 
+@dataclass(frozen=True, slots=True)
+class Geocode:
+    """An address's geocode from a provider: GCJ-02, with the provider's own match level and
+    whether that level places a store (a street number or a point of interest)."""
+
+    lat: float
+    lng: float
+    level: str
+    precise: bool
+    provider: str
+
+    def located(self) -> Located:
+        return Located(self.lat, self.lng)
+
+
+class GeocodeSource(Protocol):
+    """What geocodes an upload's addresses (geocode.Geocoder: a provider's web service)."""
+
+    async def many(
+        self, pool: Any, addresses: Iterable[tuple[str, str, str]]
+    ) -> dict[str, Geocode]: ...
+
+
 @dataclass(slots=True)
 class Checks:
     """What an upload is checked with: the limits, each kind's template example row (column ->
@@ -62,7 +87,7 @@ class Checks:
     limits: Limits = field(default_factory=Limits)
     examples: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     geocodes: dict[str, Located] = field(default_factory=dict)
-    geocoder: Any = None  # geocode.Geocoder when a provider and key are configured
+    geocoder: GeocodeSource | None = None  # when a provider and its key are configured
     geocode_check_rows: int = 200  # rows with coordinates geocoded to check their system label
     found: list[RowError] = field(default_factory=list)  # warnings found while geocoding
 
@@ -210,7 +235,8 @@ def _system_check(
                 f"{readings[best]:,.0f} m; set the coord column to {best}",
                 "wrong_coord_system",
                 f"坐标可能是{SYSTEM_ZH[best]}：按所标坐标系离地址 {labelled:,.0f} 米，"
-                f"按{SYSTEM_ZH[best]}只差 {readings[best]:,.0f} 米，请把坐标系改为 {best}",
+                f"按{SYSTEM_ZH[best]}只差 {readings[best]:,.0f} 米，"
+                f"请把坐标系改为{SYSTEM_WORD[best]}",
             )
         )
 

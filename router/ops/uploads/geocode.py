@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import asyncpg
 
 from router.errors import HuomaError
-from router.ops.uploads.checks import Located
+from router.ops.uploads.checks import Geocode
 from router.store import sql
 
 DEFAULT_URLS = {"amap": "https://restapi.amap.com", "tencent": "https://apis.map.qq.com"}
@@ -43,18 +42,6 @@ class GeocodeError(HuomaError):
 
     status = 429
     code = "geocode_quota_exceeded"
-
-
-@dataclass(frozen=True, slots=True)
-class Geocode:
-    lat: float  # GCJ-02
-    lng: float
-    level: str  # the provider's own match level, as it says it
-    precise: bool
-    provider: str
-
-    def located(self) -> Located:
-        return Located(self.lat, self.lng)
 
 
 def _amap(body: dict[str, Any]) -> Geocode | None:

@@ -178,6 +178,7 @@ async def geocode_table(pool: asyncpg.Pool, table: Table, checks: Checks) -> Non
     address's geocode (GCJ-02, coord set to the provider), a rough one (city or district level)
     comes back as a warning; precise geocodes judge the other rows' coordinate system."""
     geocoder = checks.geocoder
+    assert geocoder is not None  # the caller checked
     wanted: dict[str, tuple[str, str]] = {}
     sampled = 0  # rows with coordinates: a sample checks their label, within the quota
     for _, values in table.rows:
