@@ -615,6 +615,88 @@ class Settings:
         "override it on the settings page.",
         check=_coord_or_unset,
     )
+    # Plausibility warnings on store uploads (router/ops/uploads/checks.py), confirmed by a token.
+    upload_city_radius_m: float = ADMIN(
+        150_000.0,
+        "A store farther than this (true metres) from the centre of the city it names is warned "
+        "about (as is a swapped latitude and longitude that fits the city).",
+        ge=1_000,
+        le=5_000_000,
+    )
+    upload_district_radius_m: float = ADMIN(
+        50_000.0,
+        "A store farther than this (true metres) from the centre of the district it names is "
+        "warned about.",
+        ge=1_000,
+        le=1_000_000,
+    )
+    upload_area_distance_m: float = ADMIN(
+        20_000.0,
+        "A service area whose nearest point is farther than this (true metres) from its store is "
+        "warned about.",
+        ge=100,
+        le=1_000_000,
+    )
+    upload_system_mismatch_m: float = ADMIN(
+        300.0,
+        "With geocoding configured: a store this far from its address's geocode, while reading "
+        "its point in another coordinate system lands within a third of that, is warned about "
+        "(wrong system label).",
+        ge=10,
+        le=100_000,
+    )
+    upload_stack_min: int = ADMIN(
+        3,
+        "This many stores or more on exactly the same point are warned about, with the count.",
+        ge=2,
+        le=1_000_000,
+    )
+    upload_confirm_ttl_s: int = ADMIN(
+        1_800,
+        "How long a dry run's confirmation token (accepting its warnings) stays valid, seconds.",
+        ge=10,
+        le=7 * 86_400,
+    )
+    upload_changes_page: int = ADMIN(
+        100,
+        "Changes (added, changed, unchanged stores or groups) one dry run answer lists by default; "
+        "?changes_limit= asks for up to HUOMA_ADMIN_PAGE_MAX.",
+        ge=1,
+        le=100_000,
+    )
+    geocode_provider: str = ADMIN(
+        "",
+        "Geocoding web service for store rows without coordinates and for the wrong-system check: "
+        "amap or tencent. Unset: no geocoding.",
+        choices=("", "amap", "tencent"),
+    )
+    geocode_key: str = ADMIN(
+        "",
+        "The brand's key for HUOMA_GEOCODE_PROVIDER's web service.",
+        secret=True,
+    )
+    geocode_url: str = ADMIN(
+        "",
+        "Base URL of the geocoding service. Unset: the provider's own "
+        "(https://restapi.amap.com, https://apis.map.qq.com).",
+    )
+    geocode_qps: float = ADMIN(
+        3.0,
+        "Most geocoding requests per second, across the upload (the key's QPS quota).",
+        ge=0.1,
+        le=1_000,
+    )
+    geocode_check_rows: int = ADMIN(
+        200,
+        "Rows that have coordinates whose addresses are geocoded per upload to check the "
+        "coordinate system label (cached ones are free; rows without coordinates are always "
+        "geocoded): a wrong label is usually the whole file's.",
+        ge=0,
+        le=1_000_000,
+    )
+    geocode_timeout_s: float = ADMIN(
+        5.0, "Timeout of one geocoding request, seconds.", ge=0.1, le=120
+    )
     audit_retention_days: int = ADMIN(
         730,
         "Audit records (who changed what through the ops API) older than this many days are "

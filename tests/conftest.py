@@ -120,7 +120,7 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         await conn.execute(
             "TRUNCATE stores, groups, entries, scan_events, alerts, funnel_daily, funnel_days, "
             "qr_images, wecom_stores, wecom_chats, wecom_callbacks, group_joins, "
-            "audit_log, ops_settings, wechat_tickets "
+            "audit_log, ops_settings, wechat_tickets, geocode_cache "
             "RESTART IDENTITY CASCADE"
         )
         await conn.execute("UPDATE funnel_state SET last_seq = 0")

@@ -23,11 +23,12 @@ from aiohttp import web
 from router.cli import demo, users
 from router.errors import BadInput, HuomaError
 from router.keys import IN_FLIGHT, METRICS
-from router.ops import exports
+from router.ops import exports, upload_review
 from router.ops.ocr import OcrService
 from router.ops.picture_zip import ZIP_OPERATION, import_picture_zip
 from router.ops.uploads import (
     ENCODINGS,
+    ConfirmationError,
     ImportRejected,
     group_errors,
     import_file,
@@ -252,7 +253,9 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         print(exc.message, file=sys.stderr)
         return 2
 
-    async def run(pool: asyncpg.Pool) -> Any:
+    settings = resolve_secret(settings)
+
+    async def once(pool: asyncpg.Pool, dry_run: bool, token: str | None) -> Any:
         return await import_file(
             pool,
             args.kind,
@@ -261,15 +264,29 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             timezone=settings.timezone,
             max_bytes=settings.import_max_bytes,
             max_rows=settings.import_max_rows,
-            dry_run=args.dry_run,
+            dry_run=dry_run,
             wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
             encoding=parse_encoding(args.encoding),
             coord=coord,
             patch_max_stores=settings.patch_max_stores,
+            checks=upload_review.checks(settings),
+            confirm=upload_review.confirm(settings, token),
         )
+
+    async def run(pool: asyncpg.Pool) -> Any:
+        token = args.accept
+        if args.yes and not args.dry_run and not token:
+            # --yes: the dry run's own token; its warnings are printed with the summary.
+            token = (await once(pool, True, None)).confirm_token
+        return await once(pool, args.dry_run, token)
 
     try:
         summary = _run(_with_pool(settings, run))
+    except ConfirmationError as exc:
+        print(exc.message, file=sys.stderr)
+        for w in exc.warnings[:50]:
+            print(f"  {w.row}: [{w.code}] {w.text(None)}", file=sys.stderr)
+        return 3
     except ImportRejected as exc:
         _print_rejection(exc, None if args.lang == "both" else args.lang)
         return 1
@@ -452,7 +469,20 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument(
         "--dry-run",
         action="store_true",
-        help="validate and count, write nothing; shows the encoding used and the first rows",
+        help="validate and count, write nothing; shows the encoding used and the first rows, "
+        "the warnings, the changes and the token accepting the warnings",
+    )
+    i.add_argument(
+        "--accept",
+        metavar="TOKEN",
+        help="commit a file with warnings: the confirm token its dry run printed (the same "
+        "file and warnings only, before it expires)",
+    )
+    i.add_argument(
+        "--yes",
+        action="store_true",
+        help="commit a file with warnings without a separate dry run: the warnings are printed "
+        "and accepted as they are",
     )
     i.add_argument(
         "--encoding",

@@ -17,9 +17,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from router.errors import BadInput, HuomaError, NotFound, TooLarge
 from router.keys import DB_CONTEXT, OPS_SETTINGS, POOL, PRINCIPAL, SETTINGS, WECOM
-from router.ops import exports
+from router.ops import exports, upload_review
 from router.ops.trail import upload_audit
 from router.ops.uploads import (
+    CHANGE_STATUSES,
     FORMATS,
     KINDS,
     LANGUAGES,
@@ -191,6 +192,24 @@ async def upload(request: web.Request) -> web.Response:
         or request.config_dict[OPS_SETTINGS].upload_default_coord
     )
     settings = request.config_dict[SETTINGS]
+    # The dry run's token accepting its warnings, and which page of its changes to show.
+    token = request.query.get("confirm", "").strip() or None
+    changes_status = request.query.get("changes", "").strip() or None
+    if changes_status is not None and changes_status not in (*CHANGE_STATUSES, "warned"):
+        raise BadInput(
+            f"changes must be one of {', '.join((*CHANGE_STATUSES, 'warned'))}",
+            code="bad_changes",
+        )
+    top = settings.admin_page_max
+    changes_limit = int_param(
+        request.query,
+        "changes_limit",
+        min(settings.upload_changes_page, top),
+        0,
+        top,
+        code="bad_limit",
+    )
+    changes_offset = int_param(request.query, "changes_offset", 0, 0, 10**9, code="bad_offset")
     filename, data = await _upload_body(request, settings.import_max_bytes)
     # A failed upload is logged with who sent which file: ops ask about it by name.
     request[DB_CONTEXT] = f"by {actor}, file {filename!r}" + (", dry run" if dry_run else "")
@@ -210,12 +229,23 @@ async def upload(request: web.Request) -> web.Response:
             audit=upload_audit(actor, kind, filename),
             patch_max_stores=settings.patch_max_stores,
             regions=request[PRINCIPAL].region_list(),
+            checks=upload_review.checks(settings),
+            confirm=upload_review.confirm(settings, token),
         )
     except ImportRejected as exc:
         exc.set_language(lang)
         raise
+    summary.lang = lang
+    summary.changes_status, summary.changes_offset = changes_status, changes_offset
+    summary.changes_limit = changes_limit
     answer = summary.as_dict()
-    counts = {k: v for k, v in answer.items() if k != "preview"}  # rows stay out of the log
+    # Rows stay out of the log.
+    counts = {
+        k: v
+        for k, v in answer.items()
+        if k not in ("preview", "changes", "warnings", "warnings_grouped")
+    }
+    counts["warnings"] = len(summary.warnings)
     log.info("admin: %s uploaded %s (%s): %s", actor, kind, filename, counts)
     return json_response(answer)
 

@@ -37,6 +37,8 @@ ADMIN_ASSETS = {
     "links.css": "text/css",
     "brand.js": "text/javascript",  # the brand screen, campaign copy and print sheets
     "brand.css": "text/css",
+    "review.js": "text/javascript",  # a dry run's warnings, changes and confirmation
+    "review.css": "text/css",
 }
 
 

@@ -596,13 +596,25 @@
     var path = "/admin/api/uploads/" + kind + "?filename=" + encodeURIComponent(file.name) + (dryRun ? "&dry_run=1" : "") +
       (encoding !== "auto" ? "&encoding=" + encodeURIComponent(encoding) : "") + "&lang=" + lang +
       ($("u-coord").value ? "&coord=" + encodeURIComponent($("u-coord").value) : "");
+    // The dry run's token accepts its warnings (the page asked first); a fresh dry run drops it.
+    if (!dryRun && state.confirmToken) { path += "&confirm=" + encodeURIComponent(state.confirmToken); }
+    if (dryRun) { state.confirmToken = null; }
+    function page(offset, status) {
+      var more = path + "&changes_offset=" + offset + (status ? "&changes=" + status : "");
+      api(more, { method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" } }).then(function (s) {
+        window.HuomaReview.drawChanges(result, s, lang, page);
+      }, failed);
+    }
     api(path, { method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" } }).then(function (s) {
       var args = { rows: num(s.rows), ins: num(s.inserted), upd: num(s.updated), same: num(s.unchanged) };
       result.appendChild(el("p", { class: "ok", text: t(dryRun ? "dryOk" : "imported", args) }));
+      $("u-commit").disabled = !dryRun;
+      if (dryRun) { state.confirmToken = s.confirm_token; }
+      window.HuomaReview.drawWarnings(result, s, lang, $("u-commit"));
       if (s.ignored_columns.length) { result.appendChild(el("p", { class: "hint", text: t("ignored", { c: s.ignored_columns.join(", ") }) })); }
       window.HuomaUploads.drawMapping(result, s, lang);
+      window.HuomaReview.drawChanges(result, s, lang, page);
       if (s.preview) { drawPreview(result, s, encoding); }
-      $("u-commit").disabled = !dryRun;
     }, function (err) {
       if (err.status === 401 || err.status === 403) { failed(err); return; }
       if (!err.errors.length) { result.appendChild(el("p", { class: "error", text: err.message })); return; }

@@ -3,9 +3,11 @@ every row (`rows`), write all or nothing (`write`). What an upload is made of is
 
 The names other rooms use; the rest stays in its module."""
 
+from router.ops.uploads.confirm import ConfirmationError
 from router.ops.uploads.headers import LABELS
 from router.ops.uploads.model import (
     BRAND,
+    CHANGE_STATUSES,
     ENTRY_OPTIONAL,
     ENTRY_REQUIRED,
     FALLBACK_REQUIRED,
@@ -44,6 +46,7 @@ from router.ops.uploads.write import (
 
 __all__ = [
     "BRAND",
+    "CHANGE_STATUSES",
     "ENCODINGS",
     "ENTRY_OPTIONAL",
     "ENTRY_REQUIRED",
@@ -59,6 +62,7 @@ __all__ = [
     "STORE_REQUIRED",
     "WECHAT_SCAN_JOIN_LIMIT",
     "Audit",
+    "ConfirmationError",
     "ImportRejected",
     "Table",
     "decode_text",

@@ -208,6 +208,33 @@ class Table:
     mapping: Mapping | None = None  # which column was read as what, for a file with a header
 
 
+CHANGE_STATUSES = ("added", "changed", "unchanged")
+
+
+def page(
+    changes: Sequence[dict[str, Any]], status: str | None, offset: int, limit: int
+) -> dict[str, Any]:
+    """The changes answer: counts by status, then one page (of one status, or of all)."""
+    counts = {s: 0 for s in CHANGE_STATUSES}
+    counts["warned"] = 0
+    for c in changes:
+        counts[c["status"]] += 1
+        counts["warned"] += bool(c["warnings"])
+    chosen = [
+        c
+        for c in changes
+        if status is None or c["status"] == status or (status == "warned" and c["warnings"])
+    ]
+    return {
+        "counts": counts,
+        "status": status,
+        "total": len(chosen),
+        "offset": offset,
+        "limit": limit,
+        "items": chosen[offset : offset + limit],
+    }
+
+
 @dataclass(slots=True)
 class ImportSummary:
     kind: str
@@ -221,9 +248,25 @@ class ImportSummary:
     encoding: str | None = None
     preview: dict[str, Any] | None = None  # the first rows as read
     mapping: dict[str, Any] | None = None  # the sheet, header row and what each column was read as
+    # Plausibility warnings (checks.py), the token that accepts them (dry run), what changes.
+    warnings: list[RowError] = field(default_factory=list)
+    confirm_token: str | None = None
+    changes: list[dict[str, Any]] | None = None
+    changes_status: str | None = None  # the page of changes the answer shows
+    changes_offset: int = 0
+    changes_limit: int = 100
+    lang: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        review: dict[str, Any] = {
+            "warnings": [w.as_dict(self.lang) for w in self.warnings[:MAX_ERRORS_REPORTED]],
+            "warnings_grouped": group_errors(self.warnings, self.lang)[:MAX_ERRORS_REPORTED],
+            "confirm_token": self.confirm_token,
+            "changes": None
+            if self.changes is None
+            else page(self.changes, self.changes_status, self.changes_offset, self.changes_limit),
+        }
+        return review | {
             "kind": self.kind,
             "rows": self.rows,
             "inserted": self.inserted,

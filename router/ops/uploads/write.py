@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import zoneinfo
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,18 @@ import asyncpg
 
 from geo.providers import Provider
 from router.errors import BadInput
+from router.ops.uploads import confirm as confirming
+from router.ops.uploads.changes import diff, snapshot
+from router.ops.uploads.checks import (
+    Checks,
+    address_key,
+    check_stores,
+    collapse_swapped_columns,
+    example_rows,
+    template_warnings,
+)
+from router.ops.uploads.confirm import Confirm, fingerprint
+from router.ops.uploads.headers import COORDINATES
 from router.ops.uploads.model import (
     ANALYZE_ROWS,
     KINDS,
@@ -160,6 +173,50 @@ async def write_fallbacks(
 STORE_PATCH_KINDS = ("stores", "groups", "fallbacks")
 
 
+async def geocode_table(pool: asyncpg.Pool, table: Table, checks: Checks) -> None:
+    """Geocode the file's addresses (cached): a row without coordinates is placed at its
+    address's geocode (GCJ-02, coord set to the provider), a rough one (city or district level)
+    comes back as a warning; precise geocodes judge the other rows' coordinate system."""
+    geocoder = checks.geocoder
+    assert geocoder is not None  # the caller checked
+    wanted: dict[str, tuple[str, str]] = {}
+    sampled = 0  # rows with coordinates: a sample checks their label, within the quota
+    for _, values in table.rows:
+        city, address = values.get("city", "").strip(), values.get("address", "").strip()
+        if not (city and address):
+            continue
+        if any(values.get(c, "").strip() for c in ("lat", "lng", COORDINATES)):
+            if sampled >= checks.geocode_check_rows:
+                continue
+            sampled += 1
+        wanted[address_key(city, address)] = (city, address)
+    found = await geocoder.many(pool, [(k, c, a) for k, (c, a) in wanted.items()])
+    checks.geocodes = {k: g.located() for k, g in found.items() if g.precise}
+    for n, values in table.rows:
+        blank = not any(values.get(c, "").strip() for c in ("lat", "lng", COORDINATES))
+        if not blank:
+            continue
+        city, address = values.get("city", "").strip(), values.get("address", "").strip()
+        g = found.get(address_key(city, address)) if city and address else None
+        if g is None:
+            continue  # left blank: validation says the coordinates are required
+        values["lat"], values["lng"], values["coord"] = f"{g.lat:.6f}", f"{g.lng:.6f}", g.provider
+        values.pop(COORDINATES, None)
+        if not g.precise:
+            checks.found.append(
+                RowError(
+                    n,
+                    "address",
+                    address[:200],
+                    f"placed by geocoding only roughly ({g.provider} level {g.level}): check the "
+                    "point or give the full address or coordinates",
+                    "geocoded_roughly",
+                    f"地址只定位到「{g.level}」级别（{g.provider}），坐标可能不准：请核对，"
+                    "或填写完整地址或坐标",
+                )
+            )
+
+
 class _Rollback(Exception):
     pass
 
@@ -201,6 +258,52 @@ async def _check_regions(
         raise ImportRejected(errors)
 
 
+@dataclass(slots=True)
+class Review:
+    """An upload's review: the warnings found before writing, the rows (number, id) the file
+    gives in order, the template's example rows, and how a commit is confirmed."""
+
+    warnings: list[RowError]
+    rows: list[tuple[int, str]]
+    examples: list[tuple[int, str]]
+    confirm: Confirm | None
+    file: str  # the file's fingerprint (confirm.fingerprint)
+
+
+async def _reviewed(
+    conn: asyncpg.Connection,
+    kind: str,
+    validated: Sequence[Any],
+    summary: ImportSummary,
+    writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any],
+    review: Review,
+) -> None:
+    """The write between two snapshots of the rows it touches: what changed, the warnings that
+    need the database (an example row over a real store), then the token: issued by a dry run,
+    checked by a commit (which rolls back without it)."""
+    await conn.execute(sql.LOCK_IMPORTS)
+    ids = [i for _, i in review.rows]
+    before = await snapshot(conn, kind, ids)
+    await writer(conn, validated, summary)
+    after = await snapshot(conn, kind, ids)
+    warnings = [*review.warnings, *template_warnings(review.examples, set(before))]
+    changes = diff(kind, review.rows, before, after, warnings)
+    # Only what the upload changes is questioned: a row already stored as it is (an export
+    # uploaded again) was accepted before.
+    unchanged = {c["row"] for c in changes if c["status"] == "unchanged"}
+    if len(unchanged) < len(changes) or not changes:
+        warnings = [w for w in warnings if w.row not in unchanged]
+    else:
+        warnings = []
+    summary.warnings = warnings
+    summary.changes = diff(kind, review.rows, before, after, warnings)
+    if summary.dry_run:
+        if warnings and review.confirm is not None:
+            summary.confirm_token = confirming.issue(review.confirm, review.file, warnings)
+    else:
+        confirming.check(review.confirm, review.file, warnings)
+
+
 async def import_rows(
     pool: asyncpg.Pool,
     kind: str,
@@ -210,6 +313,7 @@ async def import_rows(
     audit: Audit | None = None,
     patch_max_stores: int = 0,
     regions: list[str] | None = None,
+    review: Review | None = None,
 ) -> ImportSummary:
     """Write the rows in one transaction; at commit, workers patch the stores the rows name (up
     to `patch_max_stores` of them; entries and brand-wide rows rebuild everything)."""
@@ -218,7 +322,10 @@ async def import_rows(
             async with conn.transaction():
                 if regions is not None:
                     await _check_regions(conn, kind, validated, regions, after=False)
-                await writer(conn, validated, summary)
+                if review is not None:
+                    await _reviewed(conn, kind, validated, summary, writer, review)
+                else:
+                    await writer(conn, validated, summary)
                 if regions is not None:
                     await _check_regions(conn, kind, validated, regions, after=True)
                 if audit is not None and not summary.dry_run:
@@ -274,8 +381,11 @@ async def import_file(
     audit: Audit | None = None,
     patch_max_stores: int = 0,
     regions: list[str] | None = None,
+    checks: Checks | None = None,
+    confirm: Confirm | None = None,
 ) -> ImportSummary:
-    """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error.
+    """Read, validate and (unless dry_run) write one upload. Raises ImportRejected on any error,
+    ConfirmationError on a commit whose warnings `confirm` does not accept (see confirm.py).
 
     `encoding` (one of ENCODINGS; None detects it) is how a CSV or JSON file is decoded; the
     summary names the one used and shows the first rows as read. `coord` is the coordinate
@@ -284,6 +394,8 @@ async def import_file(
         raise BadInput(f"unknown import kind {kind!r}; use {', '.join(KINDS)}", code="bad_kind")
     # Decoding and parsing a 20 MB file takes seconds: off the event loop, scans keep moving.
     table = await asyncio.to_thread(read_table, data, filename, kind, max_bytes, max_rows, encoding)
+    if kind == "stores" and checks is not None and checks.geocoder is not None:
+        await geocode_table(pool, table, checks)
     summary = await import_table(
         pool,
         kind,
@@ -295,6 +407,9 @@ async def import_file(
         audit=audit,
         patch_max_stores=patch_max_stores,
         regions=regions,
+        checks=checks,
+        confirm=confirm,
+        file=fingerprint(data, kind, [filename, encoding, coord.value if coord else None]),
     )
     summary.format, summary.encoding, summary.preview = table.format, table.encoding, preview(table)
     summary.mapping = table.mapping.as_dict(kind) if table.mapping is not None else None
@@ -313,10 +428,14 @@ async def import_table(
     audit: Audit | None = None,
     patch_max_stores: int = 0,
     regions: list[str] | None = None,
+    checks: Checks | None = None,
+    confirm: Confirm | None = None,
+    file: str = "",
 ) -> ImportSummary:
     """Validate and write rows already read into a table (files, the demo generator). `audit`
     records the change inside the upload's transaction (not for a dry run); with `regions`, only
-    rows of stores in those regions (an account limited to them)."""
+    rows of stores in those regions (an account limited to them). With `checks`, the rows are
+    reviewed (warnings, changes) and a commit with warnings needs `confirm`'s token."""
     if not table.rows:
         raise file_error(
             "the file has a header but no rows", zh="文件只有表头，没有数据行", kind="no_rows"
@@ -326,6 +445,7 @@ async def import_table(
     if kind == "stores":
         validated, errors, ignored = validate_stores(table, coord)
         writer = write_stores
+        errors = collapse_swapped_columns(errors, len(table.rows))
     elif kind == "fallbacks":
         validated, errors, ignored = validate_fallbacks(table)
         writer = write_fallbacks
@@ -340,9 +460,32 @@ async def import_table(
     if errors:
         raise ImportRejected(errors)
     summary = ImportSummary(kind, len(validated), dry_run=dry_run, ignored_columns=ignored)
+    review = None
+    if checks is not None:
+        numbers = [n for n, _ in table.rows]  # no errors: one validated row per file row
+        warnings: list[RowError] = []
+        rows: list[tuple[int, str]]
+        if kind == "stores":
+            stores = [r for r in validated if isinstance(r, StoreRow)]
+            warnings = [*checks.found, *check_stores(stores, numbers, checks)]
+            rows = [(n, r.store_id) for n, r in zip(numbers, stores, strict=True)]
+        elif kind == "groups":
+            rows = [(r.row, r.group_id) for r in validated if isinstance(r, GroupRow)]
+        else:
+            rows = []
+        examples = example_rows(table, kind, checks.examples.get(kind, {}))
+        review = Review(warnings, rows, examples, confirm, file)
     try:
         return await import_rows(
-            pool, kind, validated, summary, writer, audit, patch_max_stores, regions
+            pool,
+            kind,
+            validated,
+            summary,
+            writer,
+            audit,
+            patch_max_stores,
+            regions=regions,
+            review=review,
         )
     except ImportRejected as exc:
         raise ImportRejected(_row_numbers(exc.errors, table)) from None

@@ -19,4 +19,5 @@ from router.store.sql.opsettings import *  # noqa: F403
 from router.store.sql.pictures import *  # noqa: F403
 from router.store.sql.qr_images import *  # noqa: F403
 from router.store.sql.store_links import *  # noqa: F403
+from router.store.sql.upload_review import *  # noqa: F403
 from router.store.sql.wecom import *  # noqa: F403
