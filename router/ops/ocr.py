@@ -110,7 +110,7 @@ def _read_lines(data: bytes) -> list[str]:
     """In the OCR process: the picture's text lines, top to bottom (the model loads once)."""
     global _engine
     if _engine is None:
-        from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-not-found,unused-ignore]
+        from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
         _engine = RapidOCR()
     result, _ = _engine(data)
