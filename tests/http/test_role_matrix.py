@@ -9,6 +9,8 @@ document exactly: a new operation without a row here fails the test, so none can
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -19,12 +21,15 @@ import yaml
 
 from tests.accounts import make_account, make_token, sign_in
 from tests.conftest import AUTH, group_row, seed, store_row
+from tests.pictures import qr_image
 
 pytestmark = pytest.mark.db
 
 PREFIX = "/admin/api"
 ROLES = ("viewer", "editor", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
+# The store's own page (/link/...): only a store link reaches it, never an account or a token.
+STORE_LINK = "store_link"
 
 # Two regions: the limited principals are of 上海; everything of 北京 must stay invisible to them.
 OWN = {"store_id": "SH1", "group_id": "SHG1", "code": "shentry"}
@@ -46,6 +51,30 @@ class Row:
 def _upload(kind: str, city: str, store_id: str) -> bytes:
     template = STORES_CSV if kind == "stores" else GROUPS_CSV
     return template.format(store_id=store_id, city=city).encode()
+
+
+def _picture(payload: str) -> bytes:
+    buf = io.BytesIO()
+    qr_image(payload).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _zip(name: str, payload: str) -> bytes:
+    """A ZIP of one group picture named by a group id (replaces that group's code)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr(f"{name}.png", _picture(payload))
+    return buf.getvalue()
+
+
+# Every value typed, so no picture waits for a reading of its card; nothing written.
+PICTURE_QUERY = {
+    "filename": "card.png",
+    "dry_run": "1",
+    "name": "新群",
+    "member_count": "3",
+    "expires_at": "2099-01-01T00:00:00+08:00",
+}
 
 
 MATRIX: dict[tuple[str, str], Row] = {
@@ -85,9 +114,44 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/stores/{store_id}/wecom"): Row("viewer"),
     ("PUT", "/stores/{store_id}/wecom"): Row("editor", {"chat_ids": []}),
     ("DELETE", "/stores/{store_id}/wecom"): Row("editor"),
+    ("PUT", "/entries/{code}/campaign"): Row("editor", {"campaign": "周末特惠"}),
+    ("GET", "/entries/{code}/sheet.pdf"): Row("viewer"),
+    ("GET", "/stores/{store_id}/sheet.pdf"): Row("viewer"),
+    # All stores' sheets reach every region: an admin of every region.
+    ("POST", "/print-jobs"): Row("admin", {"size": "a6"}),
+    ("GET", "/print-jobs/{job}"): Row("admin"),
+    ("GET", "/print-jobs/{job}/sheets.pdf"): Row("admin"),
+    ("GET", "/audit"): Row("admin"),
+    ("GET", "/stores/{store_id}/audit"): Row("viewer"),
+    ("GET", "/settings"): Row("admin"),
+    ("PUT", "/settings/{name}"): Row("admin", {"value": 600}),
+    ("DELETE", "/settings/{name}"): Row("admin"),
+    ("POST", "/stores/{store_id}/groups/from-picture"): Row(
+        "editor", _picture("https://weixin.qq.com/g/MatrixAdd01"), query=PICTURE_QUERY
+    ),
+    ("POST", "/groups/{group_id}/code-from-picture"): Row(
+        "editor", _picture("https://weixin.qq.com/g/MatrixReplace01"), query=PICTURE_QUERY
+    ),
+    ("POST", "/group-pictures"): Row(
+        "editor",
+        _zip("SHG1", "https://weixin.qq.com/g/MatrixZipSH01"),
+        _zip("BJG1", "https://weixin.qq.com/g/MatrixZipBJ01"),
+        {"filename": "pictures.zip", "dry_run": "1", "ocr": "0"},
+    ),
+    ("POST", "/store-links"): Row("editor", {"store_ids": ["SH1"]}),
+    ("GET", "/store-links/{store_id}/qr.png"): Row("editor"),
+    # Every store's links at once: an admin of every region.
+    ("POST", "/store-links/revoke-all"): Row("admin"),
+    ("POST", "/store-links/{store_id}/revoke"): Row("editor"),
+    ("GET", "/link/store"): Row(STORE_LINK),
+    ("POST", "/link/groups/{group_id}/code"): Row(
+        STORE_LINK, {"qr_payload": "https://weixin.qq.com/g/MatrixLink01"}
+    ),
+    ("POST", "/link/groups/{group_id}/full"): Row(STORE_LINK),
 }
 
 SCOPED = ("{store_id}", "{group_id}", "{code}")
+JOB = "9000"
 NOT_FOUND = {"store_not_found", "group_not_found", "entry_not_found"}
 
 
@@ -117,7 +181,9 @@ def test_the_code_declares_what_the_matrix_says() -> None:
 
 def _path(template: str, ids: dict[str, str]) -> str:
     path = template.replace("{kind}", "stores").replace("{fmt}", "csv")
+    path = path.replace("/settings/{name}", "/settings/alert_cooldown_s")
     path = path.replace("{username}", "target").replace("{name}", "victim")
+    path = path.replace("{job}", JOB)
     for name, value in ids.items():
         path = path.replace("{" + name + "}", value)
     return PREFIX + path
@@ -164,6 +230,17 @@ async def _world(pool: asyncpg.Pool) -> None:
         "INSERT INTO alerts (kind, store_id, message) VALUES ('low', 'SH1', 'sh'), "
         "('low', 'BJ1', 'bj')"
     )
+    # A print job of all stores, so its rows reach a real one.
+    await pool.execute(
+        "INSERT INTO print_jobs (id, size, requested_by) VALUES ($1, 'a6', 'tests')",
+        int(JOB),
+    )
+    # Audit records of both stores: the per-store view shows one store's only.
+    await pool.execute(
+        "INSERT INTO audit_log (actor, kind, store_id, target, summary) VALUES "
+        "('tests', 'group.retire', 'SH1', 'SHG1', 'group SHG1 state: active -> retired'), "
+        "('tests', 'group.retire', 'BJ1', 'BJG1', 'group BJG1 state: active -> retired')"
+    )
 
 
 @pytest.mark.parametrize("via", ["token", "session"])
@@ -205,10 +282,16 @@ async def test_every_operation_with_every_role_and_region(
             for other in (False,) if template == "/session" else (False, True):
                 response = await _send(client, method, template, row, headers, other)
                 status = response.status
-                text = await response.text()
+                # PDFs and PNGs too: read as text only to look for the other region's marks.
+                text = (await response.read()).decode("utf-8", "replace")
                 assert status < 500, (who, text)
-                if RANK[role] < RANK[row.needs] or (row.needs == "admin" and regions):
+                if (
+                    row.needs == STORE_LINK
+                    or RANK[role] < RANK[row.needs]
+                    or (row.needs == "admin" and regions)
+                ):
                     # Admin operations reach every region: an admin limited to some may not.
+                    # A store's own page: no account or token, whatever its role.
                     assert status == 403, (who, other, text)
                     assert (await response.json())["error"]["code"] == "forbidden", who
                     continue
