@@ -230,9 +230,10 @@ async def _world(pool: asyncpg.Pool) -> None:
         "INSERT INTO alerts (kind, store_id, message) VALUES ('low', 'SH1', 'sh'), "
         "('low', 'BJ1', 'bj')"
     )
-    # A print job of all stores, so its rows reach a real one.
+    # A print job of all stores, so its rows reach a real one (print jobs outlive a test).
     await pool.execute(
-        "INSERT INTO print_jobs (id, size, requested_by) VALUES ($1, 'a6', 'tests')",
+        "INSERT INTO print_jobs (id, size, requested_by) VALUES ($1, 'a6', 'tests') "
+        "ON CONFLICT (id) DO NOTHING",
         int(JOB),
     )
     # Audit records of both stores: the per-store view shows one store's only.
