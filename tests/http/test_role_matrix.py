@@ -9,6 +9,7 @@ document exactly: a new operation without a row here fails the test, so none can
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 from dataclasses import dataclass, field
@@ -325,3 +326,45 @@ async def test_an_unlimited_principal_sees_every_region_in_the_lists(
     for path in ("/health", "/entries", "/alerts", "/exports/stores.csv", "/exports/groups.csv"):
         text = await (await client.get(PREFIX + path, headers=AUTH)).text()
         assert any(mark in text for mark in OTHER_MARKS), path
+
+
+async def test_a_store_link_reaches_its_own_page_and_no_other_operation(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    """The other side of the store_link rows: a store link (of 上海's store) is refused every
+    operation of the ops API but its store's own page, whatever it names."""
+    await _world(pool)
+    client = await make_client(
+        rate_admin_failures_per_ip=0,
+        rate_store_link_per_minute=10_000,
+        rate_store_link_burst=10_000,
+    )
+    r = await client.post(PREFIX + "/store-links", json={"store_ids": ["SH1"]}, headers=AUTH)
+    assert r.status == 200, await r.text()
+    rows = list(csv.DictReader(io.StringIO((await r.read()).decode("utf-8-sig"))))
+    token = rows[0]["link"].split("#t=", 1)[1]
+    link = {"Authorization": f"StoreLink {token}"}
+    reached = 0
+    for (method, template), row in MATRIX.items():
+        if row.needs is None:
+            continue
+        for other in (False, True):
+            response = await _send(client, method, template, row, link, other)
+            who = f"{method} {template} by a store link (other={other})"
+            text = (await response.read()).decode("utf-8", "replace")
+            assert response.status < 500, (who, text)
+            if row.needs != STORE_LINK:
+                assert response.status == 403, (who, text)
+                assert (await response.json())["error"]["code"] == "forbidden", who
+                continue
+            assert response.status not in (401, 403), (who, text)
+            if other and "{group_id}" in template:
+                # Another store's group: as if it did not exist (the answer names only what
+                # was asked).
+                assert response.status == 404, (who, text)
+                assert (await response.json())["error"]["code"] == "group_not_found", who
+            else:
+                for mark in OTHER_MARKS:
+                    assert mark not in text, (who, mark, text[:500])
+            reached += 1
+    assert reached == 2 * len([r for r in MATRIX.values() if r.needs == STORE_LINK])
