@@ -11,6 +11,7 @@ from aiohttp import web
 
 from router.errors import BadInput, HuomaError, NotFound
 from router.keys import POOL, PRINCIPAL, SETTINGS
+from router.ops import trail
 from router.ops.auth import (
     ROLES,
     SESSION_COOKIE,
@@ -229,15 +230,16 @@ async def create_account(request: web.Request) -> web.Response:
     role = check_role(body.get("role"))
     regions = check_regions(body.get("regions", []))
     hashed = await asyncio.to_thread(hash_password, password)
-    row = await request.config_dict[POOL].fetchrow(
-        sql.CREATE_ACCOUNT, username, hashed, role, regions
-    )
-    if row is None:
-        raise HuomaError(
-            f"账号 {username!r} 已存在 / account {username!r} already exists",
-            code="account_exists",
-            status=409,
-        )
+    actor = request[PRINCIPAL].actor
+    async with request.config_dict[POOL].acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(sql.CREATE_ACCOUNT, username, hashed, role, regions)
+        if row is None:
+            raise HuomaError(
+                f"账号 {username!r} 已存在 / account {username!r} already exists",
+                code="account_exists",
+                status=409,
+            )
+        await trail.account_created(conn, actor, row)
     log.info("admin: %s created account %s (%s)", request[PRINCIPAL].actor, username, role)
     return json_response(_account(row), status=201)
 
@@ -263,13 +265,24 @@ async def update_account(request: web.Request) -> web.Response:
             code="self_lockout",
         )
     async with request.config_dict[POOL].acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(sql.ACCOUNT_FOR_AUDIT, username)
         row = await conn.fetchrow(sql.UPDATE_ACCOUNT, username, role, regions, disabled, hashed)
-        if row is None:
+        if before is None or row is None:
             raise NotFound(f"no account {username!r}", code="account_not_found")
+        ended = 0
         if disabled or hashed is not None:
             # An admin resetting its own password stays signed in here, and only here.
             keep = principal.session if principal.actor == username else None
-            await conn.execute(sql.DELETE_ACCOUNT_SESSIONS, row["id"], keep)
+            status = await conn.execute(sql.DELETE_ACCOUNT_SESSIONS, row["id"], keep)
+            ended = int(status.split()[-1])
+        await trail.account_changed(
+            conn,
+            principal.actor,
+            before,
+            row,
+            password_reset=hashed is not None,
+            sessions_ended=ended,
+        )
     changed = [k for k in ("role", "regions", "disabled", "password") if body.get(k) is not None]
     log.info("admin: %s changed account %s: %s", principal.actor, username, ", ".join(changed))
     return json_response(_account(row))
@@ -292,15 +305,15 @@ async def create_token(request: web.Request) -> web.Response:
     regions = check_regions(body.get("regions", []))
     token = "hm_" + new_secret()
     actor = request[PRINCIPAL].actor
-    row = await request.config_dict[POOL].fetchrow(
-        sql.CREATE_API_KEY, name, digest(token), role, regions, actor
-    )
-    if row is None:
-        raise HuomaError(
-            f"令牌 {name!r} 已存在 / token {name!r} already exists",
-            code="token_exists",
-            status=409,
-        )
+    async with request.config_dict[POOL].acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(sql.CREATE_API_KEY, name, digest(token), role, regions, actor)
+        if row is None:
+            raise HuomaError(
+                f"令牌 {name!r} 已存在 / token {name!r} already exists",
+                code="token_exists",
+                status=409,
+            )
+        await trail.token_created(conn, actor, row)
     log.info("admin: %s created API token %s (%s)", actor, name, role)
     return json_response({**_token(row), "token": token}, status=201)
 
@@ -308,7 +321,11 @@ async def create_token(request: web.Request) -> web.Response:
 async def delete_token(request: web.Request) -> web.Response:
     """DELETE /admin/api/tokens/{name}: the token stops working at once."""
     name = request.match_info["name"]
-    if await request.config_dict[POOL].fetchval(sql.DELETE_API_KEY, name) is None:
-        raise NotFound(f"no token {name!r}", code="token_not_found")
-    log.info("admin: %s deleted API token %s", request[PRINCIPAL].actor, name)
+    actor = request[PRINCIPAL].actor
+    async with request.config_dict[POOL].acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(sql.API_KEY_FOR_AUDIT, name)
+        if before is None or await conn.fetchval(sql.DELETE_API_KEY, name) is None:
+            raise NotFound(f"no token {name!r}", code="token_not_found")
+        await trail.token_deleted(conn, actor, name, before)
+    log.info("admin: %s deleted API token %s", actor, name)
     return json_response({"name": name, "deleted": True})

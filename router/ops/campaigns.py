@@ -10,6 +10,7 @@ from aiohttp import web
 
 from router.errors import BadInput, NotFound
 from router.keys import POOL, PRINCIPAL
+from router.ops import trail
 from router.ops.handlers import json_body, json_response
 from router.store import sql
 from router.store.db import Operation
@@ -36,10 +37,13 @@ async def set_campaign(request: web.Request) -> web.Response:
             code="bad_campaign",
         )
     pool = request.config_dict[POOL]
+    actor = request[PRINCIPAL].actor
     async with pool.acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(sql.ENTRY_FOR_AUDIT, code)
         row = await conn.fetchrow(sql.SET_ENTRY_CAMPAIGN, code, text)
-        if row is None:
+        if before is None or row is None:
             raise NotFound(f"no entry code {code!r}", code="entry_not_found")
+        await trail.campaign_set(conn, actor, code, before, row["campaign"])
         await conn.execute(sql.NOTIFY_CATALOGUE, "entries")
-    log.info("admin: %s set the campaign of entry code %s", request[PRINCIPAL].actor, code)
+    log.info("admin: %s set the campaign of entry code %s", actor, code)
     return json_response({"code": row["code"], "campaign": row["campaign"]})

@@ -14,6 +14,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from router.errors import BadInput, TooLarge
 from router.keys import DB_CONTEXT, POOL, PRINCIPAL, SETTINGS
+from router.ops import trail
 from router.ops.handlers import json_response
 from router.ops.ocr import OcrService
 from router.ops.picture_zip import ZIP_OPERATION, import_picture_zip
@@ -22,6 +23,7 @@ from router.ops.uploads import ImportRejected
 from router.ops.uploads.model import RowError
 from router.params import flag_param
 from router.settings import Settings
+from router.store import sql
 from router.store.db import Operation
 
 log = logging.getLogger("huoma.admin")
@@ -108,7 +110,8 @@ def _typed(fields: dict[str, str], settings: Settings) -> Typed:
 async def add_from_picture(request: web.Request) -> web.Response:
     """POST /admin/api/stores/{store_id}/groups/from-picture[?dry_run=1]: a new group of the
     store from the picture of its code; a dry run writes nothing and shows what was read."""
-    actor = request[PRINCIPAL].actor
+    principal = request[PRINCIPAL]
+    actor = principal.actor
     store_id = request.match_info["store_id"]
     dry_run = flag_param(request.query, "dry_run")
     settings = request.config_dict[SETTINGS]
@@ -121,7 +124,9 @@ async def add_from_picture(request: web.Request) -> web.Response:
         store_id=store_id,
         picture=data,
         typed=_typed(fields, settings),
+        regions=principal.region_list(),
         dry_run=dry_run,
+        audit=trail.picture_audit(actor, "add", filename),
     )
     if not dry_run:
         log.info(
@@ -133,20 +138,25 @@ async def add_from_picture(request: web.Request) -> web.Response:
 async def replace_from_picture(request: web.Request) -> web.Response:
     """POST /admin/api/groups/{group_id}/code-from-picture[?dry_run=1]: the group's new code from
     a picture; its id, position and history stay."""
-    actor = request[PRINCIPAL].actor
+    principal = request[PRINCIPAL]
+    actor = principal.actor
     group_id = request.match_info["group_id"]
     dry_run = flag_param(request.query, "dry_run")
     settings = request.config_dict[SETTINGS]
     filename, data, fields = await _form(request, settings.picture_max_bytes)
     request[DB_CONTEXT] = f"by {actor}, group {group_id!r}, picture {filename!r}"
+    pool = request.config_dict[POOL]
+    before = await pool.fetchrow(sql.GROUP_BEFORE_PICTURE, group_id)
     result = await replace_group_code(
-        request.config_dict[POOL],
+        pool,
         settings,
         _ocr(request),
         group_id=group_id,
         picture=data,
         typed=_typed(fields, settings),
+        regions=principal.region_list(),
         dry_run=dry_run,
+        audit=trail.picture_audit(actor, "replace", filename, before),
     )
     if not dry_run:
         log.info("admin: %s replaced the code of group %s from a picture", actor, group_id)
@@ -156,7 +166,8 @@ async def replace_from_picture(request: web.Request) -> web.Response:
 async def upload_picture_zip(request: web.Request) -> web.Response:
     """POST /admin/api/group-pictures[?dry_run=1]: a ZIP of pictures named by group or store id,
     or with a sheet mapping them; all or nothing, like every upload."""
-    actor = request[PRINCIPAL].actor
+    principal = request[PRINCIPAL]
+    actor = principal.actor
     dry_run = flag_param(request.query, "dry_run")
     use_ocr = flag_param(request.query, "ocr", default=True)
     settings = request.config_dict[SETTINGS]
@@ -165,7 +176,14 @@ async def upload_picture_zip(request: web.Request) -> web.Response:
     )
     request[DB_CONTEXT] = f"by {actor}, file {filename!r}" + (", dry run" if dry_run else "")
     result = await import_picture_zip(
-        request.config_dict[POOL], settings, _ocr(request), data, dry_run=dry_run, use_ocr=use_ocr
+        request.config_dict[POOL],
+        settings,
+        _ocr(request),
+        data,
+        dry_run=dry_run,
+        use_ocr=use_ocr,
+        regions=principal.region_list(),
+        audit=trail.picture_zip_audit(actor, filename),
     )
     log.info("admin: %s uploaded group pictures (%s): %s", actor, filename, result.counts())
     return json_response(result.as_dict())

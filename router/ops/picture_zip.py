@@ -19,6 +19,7 @@ import io
 import posixpath
 import zipfile
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,17 +33,21 @@ from router.ops.pictures import (
     group_row,
     new_group_id,
     read_picture,
+    shown_group,
     typed_from_text,
     write_rows,
 )
 from router.ops.uploads import ImportRejected, read_table
 from router.ops.uploads.model import ImportSummary, RowError, file_error
+from router.ops.uploads.write import Audit
 from router.settings import Settings
 from router.store import sql
 from router.store.db import Operation
 
 # What the upload asks of the database, for its 503 and log line (the API and the CLI).
 ZIP_OPERATION = Operation("群码图片批量上传", "upload of group pictures")
+
+NO_STORE = "没有这个门店 / no such store; import the stores first"
 
 PICTURE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 SHEET_EXTENSIONS = (".csv", ".xlsx", ".json")
@@ -125,7 +130,7 @@ def _stem(name: str) -> str:
 
 
 async def _jobs(
-    pool: asyncpg.Pool, files: dict[str, bytes], settings: Settings
+    pool: asyncpg.Pool, files: dict[str, bytes], settings: Settings, regions: list[str] | None
 ) -> tuple[list[_Job], list[RowError]]:
     pictures = sorted(n for n in files if n.lower().endswith(PICTURE_EXTENSIONS))
     sheets = sorted(n for n in files if n.lower().endswith(SHEET_EXTENSIONS))
@@ -183,8 +188,8 @@ async def _jobs(
                 jobs.append(_Job(n, entry, group_id, store_id, values))
         return jobs, errors
     stems = [_stem(n) for n in pictures]
-    groups = {r["group_id"] for r in await pool.fetch(sql.GROUPS_FOR_PICTURES, stems)}
-    stores = {r["store_id"] for r in await pool.fetch(sql.STORES_BY_IDS, stems)}
+    groups = {r["group_id"] for r in await pool.fetch(sql.GROUPS_FOR_PICTURES, stems, regions)}
+    stores = {r["store_id"] for r in await pool.fetch(sql.STORES_BY_IDS, stems, regions)}
     for i, (entry, stem) in enumerate(zip(pictures, stems, strict=True), start=1):
         if stem in groups:
             jobs.append(_Job(i, entry, stem, None, {}))
@@ -212,10 +217,16 @@ async def import_picture_zip(
     dry_run: bool = False,
     use_ocr: bool = True,
     now: datetime | None = None,
+    regions: list[str] | None = None,
+    audit: Callable[[list[dict[str, Any]]], Audit] | None = None,
 ) -> ZipResult:
     """Read, check and (unless dry_run) write a ZIP of group pictures. Raises ImportRejected
     with every problem found; nothing is written then. `use_ocr` False reads no card text
-    (faster: a picture takes a fraction of a second to read, a few on a busy machine)."""
+    (faster: a picture takes a fraction of a second to read, a few on a busy machine).
+
+    `regions`: an account limited to them names only their stores and groups (any other is
+    answered as if it did not exist). `audit`, given what each picture does, makes the record
+    written inside the upload's transaction."""
     if len(data) > settings.picture_zip_max_bytes:
         raise file_error(
             f"ZIP 太大：上限是 {size_text(settings.picture_zip_max_bytes)}"
@@ -227,14 +238,14 @@ async def import_picture_zip(
     files = await asyncio.to_thread(_unzip, data, settings)
     if not files:
         raise file_error("ZIP 里没有图片 / the ZIP holds no pictures")
-    jobs, errors = await _jobs(pool, files, settings)
+    jobs, errors = await _jobs(pool, files, settings, regions)
     tz = zoneinfo.ZoneInfo(settings.timezone)
     named = [j.group_id for j in jobs if j.group_id is not None]
-    stored = {r["group_id"]: r for r in await pool.fetch(sql.GROUPS_FOR_PICTURES, named)}
+    stored = {r["group_id"]: r for r in await pool.fetch(sql.GROUPS_FOR_PICTURES, named, regions)}
     store_names = {
         r["store_id"]: r["name"]
         for r in await pool.fetch(
-            sql.STORES_BY_IDS, [j.store_id for j in jobs if j.store_id is not None]
+            sql.STORES_BY_IDS, [j.store_id for j in jobs if j.store_id is not None], regions
         )
     }
     rows: list[dict[str, str]] = []
@@ -272,6 +283,10 @@ async def import_picture_zip(
                 )
             )
             continue
+        if old is None and store_id not in store_names:
+            # Before any reading: an unknown store (or one of another region) takes no group.
+            errors.append(RowError(job.row, "store_id", store_id, NO_STORE))
+            continue
         group_id = job.group_id or new_group_id(store_id, now)
 
         async def vet(decoded: Decoded, row: int = job.row, group_id: str = group_id) -> None:
@@ -283,8 +298,13 @@ async def import_picture_zip(
             seen[payload] = row
             other = await pool.fetchval(sql.GROUP_WITH_PAYLOAD, payload, group_id)
             if other is not None:
+                shown = await shown_group(pool, other, regions)
+                if shown is None:  # another region's group: its id is not said
+                    raise HuomaError(
+                        "这个二维码已经是另一个群的码 / this code is already another group's"
+                    )
                 raise HuomaError(
-                    f"这个二维码已经是群 {other} 的码 / this code is already group {other}'s"
+                    f"这个二维码已经是群 {shown} 的码 / this code is already group {shown}'s"
                 )
 
         try:
@@ -324,5 +344,13 @@ async def import_picture_zip(
         raise ImportRejected(sorted(errors, key=lambda e: e.row))
     if not rows:
         raise file_error("ZIP 里没有图片 / the ZIP holds no pictures")
-    summary = await write_rows(pool, settings, rows, dry_run=dry_run, numbers=numbers)
+    summary = await write_rows(
+        pool,
+        settings,
+        rows,
+        regions=regions,
+        dry_run=dry_run,
+        numbers=numbers,
+        audit=None if audit is None else audit(pictures),
+    )
     return ZipResult(summary, pictures)

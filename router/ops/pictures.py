@@ -411,16 +411,33 @@ async def used_elsewhere(
     return found
 
 
-def _not_used_elsewhere(pool: asyncpg.Pool, group_id: str) -> Callable[[Decoded], Awaitable[None]]:
+def _not_used_elsewhere(
+    pool: asyncpg.Pool, group_id: str, regions: list[str] | None = None
+) -> Callable[[Decoded], Awaitable[None]]:
     async def vet(decoded: Decoded) -> None:
         other = await used_elsewhere(pool, decoded.payload, group_id)
         if other is not None:
-            raise _already_used(other)
+            raise _already_used(await shown_group(pool, other, regions))
 
     return vet
 
 
-def _already_used(other: str) -> PictureRefused:
+async def shown_group(pool: asyncpg.Pool, group_id: str, regions: list[str] | None) -> str | None:
+    """The group's id as a refusal may name it: None when the principal is limited to regions
+    and the group is of another (as if it did not exist; only the code's use is said)."""
+    if regions is None or await pool.fetchval(sql.GROUPS_OUTSIDE, [group_id], regions) is None:
+        return group_id
+    return None
+
+
+def _already_used(other: str | None) -> PictureRefused:
+    if other is None:
+        return _refuse(
+            "code_in_use",
+            "这个二维码已经是另一个群的码，同一个码不能给两个群",
+            "this code is already another group's; one code cannot serve two groups",
+            409,
+        )
     return _refuse(
         "code_in_use",
         f"这个二维码已经是群 {other} 的码，同一个码不能给两个群",
@@ -448,6 +465,7 @@ async def write_rows(
     settings: Settings,
     rows: Sequence[dict[str, str]],
     *,
+    regions: list[str] | None = None,
     dry_run: bool,
     numbers: Sequence[int] | None = None,
     audit: Audit | None = None,
@@ -465,6 +483,7 @@ async def write_rows(
         table,
         timezone=settings.timezone,
         dry_run=dry_run,
+        regions=regions,  # an account limited to regions writes only their stores' groups
         wechat_lifetime=timedelta(hours=settings.wechat_qr_lifetime_h),
         patch_max_stores=settings.patch_max_stores,  # a picture touches one store: patch it
         audit=audit,
@@ -479,11 +498,14 @@ async def add_group_from_picture(
     store_id: str,
     picture: bytes,
     typed: Typed,
+    regions: list[str] | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    audit: Audit | None = None,
 ) -> PictureResult:
     """A new group of store `store_id` from the picture of its code (a dry run writes nothing:
-    what the ops page shows for confirmation)."""
+    what the ops page shows for confirmation). `regions`: those of an account limited to them;
+    `audit` runs inside the write's transaction."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     store_name = await pool.fetchval(sql.STORE_EXISTS, store_id)
     if store_name is None:
@@ -497,10 +519,10 @@ async def add_group_from_picture(
             status=409,
         )
     reading = await read_picture(
-        picture, settings, ocr, typed, now=now, vet=_not_used_elsewhere(pool, group_id)
+        picture, settings, ocr, typed, now=now, vet=_not_used_elsewhere(pool, group_id, regions)
     )
     row = group_row(group_id, store_id, reading, name_default=f"{store_name} 群")
-    summary = await write_rows(pool, settings, [row], dry_run=dry_run)
+    summary = await write_rows(pool, settings, [row], regions=regions, dry_run=dry_run, audit=audit)
     return PictureResult("add", group_id, store_id, reading, summary)
 
 
@@ -512,6 +534,7 @@ async def replace_group_code(
     group_id: str,
     picture: bytes,
     typed: Typed,
+    regions: list[str] | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
     audit: Audit | None = None,
@@ -544,7 +567,7 @@ async def replace_group_code(
         slot=slot,
         now=now,
         stored_name=stored["name"],
-        vet=_not_used_elsewhere(pool, group_id),
+        vet=_not_used_elsewhere(pool, group_id, regions),
     )
     row = group_row(group_id, stored["store_id"], reading, name_default=stored["name"])
     summary = await write_rows(pool, settings, [row], dry_run=dry_run, audit=audit)

@@ -13,6 +13,7 @@ from router.errors import BadInput, HuomaError, NotFound
 from router.keeper.print_jobs import base_url_warning
 from router.keeper.sheets import Sheet, SheetError, SheetSize, find_font, render_sheets
 from router.keys import BRAND, POOL, PRINCIPAL, SETTINGS
+from router.ops import trail
 from router.ops.handlers import json_body, json_response
 from router.store import sql
 from router.store.db import Operation
@@ -102,9 +103,10 @@ async def create_job(request: web.Request) -> web.Response:
     body = await json_body(request)
     size = _size(body.get("size"))
     settings = request.config_dict[SETTINGS]
-    row = await request.config_dict[POOL].fetchrow(
-        sql.CREATE_PRINT_JOB, size.value, request[PRINCIPAL].actor
-    )
+    actor = request[PRINCIPAL].actor
+    async with request.config_dict[POOL].acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(sql.CREATE_PRINT_JOB, size.value, actor)
+        await trail.print_job_created(conn, actor, row["id"], size.value)
     return json_response(_job_json(row, base_url_warning(settings.base_url)), status=202)
 
 

@@ -9,6 +9,9 @@ document exactly: a new operation without a row here fails the test, so none can
 
 from __future__ import annotations
 
+import csv
+import io
+import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -19,12 +22,15 @@ import yaml
 
 from tests.accounts import make_account, make_token, sign_in
 from tests.conftest import AUTH, group_row, seed, store_row
+from tests.pictures import qr_image
 
 pytestmark = pytest.mark.db
 
 PREFIX = "/admin/api"
 ROLES = ("viewer", "editor", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
+# The store's own page (/link/...): only a store link reaches it, never an account or a token.
+STORE_LINK = "store_link"
 
 # Two regions: the limited principals are of 上海; everything of 北京 must stay invisible to them.
 OWN = {"store_id": "SH1", "group_id": "SHG1", "code": "shentry"}
@@ -46,6 +52,30 @@ class Row:
 def _upload(kind: str, city: str, store_id: str) -> bytes:
     template = STORES_CSV if kind == "stores" else GROUPS_CSV
     return template.format(store_id=store_id, city=city).encode()
+
+
+def _picture(payload: str) -> bytes:
+    buf = io.BytesIO()
+    qr_image(payload).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _zip(name: str, payload: str) -> bytes:
+    """A ZIP of one group picture named by a group id (replaces that group's code)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr(f"{name}.png", _picture(payload))
+    return buf.getvalue()
+
+
+# Every value typed, so no picture waits for a reading of its card; nothing written.
+PICTURE_QUERY = {
+    "filename": "card.png",
+    "dry_run": "1",
+    "name": "新群",
+    "member_count": "3",
+    "expires_at": "2099-01-01T00:00:00+08:00",
+}
 
 
 MATRIX: dict[tuple[str, str], Row] = {
@@ -85,9 +115,44 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/stores/{store_id}/wecom"): Row("viewer"),
     ("PUT", "/stores/{store_id}/wecom"): Row("editor", {"chat_ids": []}),
     ("DELETE", "/stores/{store_id}/wecom"): Row("editor"),
+    ("PUT", "/entries/{code}/campaign"): Row("editor", {"campaign": "周末特惠"}),
+    ("GET", "/entries/{code}/sheet.pdf"): Row("viewer"),
+    ("GET", "/stores/{store_id}/sheet.pdf"): Row("viewer"),
+    # All stores' sheets reach every region: an admin of every region.
+    ("POST", "/print-jobs"): Row("admin", {"size": "a6"}),
+    ("GET", "/print-jobs/{job}"): Row("admin"),
+    ("GET", "/print-jobs/{job}/sheets.pdf"): Row("admin"),
+    ("GET", "/audit"): Row("admin"),
+    ("GET", "/stores/{store_id}/audit"): Row("viewer"),
+    ("GET", "/settings"): Row("admin"),
+    ("PUT", "/settings/{name}"): Row("admin", {"value": 600}),
+    ("DELETE", "/settings/{name}"): Row("admin"),
+    ("POST", "/stores/{store_id}/groups/from-picture"): Row(
+        "editor", _picture("https://weixin.qq.com/g/MatrixAdd01"), query=PICTURE_QUERY
+    ),
+    ("POST", "/groups/{group_id}/code-from-picture"): Row(
+        "editor", _picture("https://weixin.qq.com/g/MatrixReplace01"), query=PICTURE_QUERY
+    ),
+    ("POST", "/group-pictures"): Row(
+        "editor",
+        _zip("SHG1", "https://weixin.qq.com/g/MatrixZipSH01"),
+        _zip("BJG1", "https://weixin.qq.com/g/MatrixZipBJ01"),
+        {"filename": "pictures.zip", "dry_run": "1", "ocr": "0"},
+    ),
+    ("POST", "/store-links"): Row("editor", {"store_ids": ["SH1"]}),
+    ("GET", "/store-links/{store_id}/qr.png"): Row("editor"),
+    # Every store's links at once: an admin of every region.
+    ("POST", "/store-links/revoke-all"): Row("admin"),
+    ("POST", "/store-links/{store_id}/revoke"): Row("editor"),
+    ("GET", "/link/store"): Row(STORE_LINK),
+    ("POST", "/link/groups/{group_id}/code"): Row(
+        STORE_LINK, {"qr_payload": "https://weixin.qq.com/g/MatrixLink01"}
+    ),
+    ("POST", "/link/groups/{group_id}/full"): Row(STORE_LINK),
 }
 
 SCOPED = ("{store_id}", "{group_id}", "{code}")
+JOB = "9000"
 NOT_FOUND = {"store_not_found", "group_not_found", "entry_not_found"}
 
 
@@ -117,7 +182,9 @@ def test_the_code_declares_what_the_matrix_says() -> None:
 
 def _path(template: str, ids: dict[str, str]) -> str:
     path = template.replace("{kind}", "stores").replace("{fmt}", "csv")
+    path = path.replace("/settings/{name}", "/settings/alert_cooldown_s")
     path = path.replace("{username}", "target").replace("{name}", "victim")
+    path = path.replace("{job}", JOB)
     for name, value in ids.items():
         path = path.replace("{" + name + "}", value)
     return PREFIX + path
@@ -164,6 +231,18 @@ async def _world(pool: asyncpg.Pool) -> None:
         "INSERT INTO alerts (kind, store_id, message) VALUES ('low', 'SH1', 'sh'), "
         "('low', 'BJ1', 'bj')"
     )
+    # A print job of all stores, so its rows reach a real one (print jobs outlive a test).
+    await pool.execute(
+        "INSERT INTO print_jobs (id, size, requested_by) VALUES ($1, 'a6', 'tests') "
+        "ON CONFLICT (id) DO NOTHING",
+        int(JOB),
+    )
+    # Audit records of both stores: the per-store view shows one store's only.
+    await pool.execute(
+        "INSERT INTO audit_log (actor, kind, store_id, target, summary) VALUES "
+        "('tests', 'group.retire', 'SH1', 'SHG1', 'group SHG1 state: active -> retired'), "
+        "('tests', 'group.retire', 'BJ1', 'BJG1', 'group BJG1 state: active -> retired')"
+    )
 
 
 @pytest.mark.parametrize("via", ["token", "session"])
@@ -205,10 +284,16 @@ async def test_every_operation_with_every_role_and_region(
             for other in (False,) if template == "/session" else (False, True):
                 response = await _send(client, method, template, row, headers, other)
                 status = response.status
-                text = await response.text()
+                # PDFs and PNGs too: read as text only to look for the other region's marks.
+                text = (await response.read()).decode("utf-8", "replace")
                 assert status < 500, (who, text)
-                if RANK[role] < RANK[row.needs] or (row.needs == "admin" and regions):
+                if (
+                    row.needs == STORE_LINK
+                    or RANK[role] < RANK[row.needs]
+                    or (row.needs == "admin" and regions)
+                ):
                     # Admin operations reach every region: an admin limited to some may not.
+                    # A store's own page: no account or token, whatever its role.
                     assert status == 403, (who, other, text)
                     assert (await response.json())["error"]["code"] == "forbidden", who
                     continue
@@ -241,3 +326,45 @@ async def test_an_unlimited_principal_sees_every_region_in_the_lists(
     for path in ("/health", "/entries", "/alerts", "/exports/stores.csv", "/exports/groups.csv"):
         text = await (await client.get(PREFIX + path, headers=AUTH)).text()
         assert any(mark in text for mark in OTHER_MARKS), path
+
+
+async def test_a_store_link_reaches_its_own_page_and_no_other_operation(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    """The other side of the store_link rows: a store link (of 上海's store) is refused every
+    operation of the ops API but its store's own page, whatever it names."""
+    await _world(pool)
+    client = await make_client(
+        rate_admin_failures_per_ip=0,
+        rate_store_link_per_minute=10_000,
+        rate_store_link_burst=10_000,
+    )
+    r = await client.post(PREFIX + "/store-links", json={"store_ids": ["SH1"]}, headers=AUTH)
+    assert r.status == 200, await r.text()
+    rows = list(csv.DictReader(io.StringIO((await r.read()).decode("utf-8-sig"))))
+    token = rows[0]["link"].split("#t=", 1)[1]
+    link = {"Authorization": f"StoreLink {token}"}
+    reached = 0
+    for (method, template), row in MATRIX.items():
+        if row.needs is None:
+            continue
+        for other in (False, True):
+            response = await _send(client, method, template, row, link, other)
+            who = f"{method} {template} by a store link (other={other})"
+            text = (await response.read()).decode("utf-8", "replace")
+            assert response.status < 500, (who, text)
+            if row.needs != STORE_LINK:
+                assert response.status == 403, (who, text)
+                assert (await response.json())["error"]["code"] == "forbidden", who
+                continue
+            assert response.status not in (401, 403), (who, text)
+            if other and "{group_id}" in template:
+                # Another store's group: as if it did not exist (the answer names only what
+                # was asked).
+                assert response.status == 404, (who, text)
+                assert (await response.json())["error"]["code"] == "group_not_found", who
+            else:
+                for mark in OTHER_MARKS:
+                    assert mark not in text, (who, mark, text[:500])
+            reached += 1
+    assert reached == 2 * len([r for r in MATRIX.values() if r.needs == STORE_LINK])

@@ -43,3 +43,17 @@ WHERE id IN (
 GROUP_FOR_AUDIT = """
 SELECT store_id, member_count, state FROM groups WHERE group_id = $1 AND kind = 'group' FOR UPDATE
 """
+
+# What an entry code's campaign change is about, read (and locked) before it: its store and copy.
+ENTRY_FOR_AUDIT = "SELECT store_id, campaign FROM entries WHERE code = $1 FOR UPDATE"
+
+# An account as it was before a change (never its password hash).
+ACCOUNT_FOR_AUDIT = """
+SELECT role, regions, disabled FROM accounts WHERE username = $1 FOR UPDATE
+"""
+
+# A token as it was before its deletion (never its hash).
+API_KEY_FOR_AUDIT = "SELECT role, regions FROM api_tokens WHERE name = $1 FOR UPDATE"
+
+# A group as it was before its code is replaced from a picture (never its code).
+GROUP_BEFORE_PICTURE = "SELECT name, member_count, expires_at FROM groups WHERE group_id = $1"

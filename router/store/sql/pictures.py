@@ -14,12 +14,19 @@ GROUP_FOR_PICTURE = """
 SELECT group_id, store_id, name, kind, source FROM groups WHERE group_id = $1
 """
 
-# The groups a ZIP of pictures names, by id ($1: text[]).
+# The groups a ZIP of pictures names: of these ids ($1: text[]), those of stores in the regions
+# ($2; NULL: every region, and groups of no store); an account limited to regions sees no other.
 GROUPS_FOR_PICTURES = """
-SELECT group_id, store_id, name, kind, source FROM groups WHERE group_id = ANY($1::text[])
+SELECT g.group_id, g.store_id, g.name, g.kind, g.source
+FROM groups g LEFT JOIN stores s ON s.store_id = g.store_id
+WHERE g.group_id = ANY($1::text[])
+  AND ($2::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($2))
 """
 
-# Which of these ids ($1: text[]) are stores, with their names.
+# Which of these ids ($1: text[]) are stores in the regions ($2; NULL: every region), with
+# their names.
 STORES_BY_IDS = """
-SELECT store_id, name FROM stores WHERE store_id = ANY($1::text[])
+SELECT store_id, name FROM stores
+WHERE store_id = ANY($1::text[])
+  AND ($2::text[] IS NULL OR coalesce(nullif(region, ''), city) = ANY($2))
 """
