@@ -139,7 +139,7 @@ MATRIX: dict[tuple[str, str], Row] = {
         _zip("BJG1", "https://weixin.qq.com/g/MatrixZipBJ01"),
         {"filename": "pictures.zip", "dry_run": "1", "ocr": "0"},
     ),
-    ("POST", "/store-links"): Row("editor", {"store_ids": ["SH1"]}),
+    ("POST", "/store-links"): Row("editor", {"store_ids": ["SH1"]}, {"store_ids": ["BJ1"]}),
     ("GET", "/store-links/{store_id}/qr.png"): Row("editor"),
     # Every store's links at once: an admin of every region.
     ("POST", "/store-links/revoke-all"): Row("admin"),
@@ -149,6 +149,10 @@ MATRIX: dict[tuple[str, str], Row] = {
         STORE_LINK, {"qr_payload": "https://weixin.qq.com/g/MatrixLink01"}
     ),
     ("POST", "/link/groups/{group_id}/full"): Row(STORE_LINK),
+    # The brand is every region's: an admin of every region.
+    ("GET", "/brand"): Row("admin"),
+    ("PUT", "/brand"): Row("admin", {"offer": "进群领3张8折券"}),
+    ("POST", "/brand/logo"): Row("admin", _picture("https://example.com/logo")),
 }
 
 SCOPED = ("{store_id}", "{group_id}", "{code}")
