@@ -306,9 +306,10 @@ class Settings:
         le=5,
     )
     lease_idle_s: float = GROUPS(
-        5.0,
+        1.0,
         "Displays a worker holds of a group but has not shown for this long, seconds, go back "
-        "to PostgreSQL so that other workers and hosts can show them (0: kept until the stop).",
+        "to PostgreSQL so that other workers and hosts can show them (0, or scans that do not "
+        "wait for leases, HUOMA_LEASE_WAIT_S=0: kept until the stop).",
         ge=0,
         le=3600,
     )

@@ -283,7 +283,9 @@ async def _loops(app: web.Application) -> None:
         tg.create_task(_serve_waiters(app))
         tg.create_task(_checkpoints(app))
         tg.create_task(_read_unshown(app))
-        if app[SETTINGS].lease_idle_s > 0:
+        # Idle return only where scans wait for a lease: without waiting, what a worker holds
+        # ahead of need is what its scans show (also while PostgreSQL is away).
+        if app[SETTINGS].lease_idle_s > 0 and app[SETTINGS].lease_wait_s > 0:
             tg.create_task(_return_idle(app))
 
 
