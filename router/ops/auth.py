@@ -27,6 +27,7 @@ from aiohttp import web
 from router.errors import HuomaError, NotFound, Unauthorized
 from router.keys import ADMIN_FAILURES, POOL, SETTINGS, STORE_LINK_LIMITS
 from router.ops.links import TOKEN_SCHEME, StoreLink, signer
+from router.scan.catalogue import place_keys
 from router.scan.limits import client_address, client_key, parse_networks, refuse
 from router.store import sql
 
@@ -93,8 +94,9 @@ class Principal:
         return bool(self.regions) or self.store_ids is not None
 
     def region_list(self) -> list[str] | None:
-        """The regions as a SQL parameter: None when every region is allowed."""
-        return sorted(self.regions) if self.regions else None
+        """The regions' keys as a SQL parameter (compared with a store's place keys, so 成都
+        reaches stores written 成都市): None when every region is allowed."""
+        return place_keys(self.regions) if self.regions else None
 
     def describe(self) -> dict[str, object]:
         return {

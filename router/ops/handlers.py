@@ -34,6 +34,7 @@ from router.ops.uploads import (
     pick_language,
 )
 from router.params import flag_param, int_param
+from router.scan.catalogue import city_key
 from router.scan.qr import render_print_png, render_print_svg
 from router.store import audit, funnel, sql
 from router.store.changes import notify_stores
@@ -310,6 +311,12 @@ def _fill(r: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+def _place_key(request: web.Request, name: str) -> str | None:
+    """A city or region query parameter as its key (router.scan.catalogue.city_key), or None."""
+    value = request.query.get(name, "").strip()
+    return city_key(value) if value else None
+
+
 async def health(request: web.Request) -> web.Response:
     """GET /admin/api/health: per store, usable groups left and the active group's fill and
     expiry; ?status=low|fallback lists the stores running low or on their fallback; ?city=,
@@ -318,7 +325,8 @@ async def health(request: web.Request) -> web.Response:
     status = request.query.get("status", "all")
     if status not in HEALTH_STATUSES:
         raise BadInput(f"status must be one of {', '.join(HEALTH_STATUSES)}", code="bad_status")
-    city = request.query.get("city", "").strip() or None
+    # A city and a region are compared by their keys: ?city=成都市 finds the stores written 成都.
+    city = _place_key(request, "city")
     q = request.query.get("q", "").strip() or None
     limit, offset = _page(request)
     regions = request[PRINCIPAL].region_list()
@@ -332,7 +340,8 @@ async def health(request: web.Request) -> web.Response:
             q,
             limit,
             offset,
-            *(request.query.get(k, "").strip() or None for k in ("province", "district", "region")),
+            *(request.query.get(k, "").strip() or None for k in ("province", "district")),
+            _place_key(request, "region"),
             regions,
         )
         summary = await conn.fetchrow(sql.HEALTH_SUMMARY, settings.low_water, regions)
@@ -661,7 +670,7 @@ def _funnel_query(request: web.Request) -> funnel.FunnelQuery:
         entry,
         province=request.query.get("province", "").strip() or None,
         district=request.query.get("district", "").strip() or None,
-        region=request.query.get("region", "").strip() or None,
+        region=_place_key(request, "region"),
         regions=None if regions is None else tuple(regions),
     )
 

@@ -36,6 +36,7 @@ from router.ops.picture_api import OCR
 from router.ops.pictures import Typed, replace_group_code
 from router.ops.uploads.model import ImportSummary
 from router.ops.uploads.write import Audit
+from router.scan.catalogue import place_keys
 from router.scan.qr import render_print_png
 from router.settings import Settings
 from router.store import audit, sql
@@ -130,7 +131,11 @@ async def _chosen(
             code="bad_store_ids",
         )
     rows: list[asyncpg.Record] = await conn.fetch(
-        sql.LINK_STORES, ids, regions, principal.region_list(), MAX_ISSUE + 1
+        sql.LINK_STORES,
+        ids,
+        None if regions is None else place_keys(regions),
+        principal.region_list(),
+        MAX_ISSUE + 1,
     )
     if not rows and ids is None:
         raise NotFound("没有符合条件的门店 / no store matches the choice", code="store_not_found")

@@ -60,6 +60,12 @@ def city_key(name: str) -> str:
     return m.group(1) if m else text
 
 
+def place_keys(names: Iterable[str]) -> list[str]:
+    """The keys (`city_key`) of cities or regions asked for, as a SQL parameter compared with a
+    store's stored `city_key` / `region_key`: every spelling of a place finds the same stores."""
+    return sorted({city_key(n) for n in names})
+
+
 def csv_field(text: str) -> bytes:
     """A CSV field for the event journal: always quoted, quotes doubled."""
     return b'"' + text.replace('"', '""').encode() + b'"'

@@ -42,6 +42,17 @@ class RateLimited(HuomaError):
         return {"Retry-After": str(self.retry_after_s)}
 
 
+# A customer switching stores by hand faster than HUOMA_RATE_PICKS_* allows (429 picks_limited).
+TOO_MANY_PICKS = "您切换门店太频繁，请 {s} 秒后再试"
+
+
+class PicksLimited(RateLimited):
+    """Stores picked by hand too often (HUOMA_RATE_PICKS_*, a far lower limit than scans): its
+    own code, so the customer's page can say so honestly and keep the QR the customer has."""
+
+    code = "picks_limited"
+
+
 class Buckets:
     """`per_minute` requests a minute per key on average, up to `burst` at once."""
 
@@ -135,12 +146,16 @@ def _ipv6_key(address: str, ipv6_prefix: int) -> str:
     return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
 
 
-def refuse(wait: float, what: str) -> None:
-    """Raise the 429 for a wait of `wait` seconds (nothing when there is none)."""
+def refuse(wait: float, what: str, zh: str = "") -> None:
+    """Raise the 429 for a wait of `wait` seconds (nothing when there is none); with `zh`, the
+    customer-facing Chinese first, and the picks' own code."""
     if wait > 0:
         retry = max(1, math.ceil(wait))
-        raise RateLimited(f"too many {what}; try again in {retry} s", retry)
+        english = f"too many {what}; try again in {retry} s"
+        if zh:
+            raise PicksLimited(f"{zh.format(s=retry)} / {english}", retry)
+        raise RateLimited(english, retry)
 
 
-def check(buckets: Buckets, key: str, what: str) -> None:
-    refuse(buckets.take(key), what)
+def check(buckets: Buckets, key: str, what: str, zh: str = "") -> None:
+    refuse(buckets.take(key), what, zh)

@@ -12,7 +12,7 @@ from router.errors import BadInput
 from router.metrics import Metrics
 from router.scan.catalogue import CatalogueRef
 from router.scan.journal import EventKind, Journal, ScanEvent
-from router.scan.limits import Buckets, RateLimited, check
+from router.scan.limits import TOO_MANY_PICKS, Buckets, RateLimited, check
 from router.scan.live import LiveState, new_visitor_id
 from router.scan.qr import QrLinks
 from router.scan.routing import (
@@ -69,10 +69,10 @@ class ScanService:
         self.lease_wait_s = settings.lease_wait_s
         self.links = QrLinks(settings.secret.encode(), settings.base_url, settings.qr_link_ttl_s)
 
-    def _limit(self, buckets: Buckets, key: str, what: str) -> None:
+    def _limit(self, buckets: Buckets, key: str, what: str, zh: str = "") -> None:
         """Spend from `key`'s bucket, or refuse (429) and count the refusal."""
         try:
-            check(buckets, key, what)
+            check(buckets, key, what, zh)
         except RateLimited:
             self.metrics.outcome("rate_limited")
             raise
@@ -162,9 +162,11 @@ class ScanService:
         if q.store_id is not None:
             # A picked store answers with its group from anywhere: the way to harvest every
             # store's group, so picks are limited much harder than scans.
-            self._limit(self.picks_ip, client, "stores picked from this address")
+            self._limit(self.picks_ip, client, "stores picked from this address", TOO_MANY_PICKS)
             if visitor is not None:
-                self._limit(self.picks_visitor, visitor, "stores picked by this visitor")
+                self._limit(
+                    self.picks_visitor, visitor, "stores picked by this visitor", TOO_MANY_PICKS
+                )
         if visitor is None:
             visitor = new_visitor_id()
         return q._replace(visitor=visitor, sticky=q.sticky or cookie_sticky), new_visitor

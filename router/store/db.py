@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from router.errors import BadInput, Unavailable
+from router.scan.catalogue import city_key
 from router.settings import Settings
 from router.store import sql
 
@@ -59,7 +60,27 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
             await conn.execute(migration.text)
             await conn.execute(sql.RECORD_MIGRATION, migration.version, migration.name)
             applied_now.append(migration.version)
+    await refresh_place_keys(conn)
     return applied_now
+
+
+async def refresh_place_keys(conn: asyncpg.Connection) -> int:
+    """Key the stores stored before uploads wrote their place keys (0018): a city and a region
+    are compared by `city_key` alone, and that rule lives in Python, so the keys are made here
+    rather than by a second rule in SQL. Returns how many stores were keyed."""
+    async with conn.transaction():
+        await conn.execute(sql.LOCK_MIGRATIONS)
+        rows = await conn.fetch(sql.UNKEYED_STORES)
+        await conn.executemany(
+            sql.SET_PLACE_KEYS,
+            [
+                (r["store_id"], city_key(r["city"]), city_key(r["region"]) if r["region"] else None)
+                for r in rows
+            ],
+        )
+    if rows:
+        log.info("keyed the city and region of %d stores", len(rows))
+    return len(rows)
 
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:

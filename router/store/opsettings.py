@@ -25,6 +25,7 @@ from geo.coords import CoordError
 from geo.providers import ACCEPTED_EN, ACCEPTED_ZH, Provider
 from router import brand as b
 from router.errors import BadInput, NotFound
+from router.scan.catalogue import city_key, place_keys
 from router.settings import Settings
 from router.store import sql
 from router.store.audit import record
@@ -44,7 +45,12 @@ class Webhook:
     regions: tuple[str, ...] = ()
 
     def serves(self, region: str | None, city: str | None) -> bool:
-        return not self.regions or region in self.regions or city in self.regions
+        """Serves a store of this region or city, whichever way either is spelled (成都市 is
+        成都: compared by router.scan.catalogue.city_key, as everywhere)."""
+        if not self.regions:
+            return True
+        mine = set(place_keys(self.regions))
+        return any(p and city_key(p) in mine for p in (region, city))
 
     def masked(self) -> dict[str, Any]:
         return {"name": self.name, "url": mask_url(self.url), "regions": list(self.regions)}

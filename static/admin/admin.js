@@ -272,7 +272,20 @@
     reload: function () { loadHealth(); }
   };
 
+  // The screens the signed-in principal's role may use (from the who-am-I answer): settings,
+  // audit, brand and accounts (class needs-admin) only for an admin of every region, store links
+  // (needs-editor) for editors and admins. The others are not offered and cannot be reached by
+  // their #hash either; the API refuses them anyway.
+  function mayUse(view) {
+    var b = document.querySelector('#nav button[data-view="' + view + '"]');
+    if (!b || !me) { return true; }
+    if (b.classList.contains("needs-admin")) { return me.role === "admin" && !me.regions.length; }
+    if (b.classList.contains("needs-editor")) { return me.role === "admin" || me.role === "editor"; }
+    return true;
+  }
+
   function show(view) {
+    if (view !== "login" && !mayUse(view)) { view = "health"; }
     state.view = view;
     VIEWS.forEach(function (v) { if ($("v-" + v)) { $("v-" + v).hidden = v !== view; } });
     Array.prototype.forEach.call(document.querySelectorAll("#nav button"), function (b) {
@@ -302,6 +315,9 @@
     var roles = { admin: t("roleAdmin"), editor: t("roleEditor"), viewer: t("roleViewer") };
     $("whoami").textContent = principal.actor + " · " + roles[principal.role] + " · " +
       (principal.regions.length ? principal.regions.join("、") : t("allRegions"));
+    Array.prototype.forEach.call(document.querySelectorAll("#nav button"), function (b) {
+      b.hidden = !mayUse(b.getAttribute("data-view"));
+    });
     var wanted = location.hash.slice(1);
     show(wanted && wanted !== "login" && VIEWS.indexOf(wanted) >= 0 ? wanted : "health");
   }

@@ -33,6 +33,9 @@
       netBody: "请检查网络后重试。",
       retry: "重试",
       busy: function (s) { return "扫码的人有点多，" + s + " 秒后自动重试…"; },
+      busyKept: function (s) { return "扫码的人有点多，请 " + s + " 秒后再试。"; },
+      tooFast: function (s) { return "您切换门店太频繁，请 " + s + " 秒后再试。"; },
+      stillDenied: "仍然没有获取到您的位置。请允许定位：在微信里点右上角 ··· → 设置 → 位置，或在手机的“设置”中允许微信使用位置信息，然后点“重新定位”。也可以直接选择门店：",
       away: function (m) { return m < 50 ? "就在附近" : m < 1000 ? "距您 " + m + " 米" : "距您 " + (m / 1000).toFixed(1) + " 公里"; },
       title: "加入门店福利群"
     },
@@ -64,6 +67,9 @@
       netBody: "Please check your connection and try again.",
       retry: "Try again",
       busy: function (s) { return "Lots of scans right now; trying again in " + s + " s…"; },
+      busyKept: function (s) { return "Lots of scans right now; please try again in " + s + " s."; },
+      tooFast: function (s) { return "You are switching stores too often; please try again in " + s + " s."; },
+      stillDenied: "We still could not get your location. To allow it: in WeChat tap ··· at the top right → Settings → Location, or allow WeChat to use your location in the phone's Settings, then tap \u201cLocate me again\u201d. Or choose your store:",
       away: function (m) { return m < 50 ? "Right here" : m < 1000 ? m + " m away" : (m / 1000).toFixed(1) + " km away"; },
       title: "Join the store's group"
     }
@@ -105,10 +111,18 @@
   // renew: the request only renews the link of the group on screen (its image expiring or failed
   // to load). The server counts it as a renewal, not a scan, when our sticky token still holds
   // that group; the retry button and the first request of a screen are never renewals.
+  // hasQr: a group's QR is what the customer has (the result screen was drawn with one). A later
+  // request never takes it away for a 429: the result comes back with a note saying why.
+  var hasQr = false;
+  function limited(text) {
+    $("limited").textContent = text;
+    $("limited").hidden = !text;
+  }
   function api(path, done, renew) {
     lastRequest = function (again) { api(path, done, again === true); };
     $("busy-text").textContent = t.locating;
-    show("busy");
+    // A renewal of the link on screen keeps the QR on screen while it is asked for.
+    if (!(renew && !$("result").hidden)) show("busy");
     var vid = store("hm_vid"), stk = store("hm_stk");
     var sep = path.indexOf("?") < 0 ? "?" : "&";
     var url = path;
@@ -119,11 +133,28 @@
     xhr.onload = function () {
       var body = null;
       if (xhr.status === 429) {
+        var after = Math.max(1, parseInt(xhr.getResponseHeader("Retry-After"), 10) || 5);
+        var code = "";
+        try { code = JSON.parse(xhr.responseText).error.code; } catch (e) { code = ""; }
+        if (hasQr) {
+          // The customer keeps the QR they have, told honestly why nothing changed; a renewal
+          // of its link is asked again once the wait is over.
+          show("result");
+          limited(code === "picks_limited" ? t.tooFast(after) : t.busyKept(after));
+          if (renew) setTimeout(function () { api(path, done, renew); }, after * 1000);
+          return;
+        }
+        if (code === "picks_limited") {
+          // Switching stores too fast, with no QR yet: back to the list, told when to pick again.
+          show(lastList || "picker");
+          return limited(t.tooFast(after));
+        }
         // Too many scans (from this network, or this phone): wait as told, then ask again.
-        var wait = Math.min(30, Math.max(1, parseInt(xhr.getResponseHeader("Retry-After"), 10) || 5));
+        var wait = Math.min(30, after);
         $("busy-text").textContent = t.busy(wait);
         return setTimeout(function () { api(path, done, renew); }, wait * 1000);
       }
+      limited("");
       try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
       if (xhr.status >= 500 || body === null) return show("failed");
       var date = Date.parse(xhr.getResponseHeader("Date") || "");
@@ -219,6 +250,7 @@
       : body.status === "fallback" ? t.fallbackNote : t.noGroupNote;
     var qr = $("qr");
     qr.parentNode.hidden = !body.group;
+    hasQr = !!body.group;
     if (body.group) {
       showQr(qr, body.group);
       $("hint").textContent = caption(body.shows);
@@ -257,6 +289,7 @@
     $("choose-note").hidden = !note;
     $("choose-note").textContent = note;
     $("open-picker").onclick = function () { picker(""); };
+    lastList = "choose";
     show("choose");
   }
 
@@ -271,9 +304,15 @@
   }
 
   var citiesLoaded = false;
+  var lastList = "";  // the list the customer picks from (choose or picker), to come back to
   function picker(note, brandGroup) {
     // No location (refused, failed, or far away): the customer can ask to be located again.
     $("relocate").hidden = note !== t.pickNoLocation;
+    // Asked again and still refused: say so, and how to allow it, rather than the same screen.
+    if (note === t.pickNoLocation && relocating === "refused") note = t.stillDenied;
+    relocating = "";
+    $("picker-note").className = note === t.stillDenied ? "note" : "meta";
+    lastList = "picker";
     $("picker-note").hidden = !note;
     $("picker-note").textContent = note || "";
     $("brand").hidden = !brandGroup;
@@ -321,12 +360,19 @@
   }
 
   var wxReady = false;
+  // "" normally; "asked" while 重新定位 runs, "refused" once it got no location again.
+  var relocating = "";
+  function relocate() {
+    relocating = "asked";
+    locate();
+  }
   function locate() {
     noLocation.triedLast = false;
     var settled = false;
     function done(params) {
       if (settled) return;
       settled = true;
+      if (relocating) relocating = params ? "" : "refused";
       clearTimeout(hard);
       route(params);
     }
@@ -373,8 +419,8 @@
 
   translate();
   $("retry").onclick = function () { if (lastRequest) lastRequest(); else locate(); };
-  $("relocate").onclick = locate;
-  $("relocate-failed").onclick = locate;
+  $("relocate").onclick = relocate;
+  $("relocate-failed").onclick = relocate;
   $("city").onchange = search;
   document.addEventListener("visibilitychange", refreshIfStale);
   setInterval(refreshIfStale, 15000);

@@ -39,6 +39,7 @@ from router.ops.uploads.model import (
     file_error,
 )
 from router.ops.uploads.source import required_columns, row_provider
+from router.scan.catalogue import city_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,9 @@ class StoreRow:
             self.district,
             self.region,
             self.coord_provider,
+            city_key(self.city),
+            # None keeps the stored region (and its key), '' clears both.
+            None if self.region is None else city_key(self.region) if self.region else "",
         )
 
 

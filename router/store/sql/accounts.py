@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # A store's region, for an account limited to regions, is the store's own, else its city:
-# coalesce(nullif(s.region, ''), s.city) in every statement below and in the lists' filters.
+# coalesce(s.region_key, s.city_key) in every statement below and in the lists' filters.
 
 # ---- accounts ---------------------------------------------------------------------------------
 
@@ -133,14 +133,14 @@ WHERE last_at < now() - make_interval(secs => $1) AND wait_until < now()
 STORES_OUTSIDE = """
 SELECT s.store_id FROM stores s
 WHERE s.store_id = ANY($1) AND $2::text[] IS NOT NULL
-  AND NOT (coalesce(nullif(s.region, ''), s.city) = ANY($2))
+  AND NOT (coalesce(s.region_key, s.city_key) = ANY($2))
 """
 
 # Is the store ($1) within the regions ($2; NULL: every region)?
 STORE_WITHIN = """
 SELECT EXISTS (SELECT 1 FROM stores s
                WHERE s.store_id = $1
-                 AND ($2::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($2)))
+                 AND ($2::text[] IS NULL OR coalesce(s.region_key, s.city_key) = ANY($2)))
 """
 
 GROUP_STORE = "SELECT store_id FROM groups WHERE group_id = $1"
@@ -150,11 +150,11 @@ ENTRY_STORE = "SELECT store_id FROM entries WHERE code = $1"
 # Of these group ids ($1), those that exist under a store outside the regions ($2).
 GROUPS_OUTSIDE = """
 SELECT g.group_id FROM groups g JOIN stores s ON s.store_id = g.store_id
-WHERE g.group_id = ANY($1) AND NOT (coalesce(nullif(s.region, ''), s.city) = ANY($2))
+WHERE g.group_id = ANY($1) AND NOT (coalesce(s.region_key, s.city_key) = ANY($2))
 """
 
 # Of these entry codes ($1), those that exist and belong to no store in the regions ($2).
 ENTRIES_OUTSIDE = """
 SELECT e.code FROM entries e LEFT JOIN stores s ON s.store_id = e.store_id
-WHERE e.code = ANY($1) AND NOT coalesce(coalesce(nullif(s.region, ''), s.city) = ANY($2), false)
+WHERE e.code = ANY($1) AND NOT coalesce(coalesce(s.region_key, s.city_key) = ANY($2), false)
 """

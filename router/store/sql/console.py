@@ -6,8 +6,9 @@ from __future__ import annotations
 
 # Per active store: usable groups and the active group's fill and expiry, as of the last sweep.
 # $1 default display cap, $2 low-water mark, $3 status filter (all | low | fallback),
-# $4 city or NULL, $5 search text or NULL, $6 limit, $7 offset, $8 province, $9 district and
-# $10 region or NULL, $11 the regions of an account limited to some or NULL (all).
+# $4 a city's key (city_key) or NULL, $5 search text or NULL, $6 limit, $7 offset, $8 province,
+# $9 district and $10 a region's key or NULL, $11 the regions (keys) of an account limited to
+# some or NULL (all).
 HEALTH_STORES = """
 WITH pool AS (
     SELECT store_id,
@@ -26,11 +27,11 @@ WITH pool AS (
     FROM stores s
     LEFT JOIN pool p USING (store_id)
     WHERE s.active
-      AND ($4::text IS NULL OR s.city = $4)
+      AND ($4::text IS NULL OR s.city_key = $4)
       AND ($8::text IS NULL OR s.province = $8)
       AND ($9::text IS NULL OR s.district = $9)
-      AND ($10::text IS NULL OR s.region = $10)
-      AND ($11::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($11))
+      AND ($10::text IS NULL OR s.region_key = $10)
+      AND ($11::text[] IS NULL OR coalesce(s.region_key, s.city_key) = ANY($11))
       AND ($5::text IS NULL OR s.store_id ILIKE '%' || $5 || '%' OR s.name ILIKE '%' || $5 || '%')
       AND ($3 = 'all'
            OR ($3 = 'low' AND coalesce(p.usable, 0) < $2 AND NOT coalesce(p.wecom, false))
@@ -66,7 +67,7 @@ WITH pool AS (
                AS wecom
     FROM stores s
     LEFT JOIN groups g ON g.store_id = s.store_id AND g.kind = 'group'
-    WHERE s.active AND ($2::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($2))
+    WHERE s.active AND ($2::text[] IS NULL OR coalesce(s.region_key, s.city_key) = ANY($2))
     GROUP BY s.store_id
 )
 SELECT count(*) AS stores,
@@ -121,7 +122,7 @@ LIST_ENTRIES = (
     _ENTRIES
     + """WHERE ($1::text IS NULL OR e.code ILIKE '%' || $1 || '%' OR e.label ILIKE '%' || $1 || '%')
   -- $4: regions or NULL (all); an entry code of no store belongs to no region.
-  AND ($4::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($4))
+  AND ($4::text[] IS NULL OR coalesce(s.region_key, s.city_key) = ANY($4))
 ORDER BY e.created_at DESC, e.code
 LIMIT $2 OFFSET $3
 """

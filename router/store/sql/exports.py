@@ -19,7 +19,7 @@ SELECT store_id, name, city, address,
             ELSE coalesce(coord_provider, source_coord) END AS coord,
        coalesce(source_area, service_area) AS service_area, active, province, district, region
 FROM stores s
-WHERE $1::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($1)
+WHERE $1::text[] IS NULL OR coalesce(s.region_key, s.city_key) = ANY($1)
 ORDER BY store_id
 """
 
@@ -32,7 +32,7 @@ FROM groups
 WHERE kind = 'group' AND state <> 'retired' AND source <> 'wecom'
   AND ($1::text[] IS NULL OR store_id IN (
       SELECT s.store_id FROM stores s
-      WHERE coalesce(nullif(s.region, ''), s.city) = ANY($1)))
+      WHERE coalesce(s.region_key, s.city_key) = ANY($1)))
 ORDER BY store_id, position, id
 """
 
@@ -42,7 +42,7 @@ SELECT store_id, name, qr_payload FROM groups
 WHERE kind = 'fallback'
   AND ($1::text[] IS NULL OR store_id IN (
       SELECT s.store_id FROM stores s
-      WHERE coalesce(nullif(s.region, ''), s.city) = ANY($1)))
+      WHERE coalesce(s.region_key, s.city_key) = ANY($1)))
 ORDER BY store_id NULLS FIRST
 """
 
@@ -50,6 +50,6 @@ EXPORT_ENTRIES = """
 SELECT code, kind, store_id, label FROM entries
 WHERE $1::text[] IS NULL OR store_id IN (
       SELECT s.store_id FROM stores s
-      WHERE coalesce(nullif(s.region, ''), s.city) = ANY($1))
+      WHERE coalesce(s.region_key, s.city_key) = ANY($1))
 ORDER BY code
 """

@@ -51,8 +51,8 @@ GROUP BY 1, 2, 3
 FUNNEL_PLACE_STORES = """
 SELECT store_id FROM stores
 WHERE ($1::text IS NULL OR province = $1) AND ($2::text IS NULL OR district = $2)
-  AND ($3::text IS NULL OR region = $3)
-  AND ($4::text[] IS NULL OR coalesce(nullif(region, ''), city) = ANY($4))
+  AND ($3::text IS NULL OR region_key = $3)
+  AND ($4::text[] IS NULL OR coalesce(region_key, city_key) = ANY($4))
 """
 
 # Rollups are one at a time, even if two keepers overlap for a moment (a failover). Their own

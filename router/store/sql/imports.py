@@ -12,7 +12,8 @@ CREATE_STORE_STAGING = """
 CREATE TEMP TABLE import_stores (
     store_id text, name text, city text, address text, lat float8, lng float8,
     source_lat float8, source_lng float8, source_coord text, service_area text, active boolean,
-    source_area text, province text, district text, region text, coord_provider text
+    source_area text, province text, district text, region text, coord_provider text,
+    city_key text, region_key text
 ) ON COMMIT DROP
 """
 
@@ -41,7 +42,9 @@ WITH next AS (
            CASE WHEN i.district IS NULL THEN s.district ELSE nullif(i.district, '') END
                AS district,
            CASE WHEN i.region IS NULL THEN s.region ELSE nullif(i.region, '') END AS region,
-           i.coord_provider
+           i.coord_provider, i.city_key,
+           CASE WHEN i.region IS NULL THEN s.region_key ELSE nullif(i.region_key, '') END
+               AS region_key
     FROM import_stores i
     JOIN stores s USING (store_id)
 )
@@ -50,27 +53,28 @@ UPDATE stores s SET
     source_lat = n.source_lat, source_lng = n.source_lng, source_coord = n.source_coord,
     service_area = n.service_area, active = n.active, source_area = n.source_area,
     province = n.province, district = n.district, region = n.region,
-    coord_provider = n.coord_provider, updated_at = now()
+    coord_provider = n.coord_provider, city_key = n.city_key, region_key = n.region_key,
+    updated_at = now()
 FROM next n
 WHERE s.store_id = n.store_id
   AND (s.name, s.city, s.address, s.lat, s.lng, s.source_lat, s.source_lng, s.source_coord,
        s.service_area, s.active, s.source_area, s.province, s.district, s.region,
-       coalesce(s.coord_provider, s.source_coord))
+       coalesce(s.coord_provider, s.source_coord), s.city_key, s.region_key)
       IS DISTINCT FROM
       (n.name, n.city, n.address, n.lat, n.lng, n.source_lat, n.source_lng, n.source_coord,
        n.service_area, n.active, n.source_area, n.province, n.district, n.region,
-       n.coord_provider)
+       n.coord_provider, n.city_key, n.region_key)
 RETURNING false AS inserted
 """
 
 INSERT_STORES = """
 INSERT INTO stores (store_id, name, city, address, lat, lng, source_lat, source_lng,
                     source_coord, service_area, active, source_area, province, district,
-                    region, coord_provider)
+                    region, coord_provider, city_key, region_key)
 SELECT i.store_id, i.name, i.city, coalesce(i.address, ''), i.lat, i.lng, i.source_lat,
        i.source_lng, i.source_coord, nullif(i.service_area, ''), coalesce(i.active, true),
        nullif(i.source_area, ''), nullif(i.province, ''), nullif(i.district, ''),
-       nullif(i.region, ''), i.coord_provider
+       nullif(i.region, ''), i.coord_provider, i.city_key, nullif(i.region_key, '')
 FROM import_stores i
 WHERE NOT EXISTS (SELECT 1 FROM stores s WHERE s.store_id = i.store_id)
 RETURNING true AS inserted

@@ -159,7 +159,7 @@ FROM alerts a
 LEFT JOIN stores s ON s.store_id = a.store_id
 WHERE (NOT $1 OR a.resolved_at IS NULL)
   -- $4: regions or NULL (all); an alert of no store belongs to no region.
-  AND ($4::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($4))
+  AND ($4::text[] IS NULL OR coalesce(s.region_key, s.city_key) = ANY($4))
 ORDER BY a.id DESC
 LIMIT $2 OFFSET $3
 """

@@ -20,7 +20,7 @@ GROUPS_FOR_PICTURES = """
 SELECT g.group_id, g.store_id, g.name, g.kind, g.source
 FROM groups g LEFT JOIN stores s ON s.store_id = g.store_id
 WHERE g.group_id = ANY($1::text[])
-  AND ($2::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($2))
+  AND ($2::text[] IS NULL OR coalesce(s.region_key, s.city_key) = ANY($2))
 """
 
 # Which of these ids ($1: text[]) are stores in the regions ($2; NULL: every region), with
@@ -28,5 +28,5 @@ WHERE g.group_id = ANY($1::text[])
 STORES_BY_IDS = """
 SELECT store_id, name FROM stores
 WHERE store_id = ANY($1::text[])
-  AND ($2::text[] IS NULL OR coalesce(nullif(region, ''), city) = ANY($2))
+  AND ($2::text[] IS NULL OR coalesce(region_key, city_key) = ANY($2))
 """

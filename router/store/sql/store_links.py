@@ -9,28 +9,30 @@ FROM stores s
 WHERE s.store_id = $1 AND s.active
 """
 
-# The active stores a link issue chooses: $1 pasted ids, $2 regions (a store's region, else its
-# city; or its city), either NULL for every store; $3 the principal's regions (NULL: every
-# region, the same rule as STORE_WITHIN); at most $4 rows (one more than may be issued, to say so).
+# The active stores a link issue chooses: $1 pasted ids, $2 regions' keys (a store's region, else
+# its city; or its city; router.scan.catalogue.place_keys), either NULL for every store; $3 the
+# principal's regions (NULL: every region, the same rule as STORE_WITHIN); at most $4 rows (one
+# more than may be issued, to say so).
 LINK_STORES = """
 SELECT s.store_id, s.name, s.link_generation
 FROM stores s
 WHERE s.active
   AND ($1::text[] IS NULL OR s.store_id = ANY($1))
-  AND ($2::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($2)
-       OR s.city = ANY($2))
-  AND ($3::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($3))
+  AND ($2::text[] IS NULL OR coalesce(s.region_key, s.city_key) = ANY($2)
+       OR s.city_key = ANY($2))
+  AND ($3::text[] IS NULL OR coalesce(s.region_key, s.city_key) = ANY($3))
 ORDER BY s.store_id
 LIMIT $4
 """
 
 # The regions (a store's region, else its city) an editor may choose stores by, with how many
-# active stores each holds; $1 the principal's regions (NULL: every region).
+# active stores each holds; $1 the principal's regions (NULL: every region). Spellings of one
+# place (成都, 成都市) are one region, named by its shortest spelling.
 LINK_REGIONS = """
-SELECT coalesce(nullif(s.region, ''), s.city) AS region, count(*) AS stores
+SELECT min(coalesce(nullif(s.region, ''), s.city)) AS region, count(*) AS stores
 FROM stores s
-WHERE s.active AND ($1::text[] IS NULL OR coalesce(nullif(s.region, ''), s.city) = ANY($1))
-GROUP BY 1
+WHERE s.active AND ($1::text[] IS NULL OR coalesce(s.region_key, s.city_key) = ANY($1))
+GROUP BY coalesce(s.region_key, s.city_key)
 ORDER BY 1
 """
 
