@@ -1,0 +1,92 @@
+"""What the ops page needs to speak to Chinese ops in their words (trial report, item 5): the
+brand's time zone with the principal, every setting's meaning in Chinese, the brand's changes
+findable as their own kind family in the audit trail, and role refusals naming the roles as the
+page does (管理员, 编辑, 只读), Chinese first."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import asyncpg
+import pytest
+
+from router.ops.auth import ROLE_ZH, Role
+from router.store.opsettings import DECLARED
+from tests.accounts import make_token
+from tests.conftest import AUTH, seed, store_row
+
+pytestmark = pytest.mark.db
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+async def test_the_session_tells_the_page_the_brands_time_zone(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client(timezone="Asia/Urumqi")
+    body = await (await client.get("/admin/api/session", headers=AUTH)).json()
+    assert body["timezone"] == "Asia/Urumqi"
+
+
+def test_every_declared_setting_has_a_chinese_meaning() -> None:
+    for d in DECLARED.values():
+        assert CJK.search(d.zh_meaning), d.name
+        # Chinese first: a column or product name may be Latin, the sentence is not.
+        latin = len(re.findall(r"[A-Za-z]", d.zh_meaning))
+        assert len(CJK.findall(d.zh_meaning)) > 2 * latin, d.name
+
+
+async def test_the_settings_list_carries_each_settings_chinese_meaning(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client()
+    body = await (await client.get("/admin/api/settings", headers=AUTH)).json()
+    by_name = {s["name"]: s for s in body["settings"]}
+    assert set(by_name) == set(DECLARED)
+    for name, s in by_name.items():
+        assert s["meaning_zh"] == DECLARED[name].zh_meaning
+        assert CJK.search(s["label"]) and not CJK.search(s["meaning"]), name
+
+
+async def test_the_brand_is_a_kind_family_of_the_audit_trail(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    client = await make_client()
+    r = await client.put("/admin/api/brand", json={"name": "示例咖啡"}, headers=AUTH)
+    assert r.status == 200, await r.text()
+    r = await client.put("/admin/api/settings/alert_cooldown_s", json={"value": 60}, headers=AUTH)
+    assert r.status == 200, await r.text()
+
+    async def kinds(kind: str) -> list[tuple[str, str]]:
+        response = await client.get("/admin/api/audit", params={"kind": kind}, headers=AUTH)
+        assert response.status == 200
+        return [(x["kind"], x["target"]) for x in (await response.json())["records"]]
+
+    assert await kinds("brand") == [("setting.change", "brand_name")]
+    # The settings family still holds every setting, the brand's among them.
+    assert set(await kinds("setting")) == {
+        ("setting.change", "brand_name"),
+        ("setting.change", "alert_cooldown_s"),
+    }
+
+
+async def test_a_role_refusal_names_the_roles_in_chinese_first(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    await seed(pool, [store_row("S1")], [])
+    client = await make_client()
+    for role, path in (("editor", "/admin/api/settings"), ("viewer", "/admin/api/audit")):
+        headers = await make_token(pool, f"cd-{role}", role)
+        r = await client.get(path, headers=headers)
+        assert r.status == 403
+        error = (await r.json())["error"]
+        assert error["code"] == "forbidden"
+        message = error["message"]
+        assert message.startswith("这项操作需要「管理员」角色"), message
+        assert f"是「{ROLE_ZH[Role(role)]}」" in message
+        assert "this needs admin" in message  # English still there, after the Chinese
+    viewer = await make_token(pool, "cd-viewer2", "viewer")
+    r = await client.post("/admin/api/groups/G1/retire", headers=viewer)
+    assert r.status == 403
+    assert "需要「编辑」角色" in (await r.json())["error"]["message"]
