@@ -194,7 +194,8 @@
 
   function brief(v) {
     if (v === null || v === undefined || v === "") { return "–"; }
-    if (Array.isArray(v)) { return v.join("、") || "–"; }
+    // A list of named things (alert robots) by their names.
+    if (Array.isArray(v)) { return v.map(function (x) { return x && typeof x === "object" ? (x.name || JSON.stringify(x)) : String(x); }).join("、") || "–"; }
     return typeof v === "object" ? JSON.stringify(v) : String(v);
   }
 

@@ -5,6 +5,7 @@ page does (管理员, 编辑, 只读), Chinese first."""
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -90,3 +91,17 @@ async def test_a_role_refusal_names_the_roles_in_chinese_first(
     r = await client.post("/admin/api/groups/G1/retire", headers=viewer)
     assert r.status == 403
     assert "需要「编辑」角色" in (await r.json())["error"]["message"]
+
+
+async def test_the_site_has_its_own_small_icon(pool: asyncpg.Pool, make_client: Any) -> None:
+    """Every page's browser asks for /favicon.ico: it gets an icon from our origin, no 404."""
+    client = await make_client()
+    r = await client.get("/favicon.ico")
+    assert r.status == 200
+    assert r.content_type == "image/x-icon"
+    body = await r.read()
+    from PIL import Image
+
+    icon = Image.open(io.BytesIO(body))
+    assert icon.format == "ICO" and icon.size[0] in (16, 32)
+    assert len(body) < 16_384
