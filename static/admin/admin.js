@@ -29,6 +29,7 @@
       dryRun: "预检", commit: "确认导入",
       uploadHint: "先预检：列出每一行的问题，什么也不写入；没有问题才能导入，导入是全部成功或全部不变。",
       dryOk: "预检通过：{rows} 行，新增 {ins}，更新 {upd}，不变 {same}。可以确认导入。",
+      noneFound: "没有找到符合条件的门店",
       dryOkWarned: "预检完成：{rows} 行，新增 {ins}，更新 {upd}，不变 {same}。有 {w} 处警告：请逐条核对并勾选确认后再导入。",
       imported: "已导入：{rows} 行，新增 {ins}，更新 {upd}，不变 {same}。",
       encoding: "文字编码 (CSV / JSON)", encodingAuto: "自动识别",
@@ -89,6 +90,7 @@
       file: "File (XLSX / CSV / JSON)", dryRun: "Dry run", commit: "Import",
       uploadHint: "Dry-run first: every row's problems are listed and nothing is written. Import applies all rows or none.",
       dryOk: "Dry run passed: {rows} rows, {ins} new, {upd} updated, {same} unchanged. Ready to import.",
+      noneFound: "No store matches",
       dryOkWarned: "Dry run done: {rows} rows, {ins} new, {upd} updated, {same} unchanged. {w} warning(s): check each and tick to confirm before importing.",
       imported: "Imported: {rows} rows, {ins} new, {upd} updated, {same} unchanged.",
       encoding: "Text encoding (CSV / JSON)", encodingAuto: "Automatic",
@@ -441,6 +443,10 @@
       tbody.appendChild(tr);
       if (state.openStore === st.store_id) { toggleStore(st, tr); }
     });
+    // A search that finds nothing says so (not an empty table).
+    if (!body.stores.length) {
+      tbody.appendChild(el("tr", { class: "empty", id: "health-empty" }, [el("td", { colspan: "8", class: "hint", text: t("noneFound") })]));
+    }
     pager($("health-pager"), body.total, state.healthOffset, function (offset) { state.healthOffset = offset; loadHealth(); });
   }
 
