@@ -5,15 +5,18 @@ page does (管理员, 编辑, 只读), Chinese first."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 
 from router.ops.auth import ROLE_ZH, Role
 from router.store.opsettings import DECLARED
+from router.web.app import create_app
 from tests.accounts import make_token
 from tests.conftest import AUTH, seed, store_row
 
@@ -105,3 +108,41 @@ async def test_the_site_has_its_own_small_icon(pool: asyncpg.Pool, make_client: 
     icon = Image.open(io.BytesIO(body))
     assert icon.format == "ICO" and icon.size[0] in (16, 32)
     assert len(body) < 16_384
+
+
+async def _raw(site: Any, line: bytes) -> tuple[int, dict[str, Any]]:
+    reader, writer = await asyncio.open_connection(site.host, site.port)
+    writer.write(line + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), orjson.loads(body)
+
+
+async def test_a_request_line_with_raw_non_ascii_is_told_to_encode_it(
+    pool: asyncpg.Pool, aiohttp_server: Any, settings: Any
+) -> None:
+    """curl with unencoded Chinese in the query was told its (short) line was past 8 KiB. Raw
+    bytes beyond ASCII in the path or query now say to percent-encode; a line that is really too
+    long still says 8 KiB; other unreadable lines claim neither."""
+    from aiohttp import http_parser
+
+    if http_parser.HttpRequestParser is http_parser.HttpRequestParserPy:
+        pytest.skip("the pure-Python parser accepts raw UTF-8 in the request line")
+    site = await aiohttp_server(create_app(settings))
+    for line in (
+        "GET /api/v1/route?lat=30.66&lng=104.06&city=成都 HTTP/1.1",
+        "GET /s/成都店 HTTP/1.1",
+    ):
+        status, body = await _raw(site, line.encode())
+        assert status == 400
+        message = body["error"]["message"]
+        assert message.startswith("请求地址含有未经 URL 编码的字符（例如中文）"), message
+        assert "not percent-encoded" in message and "8 KiB" not in message
+    status, body = await _raw(site, b"GET /" + b"a" * 9000 + b" HTTP/1.1")
+    assert status == 400 and "8 KiB" in body["error"]["message"]
+    status, body = await _raw(site, b"GET /api/v1/route?x=\x01 HTTP/1.1")
+    assert status == 400
+    assert "8 KiB" not in body["error"]["message"]
+    assert "URL 编码" not in body["error"]["message"]
