@@ -162,10 +162,42 @@ class Brand:
         (WCAG AA), then near-black."""
         return "#fff" if _contrast_with_white(self.theme_colour) >= 4.5 else "#1f2329"
 
+    @property
+    def text_colour(self) -> str:
+        """The theme colour for links and coloured text on the page (its background and its white
+        cards): itself when it reads at 4.5:1 on both, else the nearest darker shade that does."""
+        return readable_on(self.theme_colour, PAGE_BACKGROUNDS)
+
+    @property
+    def fill_colour(self) -> str:
+        """The theme colour as a button's background: itself when white or near-black text reads
+        on it at 4.5:1, else the nearest darker shade on which white does."""
+        colour = self.theme_colour.lower()
+        if max(contrast(colour, "#ffffff"), contrast(colour, DARK_TEXT)) >= MIN_CONTRAST:
+            return colour
+        return readable_on(colour, ("#ffffff",))
+
+    @property
+    def on_fill(self) -> str:
+        """Text colour on a button (`fill_colour`): whichever of white and near-black reads."""
+        fill = self.fill_colour
+        return "#ffffff" if contrast(fill, "#ffffff") >= contrast(fill, DARK_TEXT) else DARK_TEXT
+
+    @property
+    def contrast_adjusted(self) -> bool:
+        """Whether the page shows a shade of the theme colour somewhere for readability (the
+        brand screen says so)."""
+        colour = self.theme_colour.lower()
+        return self.text_colour != colour or self.fill_colour != colour
+
     def stylesheet(self) -> bytes:
         """The brand's part of the page's stylesheet: its colours as custom properties (the
         static stylesheet uses them); no inline style anywhere."""
-        return f":root{{--brand:{self.theme_colour.lower()};--on-brand:{self.on_theme}}}\n".encode()
+        return (
+            f":root{{--brand:{self.theme_colour.lower()};--on-brand:{self.on_theme};"
+            f"--brand-text:{self.text_colour};--brand-fill:{self.fill_colour};"
+            f"--on-brand-fill:{self.on_fill}}}\n"
+        ).encode()
 
 
 def text_problems(name: str, value: object) -> list[str]:
@@ -220,6 +252,46 @@ def with_values(default: Brand, values: Mapping[str, str], logo: Logo | None) ->
     """The brand of `default` (the environment's) with ops' values over it; BrandError if the
     result is not a valid brand."""
     return dataclasses.replace(default, **values, logo=logo)
+
+
+# WCAG AA for normal text; the customer page's backgrounds (static/h5/style.css: the body and the
+# white cards) and its near-black text.
+MIN_CONTRAST = 4.5
+PAGE_BACKGROUNDS = ("#f5f6f7", "#ffffff")
+DARK_TEXT = "#1f2329"
+
+
+def _luminance(colour: str) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two #rrggbb colours (1 to 21)."""
+    la, lb = _luminance(a), _luminance(b)
+    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+def readable_on(colour: str, backgrounds: tuple[str, ...]) -> str:
+    """`colour` when it reads at 4.5:1 on every background, else the least changed shade that
+    does: darker on light backgrounds, lighter on dark ones (hue kept, mixed toward black or
+    white in 1% steps; black or white itself at worst)."""
+    colour = colour.lower()
+    if all(contrast(colour, bg) >= MIN_CONTRAST for bg in backgrounds):
+        return colour
+    light = sum(_luminance(bg) for bg in backgrounds) / len(backgrounds) > 0.18
+    target = 0 if light else 255
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    for step in range(1, 101):
+        t = step / 100
+        shade = "#" + "".join(f"{round(c + (target - c) * t):02x}" for c in (r, g, b))
+        if all(contrast(shade, bg) >= MIN_CONTRAST for bg in backgrounds):
+            return shade
+    return "#000000" if light else "#ffffff"
 
 
 def _contrast_with_white(colour: str) -> float:

@@ -195,6 +195,8 @@ async def who_am_i(request: web.Request) -> web.Response:
     """GET /admin/api/session: the principal, with the session's CSRF token."""
     principal = request[PRINCIPAL]
     body = principal.describe()
+    # The page shows times in the brand's time zone (HUOMA_TIMEZONE), not the browser's.
+    body["timezone"] = request.config_dict[SETTINGS].timezone
     if principal.csrf_token is not None:
         body["csrf_token"] = principal.csrf_token
     return json_response(body)

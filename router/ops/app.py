@@ -24,7 +24,7 @@ from router.ops import handlers as h
 from router.ops import picture_api as pic
 from router.ops import print_sheets as ps
 from router.ops import store_links as sl
-from router.ops.auth import Role, check_csrf, check_scope, resolve_principal
+from router.ops.auth import ROLE_ZH, Role, check_csrf, check_scope, resolve_principal
 from router.ops.uploads import export_operation, upload_operation
 from router.scan.limits import Buckets
 from router.settings import Settings
@@ -213,9 +213,10 @@ async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
             principal = await resolve_principal(request)
             check_csrf(request, principal)
             if not principal.allows(op.needs):
+                has = ROLE_ZH[principal.role]
                 raise HuomaError(
-                    f"需要 {op.needs} 角色 / {principal.actor} is {principal.role}; "
-                    f"this needs {op.needs}",
+                    f"这项操作需要「{ROLE_ZH[op.needs]}」角色，{principal.actor} 是「{has}」。"
+                    f"{principal.actor} is {principal.role}; this needs {op.needs}.",
                     code="forbidden",
                     status=403,
                 )

@@ -55,6 +55,13 @@ class Role(StrEnum):
 
 
 _RANKS = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.STORE_LINK: -1}
+# Each role as ops know it (the ops page's words: 只读, 编辑, 管理员); refusals name roles so.
+ROLE_ZH = {
+    Role.VIEWER: "只读",
+    Role.EDITOR: "编辑",
+    Role.ADMIN: "管理员",
+    Role.STORE_LINK: "门店链接",
+}
 # The roles accounts and tokens may have.
 ROLES = (Role.VIEWER.value, Role.EDITOR.value, Role.ADMIN.value)
 

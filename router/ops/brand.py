@@ -18,7 +18,14 @@ from typing import Any
 
 from aiohttp import web
 
-from router.brand import LOGO_MAX_PX, MAX_CHARS, BrandError, read_logo
+from router.brand import (
+    LOGO_MAX_PX,
+    MAX_CHARS,
+    PAGE_BACKGROUNDS,
+    BrandError,
+    contrast,
+    read_logo,
+)
 from router.keys import BRAND, DB_CONTEXT, OPS_SETTINGS, POOL, PRINCIPAL, SETTINGS
 from router.ops.handlers import json_body, json_response
 from router.runtime.opsettings import refresh
@@ -76,6 +83,15 @@ def _describe(request: web.Request) -> dict[str, Any]:
         "logo_env": logo_setting["env"],
         "logo_max_bytes": config[SETTINGS].brand_logo_max_bytes,
         "logo_max_px": LOGO_MAX_PX,
+        # The customer page shows a readable shade where the colour itself would not read at
+        # 4.5:1 (links on the light page, text on buttons); the brand screen says so.
+        "contrast": {
+            "adjusted": brand.contrast_adjusted,
+            "text": brand.text_colour,
+            "fill": brand.fill_colour,
+            "on_fill": brand.on_fill,
+            "ratio_on_page": round(contrast(brand.theme_colour, PAGE_BACKGROUNDS[0]), 2),
+        },
     }
 
 

@@ -17,6 +17,7 @@ import csv
 import io
 import logging
 import time
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -56,6 +57,12 @@ LINK_FULL = Operation("门店标记群已满", "group marked full by a store")
 
 
 # ---- editors: issue and revoke ------------------------------------------------------------------
+
+
+# The issued sheet's columns, as ops read them (Chinese unless the page is English); the expiry
+# column is a local time in HUOMA_TIMEZONE, its zone named in the header.
+SHEET_HEADER_ZH = ("门店编号", "门店名称", "链接", "有效期至（当地时间）")
+SHEET_HEADER_EN = ("store_id", "name", "link", "expires_at (local time)")
 
 
 def _mac8(token: str) -> str:
@@ -187,9 +194,12 @@ async def issue_links(request: web.Request) -> web.Response:
             links = await _issue(
                 conn, settings, await _chosen(conn, principal, body), principal.actor
             )
-    header = ("store_id", "name", "link", "expires_at")
+    # The sheet is for ops: headers in the page's language, expiry in the brand's time zone.
+    english = body.get("lang") == "en"
+    header = SHEET_HEADER_EN if english else SHEET_HEADER_ZH
+    tz = zoneinfo.ZoneInfo(settings.timezone)
     out = [
-        (sid, name, url, datetime.fromtimestamp(exp, UTC).isoformat())
+        (sid, name, url, datetime.fromtimestamp(exp, tz).strftime("%Y-%m-%d %H:%M:%S"))
         for sid, name, url, exp in links
     ]
     log.info("admin: %s issued %d store link(s)", principal.actor, len(out))
@@ -197,7 +207,7 @@ async def issue_links(request: web.Request) -> web.Response:
         from openpyxl import Workbook  # only editors issuing sheets pay for it
 
         book = Workbook(write_only=True)
-        sheet = book.create_sheet("store links")
+        sheet = book.create_sheet("store links" if english else "门店链接")
         sheet.append(header)
         for row in out:
             sheet.append(row)

@@ -80,6 +80,8 @@ class Declared:
     # A check that needs the database (a logo named by its hash must be stored), in put's
     # transaction; raises as parse does.
     verify: Callable[[asyncpg.Connection, Any], Awaitable[None]] | None = None
+    # What the setting does, in Chinese (the ops page's first language; `en` is its English).
+    zh_meaning: str = ""
 
 
 def _number(low: float, high: float, *, low_open: bool = False) -> Callable[[Any, Any], float]:
@@ -232,6 +234,7 @@ def _brand_declarations() -> tuple[Declared, ...]:
             _brand_text(name),
             _env_text(f"brand_{name}"),
             f"HUOMA_BRAND_{name.upper()}",
+            zh_meaning=f"顾客页和门店页上显示的{b.LABELS_ZH[name]}（最多 {limit} 个字）",
         )
         for name, limit in b.MAX_CHARS.items()
     )
@@ -244,6 +247,7 @@ def _brand_declarations() -> tuple[Declared, ...]:
             lambda raw, _current: b.check_colour(raw),
             lambda s: s.brand_theme_colour,
             "HUOMA_BRAND_THEME_COLOUR",
+            zh_meaning="顾客页的主题色，#rrggbb 格式；文字颜色会自动调整以保证可读",
         ),
         Declared(
             "brand_logo",
@@ -253,6 +257,8 @@ def _brand_declarations() -> tuple[Declared, ...]:
             lambda s: LOGO_FILE + s.brand_logo_path if s.brand_logo_path else "",
             "HUOMA_BRAND_LOGO_PATH",
             verify=_logo_stored,
+            zh_meaning="顾客页顶部的品牌标志：在品牌页上传的图片（按 SHA-256 指定）"
+            "；空：不显示标志",
         ),
     )
 
@@ -270,6 +276,8 @@ DECLARED: dict[str, Declared] = {
             show=lambda v: [w.masked() for w in v],
             store=lambda v: [{"name": w.name, "url": w.url, "regions": list(w.regions)} for w in v],
             load=_load_webhooks,
+            zh_meaning="企业微信群机器人的 Webhook：告警推送到这些群，"
+            "每个机器人可只管部分区域或城市",
         ),
         Declared(
             "alert_cooldown_s",
@@ -279,6 +287,7 @@ DECLARED: dict[str, Declared] = {
             _number(0, 604_800),
             lambda s: s.alert_cooldown_s,
             "HUOMA_ALERT_COOLDOWN_S",
+            zh_meaning="同一门店的同一种告警，在这么多秒内最多推送一次",
         ),
         Declared(
             "alert_expiry_h",
@@ -287,6 +296,7 @@ DECLARED: dict[str, Declared] = {
             _number(0, 8_760, low_open=True),
             lambda s: s.alert_expiry_h,
             "HUOMA_ALERT_EXPIRY_H",
+            zh_meaning="可用群的二维码在这么多小时内过期时发出告警",
         ),
         Declared(
             "upload_default_coord",
@@ -296,6 +306,8 @@ DECLARED: dict[str, Declared] = {
             _coord,
             lambda s: s.upload_default_coord,
             "HUOMA_UPLOAD_DEFAULT_COORD",
+            zh_meaning="上传门店时，行里没有 coord、上传时也没选择坐标来源，就按这个来源理解经纬度"
+            "（高德、腾讯、百度、GPS 等；空：必须选择或填写）",
         ),
         *_brand_declarations(),
     )
@@ -369,6 +381,7 @@ class OpsSettings:
                     "name": d.name,
                     "label": d.zh,
                     "meaning": d.en,
+                    "meaning_zh": d.zh_meaning or d.zh,
                     "value": d.show(self.get(d.name)),
                     "source": "database" if found is not None else "environment",
                     "env": d.env,

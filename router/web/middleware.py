@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 
 import asyncpg
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import InvalidURLError, LineTooLong
 from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestHandler
 
@@ -48,6 +50,27 @@ def error_response(status: int, code: str, message: str, **extra: object) -> web
     )
 
 
+# aiohttp's parser (its C extension, the one installed wheels use) refuses a request line with
+# bytes beyond ASCII as InvalidURLError, its message showing the line as Python bytes: a raw
+# byte of 0x80 or more appears escaped as \x80 to \xff. A bare string check on that message:
+# the request itself is never echoed or logged (its query may carry a customer's location).
+_RAW_NON_ASCII = re.compile(r"\\x[89a-f][0-9a-f]")
+
+
+def _unreadable(exc: BaseException | None, reason: str) -> str:
+    """Why a request could not be read, in words that point at the fix."""
+    if isinstance(exc, LineTooLong):
+        return f"the HTTP request could not be read ({reason}); lines are limited to 8 KiB"
+    if isinstance(exc, InvalidURLError) and _RAW_NON_ASCII.search(str(exc.message)):
+        return (
+            "请求地址含有未经 URL 编码的字符（例如中文）：请按 UTF-8 百分号编码后再发"
+            "（curl 可用 -G --data-urlencode 'city=成都'）/ the request URL holds characters "
+            "that are not percent-encoded (such as Chinese): encode them as UTF-8 percent "
+            "escapes (curl: -G --data-urlencode 'city=成都')"
+        )
+    return f"the HTTP request could not be read ({reason})"
+
+
 def _protocol_error(
     self: RequestHandler,
     request: web.BaseRequest,
@@ -68,7 +91,7 @@ def _protocol_error(
     else:
         log.info("refused an unreadable request from %s (%d %s)", request.remote, status, reason)
         code = _STATUS_CODES.get(status, "bad_request")
-        text = f"the HTTP request could not be read ({reason}); lines are limited to 8 KiB"
+        text = _unreadable(exc, reason)
     response = error_response(status, code, text)
     response.force_close()
     return response

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import html
+import io
 import secrets
 import time
 from pathlib import Path
@@ -204,6 +205,8 @@ class CustomerPage(Pages):
         self.sdk = f'<script src="{WX_SDK}" defer></script>\n'.encode() if wechat else b""
         self._rendered: _Rendered | None = None
         self._rendered_for = ""
+        self._favicon = b""
+        self._favicon_for = ""
 
     def rendered(self) -> _Rendered:
         brand = self.brands.current()
@@ -242,6 +245,18 @@ class CustomerPage(Pages):
             body = r.gz[name]
         return web.Response(body=body, content_type=kind, charset="utf-8", headers=headers)
 
+    async def favicon_handler(self, request: web.Request) -> web.Response:
+        """GET /favicon.ico: the brand's small icon (every page of this origin asks for it)."""
+        colour = self.brands.current().theme_colour.lower()
+        if self._favicon_for != colour:
+            self._favicon = favicon(colour)
+            self._favicon_for = colour
+        return web.Response(
+            body=self._favicon,
+            content_type="image/x-icon",
+            headers={**self.headers, "Cache-Control": "public, max-age=86400"},
+        )
+
     async def logo_handler(self, request: web.Request) -> web.Response:
         """The brand's logo, re-encoded small, from our origin; cached for a year under its
         versioned URL."""
@@ -258,6 +273,21 @@ class CustomerPage(Pages):
             content_type="image/png",
             headers={**self.headers, "Cache-Control": cache},
         )
+
+
+def favicon(colour: str) -> bytes:
+    """A small icon of our own (the brand's colour, a white QR-like square in it), so browsers
+    asking for /favicon.ico find one instead of a 404 on every page. ICO holding 16 and 32 px."""
+    from PIL import Image, ImageDraw  # made once per theme colour
+
+    image = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((0, 0, 31, 31), radius=7, fill=colour)
+    draw.rectangle((8, 8, 23, 23), fill="#ffffff")
+    draw.rectangle((12, 12, 19, 19), fill=colour)
+    out = io.BytesIO()
+    image.save(out, format="ICO", sizes=[(16, 16), (32, 32)])
+    return out.getvalue()
 
 
 def wx_signature(ticket: str, nonce: str, timestamp: int, url: str) -> str:
@@ -347,6 +377,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(r"/s/{entry:[^/]{0,200}}", pages.page_handler, name="page")
     app.router.add_get(r"/static/h5/{name}", pages.asset_handler, name="asset")
     app.router.add_get("/brand/logo.png", pages.logo_handler, name="brand_logo")
+    app.router.add_get("/favicon.ico", pages.favicon_handler, name="favicon")
     app.router.add_get("/admin", ops.page_handler, name="admin_page")
     app.router.add_get("/admin/", ops.page_handler, name="admin_page_slash")
     app.router.add_get(r"/static/admin/{name}", ops.asset_handler, name="admin_asset")

@@ -29,6 +29,8 @@
       dryRun: "预检", commit: "确认导入",
       uploadHint: "先预检：列出每一行的问题，什么也不写入；没有问题才能导入，导入是全部成功或全部不变。",
       dryOk: "预检通过：{rows} 行，新增 {ins}，更新 {upd}，不变 {same}。可以确认导入。",
+      noneFound: "没有找到符合条件的门店",
+      dryOkWarned: "预检完成：{rows} 行，新增 {ins}，更新 {upd}，不变 {same}。有 {w} 处警告：请逐条核对并勾选确认后再导入。",
       imported: "已导入：{rows} 行，新增 {ins}，更新 {upd}，不变 {same}。",
       encoding: "文字编码 (CSV / JSON)", encodingAuto: "自动识别",
       coordSource: "坐标来源（文件没有坐标系列时）", coordFromFile: "按文件的坐标系列",
@@ -88,6 +90,8 @@
       file: "File (XLSX / CSV / JSON)", dryRun: "Dry run", commit: "Import",
       uploadHint: "Dry-run first: every row's problems are listed and nothing is written. Import applies all rows or none.",
       dryOk: "Dry run passed: {rows} rows, {ins} new, {upd} updated, {same} unchanged. Ready to import.",
+      noneFound: "No store matches",
+      dryOkWarned: "Dry run done: {rows} rows, {ins} new, {upd} updated, {same} unchanged. {w} warning(s): check each and tick to confirm before importing.",
       imported: "Imported: {rows} rows, {ins} new, {upd} updated, {same} unchanged.",
       encoding: "Text encoding (CSV / JSON)", encodingAuto: "Automatic",
       coordSource: "Coordinate source (a file without a coord column)", coordFromFile: "From the file's coord column",
@@ -182,7 +186,18 @@
   }
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
   function num(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString(lang === "zh" ? "zh-CN" : "en-US"); }
-  function when(iso) { return iso ? new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-US", { hour12: false }) : "–"; }
+  // Times in the brand's time zone (HUOMA_TIMEZONE, told by GET /admin/api/session), not the browser's.
+  function when(iso) {
+    if (!iso) { return "–"; }
+    var options = { hour12: false, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    if (me && me.timezone) { options.timeZone = me.timezone; }
+    try {
+      return new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", options);
+    } catch (e) {
+      delete options.timeZone;
+      return new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", options);
+    }
+  }
 
   function applyText() {
     document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
@@ -444,6 +459,10 @@
       tbody.appendChild(tr);
       if (state.openStore === st.store_id) { toggleStore(st, tr); }
     });
+    // A search that finds nothing says so (not an empty table).
+    if (!body.stores.length) {
+      tbody.appendChild(el("tr", { class: "empty", id: "health-empty" }, [el("td", { colspan: "8", class: "hint", text: t("noneFound") })]));
+    }
     pager($("health-pager"), body.total, state.healthOffset, function (offset) { state.healthOffset = offset; loadHealth(); });
   }
 
@@ -623,7 +642,10 @@
     }
     api(path, { method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" } }).then(function (s) {
       var args = { rows: num(s.rows), ins: num(s.inserted), upd: num(s.updated), same: num(s.unchanged) };
-      result.appendChild(el("p", { class: "ok", text: t(dryRun ? "dryOk" : "imported", args) }));
+      // With warnings the dry run is not a plain "ready": they must be confirmed first.
+      var warned = dryRun && s.warnings && s.warnings.length;
+      args.w = warned ? num(s.warnings.length) : "0";
+      result.appendChild(el("p", { class: warned ? "warned" : "ok", id: "upload-outcome", text: t(warned ? "dryOkWarned" : dryRun ? "dryOk" : "imported", args) }));
       $("u-commit").disabled = !dryRun;
       if (dryRun) { state.confirmToken = s.confirm_token; }
       window.HuomaReview.drawWarnings(result, s, lang, $("u-commit"));

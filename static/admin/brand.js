@@ -28,7 +28,9 @@
       printAll: "全部门店台卡", printAllHint: "为每家营业门店生成台卡（后台生成，完成后下载）。",
       printStart: "开始生成", printSize: "尺寸", printA6: "A6 台卡", printA5: "A5 海报",
       printStatus: "任务 #{id}：{s}", printPages: "{n} 页", printDownload: "下载 PDF",
-      st_pending: "排队中", st_running: "生成中", st_done: "已完成", st_failed: "失败"
+      st_pending: "排队中", st_running: "生成中", st_done: "已完成", st_failed: "失败",
+      brContrast: "主题色 {c} 在顾客页的浅色背景上不够清晰（对比度 {r}:1，低于 4.5:1）：链接和文字会改用加深的 {t}{f}，以保证顾客看得清。想完全按品牌色显示，请选更深的主题色。",
+      brContrastFill: "，按钮底色用 {f}"
     },
     en: {
       navBrand: "Brand",
@@ -50,7 +52,9 @@
       printAll: "All stores' sheets", printAllHint: "Sheets for every active store, made in the background and downloaded when ready.",
       printStart: "Start", printSize: "Size", printA6: "A6 table tent", printA5: "A5 poster",
       printStatus: "Job #{id}: {s}", printPages: "{n} pages", printDownload: "Download PDF",
-      st_pending: "queued", st_running: "running", st_done: "done", st_failed: "failed"
+      st_pending: "queued", st_running: "running", st_done: "done", st_failed: "failed",
+      brContrast: "The theme colour {c} is hard to read on the customer page's light background (contrast {r}:1, below 4.5:1): links and text use the darker {t}{f}, so customers can read them. For the brand colour as it is, pick a darker one.",
+      brContrastFill: ", buttons {f}"
     }
   };
 
@@ -204,6 +208,17 @@
     h.clear(screen);
     var form = h.el("form", { id: "brand-form", class: "card" }, [h.el("h2", { text: h.t("brFields") })]);
     brand.fields.forEach(function (f) { form.appendChild(fieldRow(h, f)); });
+    var c = brand.contrast;
+    if (c && c.adjusted) {
+      var theme = (brand.fields.filter(function (f) { return f.field === "theme_colour"; })[0] || {}).value || "";
+      var warn = h.el("p", { id: "brand-contrast", class: "warned" }, [
+        h.el("span", { class: "br-swatch", "data-colour": c.text }),
+        h.t("brContrast", { c: theme, r: String(c.ratio_on_page), t: c.text, f: c.fill !== theme.toLowerCase() ? h.t("brContrastFill", { f: c.fill }) : "" })
+      ]);
+      // CSSOM (not a style attribute): allowed by the page's strict policy.
+      warn.querySelector(".br-swatch").style.setProperty("background", c.text);
+      form.appendChild(warn);
+    }
     form.appendChild(h.el("button", { id: "brand-save", type: "submit", text: h.t("brSave") }));
     form.appendChild(h.el("p", { id: "brand-error", class: "error", hidden: "hidden" }));
     form.addEventListener("submit", function (ev) {

@@ -141,6 +141,7 @@
     var body = choice();
     if (!body) { return; }
     body.format = $("l-format").value;
+    body.lang = h.lang;
     var count = 0;
     post(body).then(function (r) { return r.blob(); }).then(function (blob) {
       var url = URL.createObjectURL(blob);

@@ -69,7 +69,19 @@
     }
   }
 
-  function changeRows(items, lang) {
+  // A change's warnings by their words (the dry run's warning list has each row's message; the
+  // code stays as a tooltip and data attribute).
+  function warningCell(c, s) {
+    var cell = el("td", { class: "warn" });
+    c.warnings.forEach(function (code, i) {
+      var found = (s.warnings || []).filter(function (w) { return w.row === c.row && w.code === code; })[0];
+      if (i) { cell.appendChild(document.createTextNode("；")); }
+      cell.appendChild(el("span", { class: "warning", "data-code": code, title: code, text: found && found.message ? found.message : code }));
+    });
+    return cell;
+  }
+
+  function changeRows(items, lang, s) {
     return items.map(function (c) {
       var fields = Object.keys(c.fields).map(function (f) {
         return el("div", { class: "field" }, [el("b", { text: f }), ": " + shown(c.fields[f].old) + " \u2192 " + shown(c.fields[f]["new"])]);
@@ -77,7 +89,7 @@
       return el("tr", { class: "change " + c.status, "data-id": c.id }, [
         el("td", { class: "num", text: String(c.row) }), el("td", { text: t(lang, c.kind) }), el("td", { text: c.id }),
         el("td", {}, [el("span", { class: "badge " + c.status, text: t(lang, c.status) })]),
-        el("td", {}, fields), el("td", { text: c.warnings.join(", ") })
+        el("td", {}, fields), warningCell(c, s)
       ]);
     });
   }
@@ -99,7 +111,7 @@
     box.appendChild(el("table", { class: "grid", id: "upload-changes" }, [
       el("caption", { text: t(lang, "changesTitle", { a: counts.added, c: counts.changed, u: counts.unchanged, w: counts.warned }) }),
       el("thead", {}, [el("tr", {}, ["row", "kind", "id", "status", "fields", "warn"].map(function (k) { return el("th", { text: t(lang, k) }); }))]),
-      el("tbody", {}, changeRows(ch.items, lang))
+      el("tbody", {}, changeRows(ch.items, lang, s))
     ]));
     box.appendChild(el("div", { class: "pager", id: "upload-changes-pager" }, [
       filter,

@@ -20,7 +20,17 @@
       "upload.entries": "上传入口码", "group.member_count": "改成员数", "group.retire": "停用群",
       "group.restore": "恢复群", "store.order": "群排序", "entry.create": "新建入口码",
       "wecom.enable": "启用企业微信", "wecom.disable": "停用企业微信",
-      "setting.change": "修改设置", "setting.reset": "恢复默认设置"
+      "setting.change": "修改设置", "setting.reset": "恢复默认设置",
+      "upload.group_pictures": "上传群二维码图片", "group.code_replace": "更换群二维码", "group.picture_add": "按图片新增群",
+      "group.full": "标记群已满", "entry.campaign": "修改入口码活动", "store_link.issue": "生成门店链接",
+      "store_link.revoke": "作废门店链接", "store_link.revoke_all": "作废全部门店链接", "print_job.create": "批量打印",
+      "account.create": "新建账号", "account.change": "修改账号", "account.disable": "停用账号",
+      "account.enable": "启用账号", "account.reset": "重置密码", "token.create": "新建令牌", "token.delete": "删除令牌",
+      au_brand: "品牌", au_store_link: "门店链接", au_account: "账号", au_token: "令牌", au_print_job: "打印",
+      dOld: "原", dNew: "新", dRows: "共 {rows} 行：新增 {inserted}，更新 {updated}，未变 {unchanged}",
+      dStores: "{n} 家门店", dPictures: "{pictures} 张图片：新增群 {added}，换码 {replaced}",
+      dRole: "角色 {r}，地区 {g}", dSize: "纸张 {s}", dUntil: "有效期至 {t}", dMembers: "成员数",
+      dState: "状态", dOrder: "群顺序", dCampaign: "活动", dGeneration: "链接代数"
     },
     en: {
       navSettings: "Settings", navAudit: "Audit trail",
@@ -37,7 +47,17 @@
       "upload.entries": "Entry upload", "group.member_count": "Member count", "group.retire": "Group retired",
       "group.restore": "Group restored", "store.order": "Group order", "entry.create": "Entry code created",
       "wecom.enable": "WeCom on", "wecom.disable": "WeCom off",
-      "setting.change": "Setting changed", "setting.reset": "Setting reset"
+      "setting.change": "Setting changed", "setting.reset": "Setting reset",
+      "upload.group_pictures": "Group picture upload", "group.code_replace": "Group code replaced", "group.picture_add": "Group added from picture",
+      "group.full": "Group marked full", "entry.campaign": "Entry campaign", "store_link.issue": "Store links issued",
+      "store_link.revoke": "Store links revoked", "store_link.revoke_all": "All store links revoked", "print_job.create": "Print job",
+      "account.create": "Account created", "account.change": "Account changed", "account.disable": "Account disabled",
+      "account.enable": "Account enabled", "account.reset": "Password reset", "token.create": "Token created", "token.delete": "Token deleted",
+      au_brand: "Brand", au_store_link: "Store links", au_account: "Accounts", au_token: "Tokens", au_print_job: "Printing",
+      dOld: "was", dNew: "now", dRows: "{rows} row(s): {inserted} new, {updated} updated, {unchanged} unchanged",
+      dStores: "{n} store(s)", dPictures: "{pictures} picture(s): {added} group(s) added, {replaced} code(s) replaced",
+      dRole: "role {r}, regions {g}", dSize: "size {s}", dUntil: "valid until {t}", dMembers: "Members",
+      dState: "State", dOrder: "Group order", dCampaign: "Campaign", dGeneration: "Link generation"
     }
   };
 
@@ -109,12 +129,13 @@
     var input;
     if (s.name === "upload_default_coord") {
       input = h.el("select", { class: "value" }, [
+        // Each source once: gps and wgs84 are the same system, so a stored "wgs84" shows as GPS.
         ["", ""], ["amap", "高德地图 AMap"], ["tencent", "腾讯地图 Tencent"], ["baidu", "百度地图 Baidu"],
-        ["gps", "GPS / WGS-84"], ["gcj02", "GCJ-02"], ["bd09", "BD-09"], ["wgs84", "WGS-84"]
+        ["gps", "GPS / WGS-84 / 谷歌地球 Google Earth"], ["gcj02", "GCJ-02（火星坐标）"], ["bd09", "BD-09"]
       ].map(function (pair) {
         var c = pair[0];
         var o = h.el("option", { value: c, text: pair[1] || h.t("coordNone") });
-        if (c === s.value) { o.selected = true; }
+        if (c === s.value || (c === "gps" && s.value === "wgs84")) { o.selected = true; }
         return o;
       }));
     } else {
@@ -134,6 +155,7 @@
       var list = h.$("settings-list");
       h.clear(list);
       // The brand's settings have a screen of their own (brand.js).
+      body.settings.forEach(function (s) { settingLabels[s.name] = h.lang === "zh" ? s.label : s.meaning; });
       body.settings.filter(function (s) { return s.name.indexOf("brand_") !== 0; }).forEach(function (s) {
         var box = h.el("div", { class: "card setting", "data-setting": s.name });
         var fromDb = s.source === "database";
@@ -141,7 +163,8 @@
           h.lang === "zh" ? s.label : s.meaning, " ",
           h.el("span", { class: "badge " + (fromDb ? "active" : "standby"), text: fromDb ? h.t("fromDb") : h.t("fromEnv") })
         ]));
-        box.appendChild(h.el("p", { class: "hint", text: (h.lang === "zh" ? s.meaning : s.label) + " · " + s.name }));
+        // Chinese page: the Chinese label, then the Chinese meaning; English page: the English meaning.
+        box.appendChild(h.el("p", { class: "hint meaning", text: (h.lang === "zh" ? (s.meaning_zh || s.label) : s.label) + " · " + s.name }));
         var editor = s.name === "alert_webhooks" ? webhookEditor(h, s, box) : valueEditor(h, s, box);
         editor.forEach(function (n) { if (n) { box.appendChild(n); } });
         var meta = h.t("defaultIs", { e: s.env, v: s.name === "alert_webhooks" ? s["default"].map(function (w) { return w.name + " " + w.url; }).join("; ") || h.t("empty") : show(s["default"]) });
@@ -163,17 +186,80 @@
     return d.toISOString();
   }
 
+  // A kind the page has no words for shows as recorded (a newer server may record more kinds).
+  function kindLabel(h, kind) {
+    var label = h.t(kind);
+    return label === kind ? kind : label;
+  }
+
+  function brief(v) {
+    if (v === null || v === undefined || v === "") { return "–"; }
+    // A list of named things (alert robots) by their names.
+    if (Array.isArray(v)) { return v.map(function (x) { return x && typeof x === "object" ? (x.name || JSON.stringify(x)) : String(x); }).join("、") || "–"; }
+    return typeof v === "object" ? JSON.stringify(v) : String(v);
+  }
+
+  // The details of known kinds in the page's language; null where the details say too little
+  // (the summary, as recorded, is shown instead).
+  function describe(h, r, settingLabels) {
+    var d = r.details || {};
+    var family = r.kind.split(".")[0];
+    var has = function (k) { return d[k] !== undefined && d[k] !== null; };
+    var change = function (what) {
+      return (what ? what + "：" : "") + brief(d.old) + " → " + brief(d["new"]);
+    };
+    if (family === "upload" && has("rows")) {
+      var text = h.t("dRows", { rows: d.rows, inserted: d.inserted, updated: d.updated, unchanged: d.unchanged });
+      return (r.target ? r.target + " · " : "") + text + (has("stores") && !r.store_id ? " · " + h.t("dStores", { n: d.stores }) : "");
+    }
+    if (r.kind === "upload.group_pictures" && has("pictures")) {
+      return (r.target ? r.target + " · " : "") + h.t("dPictures", d);
+    }
+    if ((family === "setting") && has("old") && r.target) {
+      return change(settingLabels[r.target] || r.target);
+    }
+    if (r.kind === "group.member_count" && has("old")) { return (r.target || "") + " " + change(h.t("dMembers")); }
+    if ((r.kind === "group.retire" || r.kind === "group.restore") && has("old")) {
+      return (r.target || "") + " " + h.t("dState") + "：" + h.t(d.old) + " → " + h.t(d["new"]);
+    }
+    if (r.kind === "store.order" && has("old")) { return change(h.t("dOrder")); }
+    if (r.kind === "entry.campaign" && has("old")) { return (r.target || "") + " " + change(h.t("dCampaign")); }
+    if ((r.kind === "store_link.revoke" || r.kind === "store_link.revoke_all") && has("old")) { return change(h.t("dGeneration")); }
+    if (r.kind === "store_link.issue" && has("expires_at")) {
+      return (has("stores") ? h.t("dStores", { n: d.stores }) + " · " : "") + h.t("dUntil", { t: h.when(d.expires_at) });
+    }
+    if (r.kind === "print_job.create" && has("size")) { return (r.target || "") + " " + h.t("dSize", { s: d.size }); }
+    if ((family === "account" || family === "token") && has("role") && r.kind !== "account.change") {
+      var roles = { admin: h.t("roleAdmin"), editor: h.t("roleEditor"), viewer: h.t("roleViewer") };
+      return (r.target || "") + " · " + h.t("dRole", { r: roles[d.role] || d.role, g: (d.regions || []).length ? d.regions.join("、") : h.t("allRegions") });
+    }
+    return null;
+  }
+
+  var settingLabels = {};
+
   function auditRows(h, records, withStore) {
     return records.map(function (r) {
       var cells = [
         h.el("td", { text: h.when(r.at) }),
         h.el("td", { text: r.actor }),
-        h.el("td", {}, [h.el("span", { class: "badge standby", text: h.t(r.kind) })])
+        h.el("td", {}, [h.el("span", { class: "badge standby", title: r.kind, "data-kind": r.kind, text: kindLabel(h, r.kind) })])
       ];
       if (withStore) { cells.push(h.el("td", { text: r.store_id || "–" })); }
-      cells.push(h.el("td", { class: "summary", text: r.summary }));
+      var described = describe(h, r, settingLabels);
+      // The recorded summary stays available (as a tooltip) where the page words it itself.
+      cells.push(h.el("td", described === null ? { class: "summary", text: r.summary } : { class: "summary", title: r.summary, text: described }));
       return h.el("tr", { class: "audit" }, cells);
     });
+  }
+
+  // The audit trail names a setting by its label (the settings list has them; an admin reads both).
+  function withSettingLabels(h, then) {
+    if (Object.keys(settingLabels).length) { then(); return; }
+    h.api("/admin/api/settings").then(function (body) {
+      body.settings.forEach(function (s) { settingLabels[s.name] = h.lang === "zh" ? s.label : s.meaning; });
+      then();
+    }, function () { then(); });
   }
 
   function loadAudit(h) {
@@ -182,12 +268,12 @@
       .filter(function (p) { return p[1]; })
       .map(function (p) { return p[0] + "=" + encodeURIComponent(p[1]); });
     q.push("limit=" + h.PAGE, "offset=" + auditOffset);
-    h.api("/admin/api/audit?" + q.join("&")).then(function (body) {
+    withSettingLabels(h, function () { h.api("/admin/api/audit?" + q.join("&")).then(function (body) {
       var tbody = h.$("audit-table").querySelector("tbody");
       h.clear(tbody);
       auditRows(h, body.records, true).forEach(function (tr) { tbody.appendChild(tr); });
       h.pager(h.$("audit-pager"), body.total, auditOffset, function (offset) { auditOffset = offset; loadAudit(h); });
-    }, h.failed);
+    }, h.failed); });
   }
 
   var bound = false;

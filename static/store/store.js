@@ -154,7 +154,9 @@
           .catch(function (e) { status(e.message, true); });
       });
       actions.appendChild(label);
-      actions.appendChild(full);
+      // A group already full is not offered "此群已满" again (its facts say 已满).
+      var isFull = g.state === "full" || (g.member_count !== null && g.capacity && g.member_count >= g.capacity);
+      if (!isFull) { actions.appendChild(full); }
       li.appendChild(h);
       li.appendChild(p);
       li.appendChild(actions);

@@ -106,9 +106,10 @@ async def test_an_admin_issues_a_regions_links_prints_a_qr_and_revokes(
     saved = Path(await (await download.value).path())
     sheet = (await asyncio.to_thread(saved.read_bytes)).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(sheet)))
-    assert [r["store_id"] for r in rows] == ["SH1", "SH2"]
+    # The sheet speaks the page's language (门店编号, ...; expiry in local time).
+    assert [r["门店编号"] for r in rows] == ["SH1", "SH2"]
     await page.locator("#flash", has_text="已签发 2 个门店的链接").wait_for()
-    assert await page_of(site, rows[0]["link"]) == 200
+    assert await page_of(site, rows[0]["链接"]) == 200
 
     # One store's QR code, for its back office: it opens that store's page.
     await page.locator("#l-stores [data-store=SH1] button").click()
@@ -127,13 +128,13 @@ async def test_an_admin_issues_a_regions_links_prints_a_qr_and_revokes(
     # Revoking the store's links ends the sheet's link and the QR code's.
     await page.click("#l-revoke")
     await page.locator("#flash", has_text="门店 SH1 的链接已作废").wait_for()
-    assert await page_of(site, rows[0]["link"]) == 401
+    assert await page_of(site, rows[0]["链接"]) == 401
     assert await page_of(site, code.text) == 401
-    assert await page_of(site, rows[1]["link"]) == 200
+    assert await page_of(site, rows[1]["链接"]) == 200
     # Every link at once.
     await page.click("#l-revoke-all")
     await page.locator("#flash", has_text="所有门店链接已作废").wait_for()
-    assert await page_of(site, rows[1]["link"]) == 401
+    assert await page_of(site, rows[1]["链接"]) == 401
     kinds = await pool.fetch("SELECT kind, actor FROM audit_log ORDER BY id")
     assert ("store_link.revoke_all", "boss") in [(r["kind"], r["actor"]) for r in kinds]
     # In English too.

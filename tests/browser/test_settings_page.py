@@ -132,9 +132,15 @@ async def test_an_admin_sets_alert_robots_and_thresholds_and_reads_the_audit_tra
         return bool(await rows.count() == 3)
 
     await eventually(settings_only)
-    assert "alert_cooldown_s: 3600.0 -> 600.0" in (
-        await page.text_content("#audit-table tbody") or ""
+    # Details in the page's words (the setting's label), the summary as recorded in the tooltip.
+    cooldown_row = rows.filter(has_text="同一告警的最短重发间隔（秒）：3600 → 600")
+    assert await cooldown_row.count() == 1
+    assert await cooldown_row.locator("td.summary").get_attribute("title") == (
+        "alert_cooldown_s: 3600.0 -> 600.0"
     )
+    # A list of robots by their names, not as objects.
+    robots = await rows.filter(has_text="告警机器人").inner_text()
+    assert "华东群" in robots and "object" not in robots
     await shot(page, "04-audit-settings")
 
     # A store's own changes, in its detail row.
@@ -142,7 +148,7 @@ async def test_an_admin_sets_alert_robots_and_thresholds_and_reads_the_audit_tra
     await page.click("#health-table tr[data-store=S1]")
     await page.wait_for_selector(".store-audit tr.audit")
     text = await page.text_content(".store-audit") or ""
-    assert "group G2 state:" in text and "-> retired" in text
+    assert "G2 状态：待用 → 已停用" in text and "停用群" in text
     await shot(page, "05-store-changes")
 
     # English is available.

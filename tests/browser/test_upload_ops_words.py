@@ -105,8 +105,9 @@ async def test_an_erp_workbook_is_read_shown_confirmed_and_routed(
     grouped = await page.locator("#upload-grouped tbody tr").all_inner_texts()
     assert len(grouped) == 1
     cells = grouped[0].split("\t")
-    assert cells[:4] == ["3-5", "3", "coord", "墨卡托"]
-    assert cells[4].startswith("第3-5行 coord「墨卡托」：坐标来源「墨卡托」无法识别")
+    # The column as the workbook wrote it (坐标来源), not the field's name.
+    assert cells[:4] == ["3-5", "3", "坐标来源", "墨卡托"]
+    assert cells[4].startswith("第3-5行 坐标来源「墨卡托」：坐标来源「墨卡托」无法识别")
     assert "/" not in cells[4]  # the page's language only
     assert not await page.is_visible("#upload-errors")  # the row-by-row detail is folded away
     assert await page.is_disabled("#u-commit")

@@ -89,6 +89,15 @@ async def test_the_page_shows_the_warnings_and_the_changes_and_asks_before_commi
     assert "新增 152" in caption and "有警告 2" in caption
     assert await page.locator("#upload-changes tbody tr").count() == 100
     assert not await page.is_enabled("#u-commit")  # not before ops confirm
+    # The change table's warnings in words, each code as its tooltip (trial report, item 5).
+    swapped = page.locator("#upload-changes tr[data-id=ks-1] td.warn .warning")
+    assert "经纬度可能填反了" in await swapped.inner_text()
+    assert await swapped.get_attribute("title") == "swapped_coordinates"
+    assert "swapped_coordinates" not in await page.locator("#upload-changes tbody").inner_text()
+    # The dry run's line says the warnings need confirming, not a green "ready" (item 9).
+    assert await page.locator("#u-result p.ok").count() == 0
+    outcome = await page.locator("#upload-outcome").inner_text()
+    assert "有 2 处警告" in outcome and "勾选确认" in outcome and "可以确认导入" not in outcome
     await shot(page, "60-upload-warnings-and-changes")
 
     await page.click("#u-changes-next")

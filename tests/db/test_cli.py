@@ -100,10 +100,11 @@ async def test_import_groups_repeated_problems_in_the_language_asked(
     lines = zh.stderr.splitlines()
     assert lines[0].startswith("import rejected: 50 处错误（1 类）")
     assert lines[1:] == [
-        "  第3-52行 coord「火星」：坐标来源「火星」无法识别，请填：高德、腾讯、百度、GPS（WGS-84、谷歌地球）、GCJ-02（火星坐标）、BD-09"
+        # The column as the file wrote it (坐标系), not the field's name (coord).
+        "  第3-52行 坐标系「火星」：坐标来源「火星」无法识别，请填：高德、腾讯、百度、GPS（WGS-84、谷歌地球）、GCJ-02（火星坐标）、BD-09"
     ]
     en = run(["import", "stores", str(bad), "--lang", "en"], settings)
-    assert en.stderr.splitlines()[1].startswith("  rows 3-52 coord '火星': ")
+    assert en.stderr.splitlines()[1].startswith("  rows 3-52 坐标系 '火星': ")
     assert await pool.fetchval("SELECT count(*) FROM stores") == 0
 
 

@@ -236,7 +236,13 @@ async def test_an_admin_creates_and_resets_accounts_and_makes_named_tokens(
     secret = (await token.json())["token"]
     bearer = {"Authorization": f"Bearer {secret}"}
     whoami = await (await other.get("/admin/api/session", headers=bearer)).json()
-    assert whoami == {"actor": "token:erp", "kind": "token", "role": "viewer", "regions": []}
+    assert whoami == {
+        "actor": "token:erp",
+        "kind": "token",
+        "role": "viewer",
+        "regions": [],
+        "timezone": "Asia/Shanghai",  # the brand's, for the page's times
+    }
     # A viewer token reads, never changes.
     assert (await other.get("/admin/api/health", headers=bearer)).status == 200
     refused = await other.post(

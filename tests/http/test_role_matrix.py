@@ -343,7 +343,9 @@ async def test_a_store_link_reaches_its_own_page_and_no_other_operation(
         rate_store_link_per_minute=10_000,
         rate_store_link_burst=10_000,
     )
-    r = await client.post(PREFIX + "/store-links", json={"store_ids": ["SH1"]}, headers=AUTH)
+    r = await client.post(
+        PREFIX + "/store-links", json={"store_ids": ["SH1"], "lang": "en"}, headers=AUTH
+    )
     assert r.status == 200, await r.text()
     rows = list(csv.DictReader(io.StringIO((await r.read()).decode("utf-8-sig"))))
     token = rows[0]["link"].split("#t=", 1)[1]

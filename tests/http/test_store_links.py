@@ -35,7 +35,9 @@ def picture(payload: str) -> bytes:
 
 async def links(client: Any, *store_ids: str) -> dict[str, str]:
     response = await client.post(
-        "/admin/api/store-links", json={"store_ids": list(store_ids)}, headers=AUTH
+        "/admin/api/store-links",
+        json={"store_ids": list(store_ids), "lang": "en"},
+        headers=AUTH,
     )
     assert response.status == 200, await response.text()
     rows = list(csv.DictReader(io.StringIO((await response.read()).decode("utf-8-sig"))))
@@ -382,7 +384,9 @@ async def test_a_regional_editor_issues_and_revokes_links_only_for_its_stores(
     client = await make_client()
 
     async def issue(body: dict[str, Any], headers: dict[str, str] = sh) -> Any:
-        return await client.post("/admin/api/store-links", json=body, headers=headers)
+        return await client.post(
+            "/admin/api/store-links", json={**body, "lang": "en"}, headers=headers
+        )
 
     # A store of another region answers as if it did not exist, alone or among its own.
     for ids in (["BJ1"], ["SH1", "BJ1"], ["NOPE"]):
@@ -436,6 +440,49 @@ async def test_the_choice_of_stores_is_one_way_and_bounded(
     ):
         response = await client.post("/admin/api/store-links", json=body, headers=AUTH)
         assert response.status == 400, body
-    response = await client.post("/admin/api/store-links", json={"all": True}, headers=AUTH)
+    response = await client.post(
+        "/admin/api/store-links", json={"all": True, "lang": "en"}, headers=AUTH
+    )
     rows = list(csv.DictReader(io.StringIO((await response.read()).decode("utf-8-sig"))))
     assert [r["store_id"] for r in rows] == ["S1", "S2"]
+
+
+async def test_the_issued_sheet_speaks_the_pages_language_and_local_time(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    """Ops read the sheet: Chinese headers (English on the English page), the expiry as a local
+    time in HUOMA_TIMEZONE, not UTC ISO; the XLSX sheet has a Chinese name too."""
+    await seeded(pool)
+    client = await make_client(timezone="Asia/Shanghai", store_link_ttl_days=30)
+    before = datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai"))
+    response = await client.post("/admin/api/store-links", json={"store_ids": ["S1"]}, headers=AUTH)
+    assert response.status == 200
+    rows = list(csv.reader(io.StringIO((await response.read()).decode("utf-8-sig"))))
+    assert rows[0] == ["门店编号", "门店名称", "链接", "有效期至（当地时间）"]
+    assert rows[1][0] == "S1"
+    expiry = datetime.strptime(rows[1][3], "%Y-%m-%d %H:%M:%S").replace(
+        tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai")
+    )
+    assert (
+        timedelta(days=30) - timedelta(minutes=1)
+        <= expiry - before
+        <= timedelta(days=30, minutes=1)
+    )
+    english = await client.post(
+        "/admin/api/store-links", json={"store_ids": ["S1"], "lang": "en"}, headers=AUTH
+    )
+    header = next(csv.reader(io.StringIO((await english.read()).decode("utf-8-sig"))))
+    assert header == ["store_id", "name", "link", "expires_at (local time)"]
+    book = await client.post(
+        "/admin/api/store-links", json={"store_ids": ["S1"], "format": "xlsx"}, headers=AUTH
+    )
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(await book.read())).worksheets[0]
+    assert sheet.title == "门店链接"
+    assert [c.value for c in next(sheet.iter_rows(max_row=1))] == [
+        "门店编号",
+        "门店名称",
+        "链接",
+        "有效期至（当地时间）",
+    ]

@@ -133,17 +133,22 @@ async def test_repeated_problems_are_grouped_and_in_the_language_asked(
         answers[how] = (await response.json())["error"]
     zh = answers["zh"]
     assert len(zh["errors"]) == 51  # per-row detail for machines
+    # Each column named as the file wrote it (坐标来源, 经纬度), the field it was read as beside.
     assert [(g["code"], g["column"], g["count"]) for g in zh["grouped"]] == [
-        ("bad_coord", "coord", 50),
-        ("ambiguous_coordinates", "coordinates", 1),
+        ("bad_coord", "坐标来源", 50),
+        ("ambiguous_coordinates", "经纬度", 1),
     ]
+    assert {(e["column"], e["field"]) for e in zh["errors"]} == {
+        ("坐标来源", "coord"),
+        ("经纬度", "coordinates"),
+    }
     assert zh["grouped"][0]["rows"] == list(range(3, 53))
-    assert zh["grouped"][0]["message"].startswith("第3-52行 coord「火星」：")
+    assert zh["grouped"][0]["message"].startswith("第3-52行 坐标来源「火星」：")
     assert "无法判断哪个是经度" in zh["grouped"][1]["message"]
     assert zh["message"].startswith("51 处错误（2 类）")
     assert {e["code"] for e in zh["errors"]} == {"bad_coord", "ambiguous_coordinates"}
     en = answers["en"]
-    assert en["grouped"][0]["message"].startswith("rows 3-52 coord '火星': ")
+    assert en["grouped"][0]["message"].startswith("rows 3-52 坐标来源 '火星': ")
     assert "cannot be told" in en["grouped"][1]["message"]
     assert en["message"].startswith("51 error(s)")
     assert not any("无法" in e["message"] for e in en["errors"])
@@ -291,3 +296,48 @@ async def test_the_funnel_filters_by_province_district_and_region(
     )
     lines = (await response.read()).decode("utf-8-sig").splitlines()
     assert [line.split(",")[0] for line in lines[1:]] == ["S4"]
+
+
+SWAP_HEADER = "门店编号,门店名称,城市,地址,纬度,经度,坐标系"
+
+
+async def test_a_row_out_of_range_whose_swapped_pair_fits_its_city_is_called_swapped(
+    pool: asyncpg.Pool, make_client: Any
+) -> None:
+    """纬度 120.1644, 经度 30.2549 in 杭州: beyond ±90 as given, 杭州 swapped. The row says the two
+    are probably swapped, with the fix, and names the column as the file wrote it (纬度)."""
+    client = await make_client()
+    text = "\n".join(
+        [
+            SWAP_HEADER,
+            "HZ1,西湖店,杭州,西湖大道 1 号,120.1644,30.2549,gcj02",
+            # Beyond ±90 too, but swapped it is nowhere near 北京: only the range is said.
+            "BJ1,国贸店,北京,建国门外大街 1 号,120.1644,30.2549,gcj02",
+            # A city that is no Chinese division is not judged.
+            "SG1,乌节店,Singapore,Orchard Road 1,103.8318,1.3048,wgs84",
+            "OK1,正常店,杭州,延安路 1 号,30.2549,120.1644,gcj02",
+        ]
+    ).encode()
+    response = await upload(client, text, "门店.csv", accept_language="zh-CN")
+    assert response.status == 422
+    errors = (await response.json())["error"]["errors"]
+    by_row = {e["row"]: e for e in errors}
+    assert set(by_row) == {2, 3, 4}
+    swapped = by_row[2]
+    assert (swapped["code"], swapped["column"], swapped["field"]) == (
+        "swapped_coordinates",
+        "纬度",
+        "lat",
+    )
+    assert swapped["message"].startswith("经纬度可能填反了")
+    assert "纬度 30.2549，经度 120.1644" in swapped["message"] and "互换" in swapped["message"]
+    for n in (3, 4):
+        assert (by_row[n]["code"], by_row[n]["column"]) == ("out_of_range", "纬度")
+        assert by_row[n]["message"] == "纬度须在 -90 到 90 之间"
+    english = await upload(client, text, "门店.csv", accept_language="en")
+    message = (await english.json())["error"]["errors"][0]["message"]
+    assert message.startswith("latitude and longitude are probably swapped")
+    # A file whose headers are the fields' own names keeps them.
+    plain = text.replace(SWAP_HEADER.encode(), b"store_id,name,city,address,lat,lng,coord")
+    first = (await (await upload(client, plain, "s.csv")).json())["error"]["errors"][0]
+    assert (first["column"], first["field"], first["code"]) == ("lat", "lat", "swapped_coordinates")

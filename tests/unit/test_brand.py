@@ -13,11 +13,14 @@ from PIL import Image
 from router.brand import (
     LOGO_MAX_PX,
     MAX_CHARS,
+    PAGE_BACKGROUNDS,
     Brand,
     BrandError,
     BrandSource,
     brand_from_settings,
+    contrast,
     read_logo,
+    readable_on,
 )
 from router.settings import Settings
 
@@ -153,3 +156,36 @@ def test_the_colour_setting_is_checked_when_read(bad: str) -> None:
 
     with pytest.raises(SettingsError, match="HUOMA_BRAND_THEME_COLOUR"):
         Settings.from_env({"HUOMA_BRAND_THEME_COLOUR": bad})
+
+
+def _grid() -> list[str]:
+    """Colours across the cube, light and dark, saturated and grey (7^3 of them)."""
+    steps = (0, 42, 85, 128, 170, 213, 255)
+    return [f"#{r:02x}{g:02x}{b:02x}" for r in steps for g in steps for b in steps]
+
+
+def test_links_and_buttons_read_at_4_5_to_1_whatever_the_theme_colour() -> None:
+    """The trial's pale yellow (#FFE14D) made links unreadable on the light page. For every
+    colour, the links' shade reads on the page and its white cards, the button's text on the
+    button's fill; a colour that already reads is shown as it is."""
+    for colour in [*_grid(), "#ffe14d", "#ffd100", "#777777"]:
+        brand = replace(default(), theme_colour=colour)
+        text = brand.text_colour
+        for background in PAGE_BACKGROUNDS:
+            assert contrast(text, background) >= 4.5, (colour, text, background)
+        assert contrast(brand.fill_colour, brand.on_fill) >= 4.5, colour
+        if all(contrast(colour, bg) >= 4.5 for bg in PAGE_BACKGROUNDS):
+            assert text == colour
+        css = brand.stylesheet()
+        assert f"--brand-text:{text}".encode() in css
+        assert f"--brand-fill:{brand.fill_colour};--on-brand-fill:{brand.on_fill}".encode() in css
+
+
+def test_a_pale_theme_colour_is_darkened_not_replaced_and_said() -> None:
+    pale = replace(default(), theme_colour="#FFE14D")
+    assert pale.contrast_adjusted
+    r, g, b = (int(pale.text_colour[i : i + 2], 16) for i in (1, 3, 5))
+    assert r > g > b  # still a yellow-brown: the hue kept, only darker
+    assert not default().contrast_adjusted  # #2b63e6 reads as it is
+    assert readable_on("#ffffff", ("#000000",)) == "#ffffff"  # dark backgrounds: lighter
+    assert contrast(readable_on("#333333", ("#000000",)), "#000000") >= 4.5

@@ -336,10 +336,12 @@ def file_swapped(swapped: int, judged: int) -> RowError:
 def collapse_swapped_columns(errors: list[RowError], rows: int) -> list[RowError]:
     """A file whose latitude column holds longitudes (out of ±90) on most rows has its two
     columns swapped: one sentence for the file instead of an error per row."""
-    lat_range = [e for e in errors if e.code == "out_of_range" and e.column == "lat"]
+    # A row told "probably swapped" (its swapped pair fits its city) counts as one of them.
+    codes = ("out_of_range", "swapped_coordinates")
+    lat_range = [e for e in errors if e.code in codes and e.column == "lat"]
     if rows < FILE_SWAP_MIN_ROWS or len(lat_range) < FILE_SWAP_SHARE * rows:
         return errors
-    rest = [e for e in errors if not (e.code == "out_of_range" and e.column == "lat")]
+    rest = [e for e in errors if not (e.code in codes and e.column == "lat")]
     return [
         RowError(
             0,

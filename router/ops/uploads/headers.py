@@ -177,6 +177,21 @@ class Mapping:
         }
 
 
+def header_of(mapping: Mapping | None, field_name: str) -> str:
+    """The header ops wrote for a field (纬度 for `lat`), the field itself when the file has no
+    such column; a coordinate read from one cell of both names that cell's header."""
+    if mapping is None or not field_name:
+        return field_name
+    for header, f in mapping.columns:
+        if f == field_name and header.strip():
+            return header.strip()
+    if field_name in ("lat", "lng"):
+        for header, f in mapping.columns:
+            if f == COORDINATES and header.strip():
+                return header.strip()
+    return field_name
+
+
 def _plain(header: str) -> str:
     return header.strip().lstrip("\ufeff").strip().lower().replace(" ", "_")
 

@@ -100,6 +100,8 @@ class RowError:
     message: str  # English (or, for older messages, both languages in one text)
     code: str = "invalid"  # stable, for machines: the kind of problem
     zh: str = ""  # the same in Chinese ("": message is all there is)
+    # The field the column is read as (`lat`), when `column` is the header as ops wrote it (纬度).
+    field: str = ""
 
     def text(self, lang: str | None = None) -> str:
         return in_language(self.zh, self.message, lang)
@@ -108,6 +110,7 @@ class RowError:
         return {
             "row": self.row,
             "column": self.column,
+            "field": self.field or self.column,
             "value": self.value,
             "code": self.code,
             "message": self.text(lang),

@@ -14,6 +14,7 @@ from typing import Any
 
 import shapely
 
+from geo import divisions
 from geo.areas import AreaError, parse_area
 from geo.coords import CoordError, CoordSystem, Shift, to_system
 from geo.providers import Provider
@@ -248,8 +249,28 @@ def _duplicates(row: _Row, column: str, value: str, seen: dict[str, int]) -> Non
         seen[value] = row.n
 
 
+# How near a row's city its swapped pair must be to be called swapped (HUOMA_UPLOAD_CITY_RADIUS_M
+# when the upload's checks give it).
+SWAP_CITY_RADIUS_M = 150_000.0
+
+
+def swapped_into_city(
+    city: str, provider: Provider, lat: float, lng: float, radius_m: float = SWAP_CITY_RADIUS_M
+) -> bool:
+    """Whether (lng, lat), read as latitude and longitude, is a valid point within `radius_m` of
+    the city the row names (a city that is no Chinese division is not judged: False)."""
+    cities = divisions.find(city)
+    if not cities:
+        return False
+    try:
+        c = to_system(provider.coord(lng, lat), CoordSystem.GCJ02, Shift.MAINLAND)
+    except CoordError:
+        return False
+    return min(d.distance_m(c.lat, c.lng) for d in cities) <= radius_m
+
+
 def validate_stores(
-    table: Table, coord: Provider | None = None
+    table: Table, coord: Provider | None = None, *, city_radius_m: float = SWAP_CITY_RADIUS_M
 ) -> tuple[list[StoreRow], list[RowError], list[str]]:
     """`coord`: the source the upload named for the whole file, or the default ops set (a row's
     own coord cell wins); a file without either and without a coord column is refused, asking."""
@@ -286,14 +307,30 @@ def validate_stores(
                     gcj = to_system(provider.coord(lat, lng), CoordSystem.GCJ02, Shift.MAINLAND)
                 except CoordError as exc:
                     column = "lat" if "latitude" in str(exc) else "lng"
-                    r.fail(
-                        column,
-                        str(exc),
-                        "out_of_range",
-                        "纬度须在 -90 到 90 之间"
-                        if column == "lat"
-                        else "经度须在 -180 到 180 之间",
-                    )
+                    if column == "lat" and swapped_into_city(
+                        city, provider, lat, lng, city_radius_m
+                    ):
+                        # Out of range as given, but the two numbers swapped are a point in
+                        # the row's own city: say so, with the fix.
+                        r.fail(
+                            column,
+                            f"latitude and longitude are probably swapped: latitude {lat} is "
+                            f"beyond ±90, while latitude {lng}, longitude {lat} is in {city}; "
+                            "swap the two values",
+                            "swapped_coordinates",
+                            f"经纬度可能填反了：纬度 {lat} 超出 ±90，"
+                            f"互换后（纬度 {lng}，经度 {lat}）正在{city}；"
+                            "请把这两个数互换后重新上传",
+                        )
+                    else:
+                        r.fail(
+                            column,
+                            str(exc),
+                            "out_of_range",
+                            "纬度须在 -90 到 90 之间"
+                            if column == "lat"
+                            else "经度须在 -180 到 180 之间",
+                        )
         area: str | None = None
         provider_shift = provider.shift if provider is not None else Shift.MAINLAND
         raw_area = values.get("service_area", "").strip()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import zoneinfo
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ from router.ops.uploads.checks import (
     template_warnings,
 )
 from router.ops.uploads.confirm import Confirm, fingerprint
-from router.ops.uploads.headers import COORDINATES
+from router.ops.uploads.headers import COORDINATES, header_of
 from router.ops.uploads.model import (
     ANALYZE_ROWS,
     KINDS,
@@ -346,6 +346,15 @@ async def import_rows(
     return summary
 
 
+def _as_written(errors: Sequence[RowError], table: Table) -> list[RowError]:
+    """Each problem names its column as ops wrote it (纬度, not `lat`), the field kept beside."""
+    out = []
+    for e in errors:
+        header = header_of(table.mapping, e.column)
+        out.append(e if header == e.column else replace(e, column=header, field=e.column))
+    return out
+
+
 def _row_numbers(errors: list[RowError], table: Table) -> list[RowError]:
     """Unknown-store errors come back without row numbers; put the file's rows on them."""
     by_store: dict[str, list[int]] = {}
@@ -443,7 +452,8 @@ async def import_table(
     validated: Sequence[StoreRow] | Sequence[GroupRow] | Sequence[FallbackRow] | Sequence[EntryRow]
     writer: Callable[[asyncpg.Connection, Any, ImportSummary], Any]
     if kind == "stores":
-        validated, errors, ignored = validate_stores(table, coord)
+        radius = {"city_radius_m": checks.limits.city_radius_m} if checks is not None else {}
+        validated, errors, ignored = validate_stores(table, coord, **radius)
         writer = write_stores
         errors = collapse_swapped_columns(errors, len(table.rows))
     elif kind == "fallbacks":
@@ -458,7 +468,7 @@ async def import_table(
         )
         writer = write_groups
     if errors:
-        raise ImportRejected(errors)
+        raise ImportRejected(_as_written(errors, table))
     summary = ImportSummary(kind, len(validated), dry_run=dry_run, ignored_columns=ignored)
     review = None
     if checks is not None:
@@ -474,7 +484,7 @@ async def import_table(
         else:
             rows = []
         examples = example_rows(table, kind, checks.examples.get(kind, {}))
-        review = Review(warnings, rows, examples, confirm, file)
+        review = Review(_as_written(warnings, table), rows, examples, confirm, file)
     try:
         return await import_rows(
             pool,
@@ -488,4 +498,4 @@ async def import_table(
             review=review,
         )
     except ImportRejected as exc:
-        raise ImportRejected(_row_numbers(exc.errors, table)) from None
+        raise ImportRejected(_as_written(_row_numbers(exc.errors, table), table)) from None

@@ -15,10 +15,12 @@ FROM unnest($5::text[], $6::text[]) AS s (store_id, summary)
 """
 
 # Filters are optional (NULL: any); newest first; total counts every match (one page shown).
+# kind=brand finds the brand's settings (setting.change/reset of a brand_* setting).
 LIST_AUDIT = """
 SELECT id, at, actor, kind, store_id, target, summary, details, count(*) OVER () AS total
 FROM audit_log
-WHERE ($1::text IS NULL OR kind = $1 OR split_part(kind, '.', 1) = $1)
+WHERE ($1::text IS NULL OR kind = $1 OR split_part(kind, '.', 1) = $1
+       OR ($1 = 'brand' AND split_part(kind, '.', 1) = 'setting' AND target LIKE 'brand\\_%'))
   AND ($2::text IS NULL OR actor = $2)
   AND ($3::text IS NULL OR store_id = $3)
   AND ($4::timestamptz IS NULL OR at >= $4)
