@@ -8,6 +8,7 @@ import dataclasses
 import os
 import signal
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,7 +16,7 @@ import asyncpg
 import pytest
 
 from router.settings import Settings
-from tests.conftest import group_row, seed, store_row
+from tests.conftest import eventually, group_row, seed, store_row
 from tests.serving import Server, scan_once
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -180,6 +181,15 @@ async def test_a_killed_workers_displays_come_back_when_its_journal_is_replayed(
     os.kill(victim, signal.SIGKILL)
     await server.wait_ready(2)  # replaced; its journal is replayed by a worker
     assert victim not in server.workers()
+    # The replay (by the replacement at its start, or a worker's periodic look for orphans)
+    # consumes the dead worker's ledger: wait for it before stopping, or the stop could come
+    # first and leave the replay to the next start.
+    journal_dir = Path(settings.data_dir) / "journal"
+
+    async def replayed() -> bool:
+        return not list(journal_dir.glob(f"leases-{victim}-*.ledger"))
+
+    await eventually(replayed, within=30.0)
     server.stop()
     assert server.process.returncode == 0
     # Every display leased was shown: the killed worker's unshown ones came back (counted from
