@@ -7,9 +7,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.browser.ops_page import sign_in_with_token
 from tests.browser.test_admin_page import shot
 from tests.browser.test_admin_page import site as site  # the fixture, shared
-from tests.conftest import ADMIN_TOKEN, eventually
+from tests.conftest import eventually
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -25,10 +26,7 @@ async def test_a_file_without_a_coord_column_is_imported_with_the_source_chosen_
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
     await page.goto(str(site.make_url("/admin")))
-    # Automation's way in: a token, under the sign-in form's fold.
-    await page.click("details.token-login summary")
-    await page.fill("#token", ADMIN_TOKEN)
-    await page.click("#token-login button[type=submit]")
+    await sign_in_with_token(page)
     await page.wait_for_selector("#health-table tbody tr")
     await page.click("nav button[data-view=uploads]")
     await page.set_input_files(

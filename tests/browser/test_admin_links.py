@@ -19,12 +19,11 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from router.keeper import sweep as keeper
-from router.keeper.providers import OpsProvider
 from router.settings import Settings
 from router.web.app import create_app
 from tests.accounts import PASSWORD, make_account
-from tests.conftest import ARTIFACTS_ROOT, group_row, seed, store_row
+from tests.browser.ops_page import seed_two_regions
+from tests.conftest import ARTIFACTS_ROOT
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -34,17 +33,7 @@ VIEWPORT = {"width": 1440, "height": 900}
 
 @pytest.fixture
 async def site(pool: asyncpg.Pool, aiohttp_server: Any, settings: Settings) -> Any:
-    await seed(
-        pool,
-        [
-            store_row("SH1", name="人民广场店", city="上海"),
-            store_row("SH2", name="静安寺店", city="上海", lat=31.2235, lng=121.4452),
-            store_row("BJ1", name="王府井店", city="北京", lat=39.9139, lng=116.4103),
-        ],
-        [group_row("G1", "SH1"), group_row("G2", "SH2"), group_row("G3", "BJ1")],
-    )
-    await keeper.sweep(pool, settings, OpsProvider())
-    await make_account(pool, "boss", "admin")
+    await seed_two_regions(pool, settings)
     await make_account(pool, "sh-editor", "editor", ("上海",))
     await make_account(pool, "look", "viewer")
     return await aiohttp_server(create_app(settings))

@@ -12,7 +12,8 @@ import pytest
 
 from router.settings import Settings
 from router.web.app import create_app
-from tests.conftest import ADMIN_TOKEN, ARTIFACTS_ROOT, group_row, seed, store_row
+from tests.browser.ops_page import sign_in_with_token
+from tests.conftest import ARTIFACTS_ROOT, group_row, seed, store_row
 from tests.pictures import screenshot
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
@@ -46,10 +47,7 @@ async def test_ops_add_a_group_from_a_picture_and_replace_another_groups_code(
         lambda m: problems.append(m.text) if m.type == "error" else None,
     )
     await page.goto(str(site.make_url("/admin")))
-    # Automation's way in: a token, under the sign-in form's fold.
-    await page.click("details.token-login summary")
-    await page.fill("#token", ADMIN_TOKEN)
-    await page.click("#token-login button[type=submit]")
+    await sign_in_with_token(page)
     await page.click("#health-table tr[data-store=S1]")
     await page.wait_for_selector("tr.detail .pic-add .pic-drop")
     assert await page.get_attribute(".pic-add .pic-file", "accept") == (

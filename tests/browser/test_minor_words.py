@@ -12,7 +12,8 @@ import asyncpg
 import pytest
 
 from router.web.app import create_app
-from tests.conftest import ADMIN_TOKEN, ARTIFACTS_ROOT, AUTH, group_row, seed, store_row
+from tests.browser.ops_page import sign_in_with_token
+from tests.conftest import ARTIFACTS_ROOT, AUTH, group_row, seed, store_row
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -73,9 +74,7 @@ async def test_an_empty_health_search_says_nothing_was_found(
     context = await chromium.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
     page = await context.new_page()
     await page.goto(str(site.make_url("/admin")))
-    await page.click("details.token-login summary")
-    await page.fill("#token", ADMIN_TOKEN)
-    await page.click("#token-login button[type=submit]")
+    await sign_in_with_token(page)
     await page.wait_for_selector("#health-table tbody tr.store")
     assert await page.locator("#health-empty").count() == 0
     await page.fill("#h-q", "880103")

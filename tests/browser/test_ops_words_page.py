@@ -16,7 +16,8 @@ import pytest
 
 from router.settings import Settings
 from router.web.app import create_app
-from tests.conftest import ADMIN_TOKEN, ARTIFACTS_ROOT, AUTH, group_row, seed, store_row
+from tests.browser.ops_page import sign_in_with_token
+from tests.conftest import ARTIFACTS_ROOT, AUTH, group_row, seed, store_row
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -74,9 +75,7 @@ async def test_the_audit_trail_and_settings_speak_chinese(
         ),
     )
     await page.goto(str(site.make_url("/admin")))
-    await page.click("details.token-login summary")
-    await page.fill("#token", ADMIN_TOKEN)
-    await page.click("#token-login button[type=submit]")
+    await sign_in_with_token(page)
     await page.wait_for_selector("#health-table tbody tr")
 
     await page.click("nav button[data-view=audit]")

@@ -13,8 +13,8 @@ import pytest
 
 from router.settings import Settings
 from router.web.app import create_app
+from tests.browser.ops_page import sign_in_with_token
 from tests.conftest import (
-    ADMIN_TOKEN,
     ARTIFACTS_ROOT,
     AUTH,
     eventually,
@@ -62,10 +62,7 @@ async def test_an_admin_sets_alert_robots_and_thresholds_and_reads_the_audit_tra
     assert r.status == 200
 
     await page.goto(str(site.make_url("/admin")))
-    # Automation's way in: a token, under the sign-in form's fold.
-    await page.click("details.token-login summary")
-    await page.fill("#token", ADMIN_TOKEN)
-    await page.click("#token-login button[type=submit]")
+    await sign_in_with_token(page)
     await page.wait_for_selector("#health-table tbody tr")
 
     # Settings: every value comes from the environment at first.

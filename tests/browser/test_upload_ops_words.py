@@ -15,7 +15,8 @@ import pytest
 
 from router.settings import Settings
 from router.web.app import create_app
-from tests.conftest import ADMIN_TOKEN, ARTIFACTS_ROOT, eventually
+from tests.browser.ops_page import sign_in_with_token
+from tests.conftest import ARTIFACTS_ROOT, eventually
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -86,10 +87,7 @@ async def test_an_erp_workbook_is_read_shown_confirmed_and_routed(
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
     await page.goto(str(site.make_url("/admin")))
-    # Automation's way in: a token, under the sign-in form's fold.
-    await page.click("details.token-login summary")
-    await page.fill("#token", ADMIN_TOKEN)
-    await page.click("#token-login button[type=submit]")
+    await sign_in_with_token(page)
     await page.click("nav button[data-view=uploads]")
 
     async def dry_run(name: str, body: bytes, mime: str, kind: str = "stores") -> None:

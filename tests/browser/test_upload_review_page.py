@@ -12,6 +12,7 @@ import pytest
 from geo.coords import Coord, CoordSystem, Shift, to_system
 from router.settings import Settings
 from router.web.app import create_app
+from tests.browser.ops_page import sign_in_with_token
 from tests.browser.test_admin_page import shot, xlsx
 from tests.conftest import ADMIN_TOKEN, eventually, seed, store_row
 from tests.fake_geocoder import KEY, FakeGeocoder
@@ -58,10 +59,7 @@ async def login(chromium: Any, site: Any) -> Any:
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
     await page.goto(str(site.make_url("/admin")))
-    # Automation's way in: a token, under the sign-in form's fold.
-    await page.click("details.token-login summary")
-    await page.fill("#token", ADMIN_TOKEN)
-    await page.click("#token-login button[type=submit]")
+    await sign_in_with_token(page)
     await page.wait_for_selector("#health-table tbody tr")
     await page.click("nav button[data-view=uploads]")
     return context, page, problems
