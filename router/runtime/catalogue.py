@@ -23,7 +23,7 @@ from router.keys import (
     SETTINGS,
 )
 from router.runtime.leases import lease_wanted
-from router.runtime.loops import running
+from router.runtime.loops import reconnect, running
 from router.scan.catalogue import Catalogue, Store, add_groups, build_catalogue, patch_stores
 from router.settings import Settings
 from router.store import sql
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 RELOAD_DEBOUNCE_S = 0.05
 # How often the listening connection is checked when nothing is happening, seconds.
 LISTEN_KEEPALIVE_S = 5.0
-LISTEN_RETRY_MAX_S = 10.0
 
 
 def _build(
@@ -251,7 +250,6 @@ async def _listen(
 ) -> None:
     """Reload on every NOTIFY; reconnect (and reload, to catch missed changes) after a loss."""
     settings = app[SETTINGS]
-    retry = 0.5
     while True:
         try:
             while not conn.is_closed():
@@ -273,15 +271,7 @@ async def _listen(
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=1.0)
-        while True:
-            try:
-                conn = await _subscribe(app, changes)
-                break
-            except DB_ERRORS as exc:
-                log.warning("reload listener cannot connect (%r); retrying in %.1fs", exc, retry)
-                await asyncio.sleep(retry)
-                retry = min(retry * 2, LISTEN_RETRY_MAX_S)
-        retry = 0.5
+        conn = await reconnect(functools.partial(_subscribe, app, changes), "reload listener")
         changes.note("reconnected")  # changes may have happened while we were away
 
 

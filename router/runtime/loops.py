@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from router.store.db import DB_ERRORS
 
 log = logging.getLogger(__name__)
 
 # A background loop that fails unexpectedly is started again after this long, seconds.
 RESTART_DELAY_S = 1.0
+# A listener that lost PostgreSQL tries again after 0.5 s, doubling up to this, seconds.
+LISTEN_RETRY_MAX_S = 10.0
+
+T = TypeVar("T")
 
 
 async def _forever(loop: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
@@ -37,3 +43,16 @@ async def running(loop: Callable[[], Coroutine[Any, Any, None]], name: str) -> A
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def reconnect(subscribe: Callable[[], Awaitable[T]], what: str) -> T:
+    """`subscribe()` again until PostgreSQL answers (a listener that lost its connection), waiting
+    0.5 s, then twice as long each time, up to LISTEN_RETRY_MAX_S; each failure is logged."""
+    retry = 0.5
+    while True:
+        try:
+            return await subscribe()
+        except DB_ERRORS as exc:
+            log.warning("%s cannot connect (%r); retrying in %.1fs", what, exc, retry)
+            await asyncio.sleep(retry)
+            retry = min(retry * 2, LISTEN_RETRY_MAX_S)

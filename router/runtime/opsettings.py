@@ -16,14 +16,12 @@ from aiohttp import web
 
 from router.brand import BrandError, BrandSource, Logo, with_values
 from router.keys import BRAND, OPS_SETTINGS, POOL, SETTINGS
-from router.runtime.loops import running
+from router.runtime.loops import reconnect, running
 from router.store import opsettings, sql
 from router.store.db import DB_ERRORS
 from router.store.opsettings import LOGO_FILE, OpsSettings
 
 log = logging.getLogger(__name__)
-
-LISTEN_RETRY_MAX_S = 10.0
 
 
 async def refresh(live: OpsSettings, pool: asyncpg.Pool, brands: BrandSource | None = None) -> None:
@@ -73,7 +71,6 @@ async def _subscribe(app: web.Application, changed: asyncio.Event) -> asyncpg.Co
 
 async def _listen(app: web.Application, conn: asyncpg.Connection, changed: asyncio.Event) -> None:
     settings = app[SETTINGS]
-    retry = 0.5
     while True:
         try:
             while not conn.is_closed():
@@ -87,15 +84,7 @@ async def _listen(app: web.Application, conn: asyncpg.Connection, changed: async
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=1.0)
-        while True:
-            try:
-                conn = await _subscribe(app, changed)
-                break
-            except DB_ERRORS as exc:
-                log.warning("settings listener cannot connect (%r); retrying in %.1fs", exc, retry)
-                await asyncio.sleep(retry)
-                retry = min(retry * 2, LISTEN_RETRY_MAX_S)
-        retry = 0.5
+        conn = await reconnect(functools.partial(_subscribe, app, changed), "settings listener")
         changed.set()  # changes may have happened while we were away
 
 
