@@ -363,6 +363,22 @@ async def test_the_jssdk_config_signs_only_our_own_pages(
 # A stand-in for WeChat's jweixin SDK, following its documented interface: wx.config(...),
 # wx.ready(fn), wx.error(fn), wx.getLocation({type, success, fail, cancel}) answering
 # {latitude, longitude, speed, accuracy} in the requested system.
+async def wechat_context(chromium: Any, sdk: str) -> Any:
+    """A phone browser context that says it is WeChat (its user agent), at 375x667, with `sdk`
+    served as WeChat's JS-SDK: the real one lives on WeChat's servers, out of reach here."""
+    context = await chromium.new_context(
+        viewport=VIEWPORT,
+        locale="zh-CN",
+        device_scale_factor=2,
+        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 MicroMessenger/8.0.50",
+    )
+    await context.route(
+        "https://res.wx.qq.com/**",
+        lambda r: r.fulfill(body=sdk, content_type="text/javascript"),
+    )
+    return context
+
+
 FAKE_WX = """
 window.wx = {
   config: function (c) { window.__wxConfig = c; },
@@ -398,17 +414,7 @@ async def test_inside_wechat_the_page_asks_wechat_for_a_gcj02_location(
     # The page only gets its own public URL signed: make this server that URL.
     app = create_app(settings.with_(public_base_url=f"http://127.0.0.1:{port}", **WX))
     server = await aiohttp_server(app, port=port)
-    context = await chromium.new_context(
-        viewport=VIEWPORT,
-        locale="zh-CN",
-        device_scale_factor=2,
-        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 MicroMessenger/8.0.50",
-    )
-    # The real SDK lives on WeChat's servers, out of reach here: serve the stand-in instead.
-    await context.route(
-        "https://res.wx.qq.com/**",
-        lambda r: r.fulfill(body=FAKE_WX % S2, content_type="text/javascript"),
-    )
+    context = await wechat_context(chromium, FAKE_WX % S2)
     page = await context.new_page()
     await page.goto(str(server.make_url("/s/counter-1")))
     await page.locator("#result").wait_for(state="visible")

@@ -13,7 +13,7 @@ import pytest
 from geo.coords import gcj02_to_wgs84
 from router.ops.uploads import import_file
 from router.web.app import create_app
-from tests.browser.test_h5 import VIEWPORT, open_page, qr_text, shot
+from tests.browser.test_h5 import VIEWPORT, open_page, qr_text, shot, wechat_context
 from tests.conftest import group_row, seed, store_row
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
@@ -178,16 +178,7 @@ async def test_inside_wechat_directions_open_wechats_map_and_the_share_card_is_t
         )
     )
     server = await aiohttp_server(app, port=port)
-    context = await chromium.new_context(
-        viewport=VIEWPORT,
-        locale="zh-CN",
-        device_scale_factor=2,
-        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.50",
-    )
-    await context.route(
-        "https://res.wx.qq.com/**",
-        lambda r: r.fulfill(body=FAKE_WX % S1, content_type="text/javascript"),
-    )
+    context = await wechat_context(chromium, FAKE_WX % S1)
     page = await context.new_page()
     await page.goto(str(server.make_url("/s/counter-1")))
     await page.locator("#result").wait_for(state="visible")
